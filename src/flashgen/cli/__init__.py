@@ -1,0 +1,1 @@
+"""The ``flashgen`` command line: thin argument parsing that calls the library."""

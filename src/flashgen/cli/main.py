@@ -1,0 +1,66 @@
+"""Entry point of the ``flashgen`` command: dispatch to subcommands, turn user errors into one line."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import FlashgenError
+from ..progress import set_quiet
+from .common import Parser
+
+__all__ = ["main", "build_parser"]
+
+# Each module registers its subcommand(s) with ``register(subparsers)``; imported lazily so
+# that ``flashgen simulate`` does not pay for importing torch.
+SUBCOMMANDS = ["simulate", "train", "generate", "validate", "amplify", "bench", "run"]
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="flashgen",
+        description="Fast generative surrogates for particle-physics simulation. "
+        "Energies and momenta in GeV, angles in radians.",
+    )
+    parser.add_argument("--version", action="version", version=f"flashgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``flashgen`` with ``argv``; return the exit code (0 ok, 2 user error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    set_quiet(getattr(args, "quiet", False))
+    try:
+        args.func(args)
+    except FlashgenError as err:
+        sys.stderr.write(f"flashgen: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("flashgen: interrupted; finished outputs are kept, rerun to resume\n")
+        return 130
+    except (PermissionError, IsADirectoryError, FileNotFoundError, NotADirectoryError) as err:
+        sys.stderr.write(f"flashgen: error: {err.strerror or err}: {err.filename}\n")
+        return 2
+    except OSError as err:
+        if err.errno == 28:  # ENOSPC
+            sys.stderr.write(f"flashgen: error: no space left on device while writing {err.filename}\n")
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

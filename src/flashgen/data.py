@@ -1,0 +1,421 @@
+"""Event tables: named columns of equal length with units, plus Parquet and ROOT I/O.
+
+An :class:`EventTable` is a mapping ``column name -> array of shape (n_events,)`` together with a
+schema (:class:`Column`: unit, description, whether NaN is allowed) and free metadata (producer,
+seed, ...). Both are stored inside the file: Parquet key-value metadata under ``"flashgen"``, or a
+``TObjString`` named ``flashgen_meta`` beside the ROOT TTree ``Events``.
+
+Writes are atomic: data goes to a hidden temporary file in the target folder that is renamed onto
+the target only once complete, so a crash never leaves a half-written table behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import FlashgenError
+
+__all__ = [
+    "Column",
+    "EventTable",
+    "TableWriter",
+    "atomic_path",
+    "check_output_path",
+    "read_table",
+    "table_format",
+    "write_table",
+]
+
+META_KEY = "flashgen"
+ROOT_TREE = "Events"
+ROOT_META = "flashgen_meta"
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".root": "root"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """Schema of one column.
+
+    Arguments:
+        name: column name, e.g. ``"mu0_px"``.
+        unit: physical unit, e.g. ``"GeV"``, ``"rad"`` or ``""`` for dimensionless.
+        description: one line saying what the column is.
+        nullable: whether NaN is a legal value (e.g. kinematics of an undetected electron).
+    """
+
+    name: str
+    unit: str = ""
+    description: str = ""
+    nullable: bool = False
+
+
+@dataclass
+class EventTable:
+    """Columns of equal length (one entry per event) with a schema and metadata.
+
+    Arguments:
+        data: column name -> array of shape ``(n_events,)``.
+        columns: schema per column; missing entries get an empty unit.
+        meta: free JSON-serialisable metadata (``producer``, ``seed``, ...).
+    """
+
+    data: dict[str, np.ndarray]
+    columns: dict[str, Column] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data = {k: np.asarray(v) for k, v in self.data.items()}
+        lengths = {len(v) for v in self.data.values()}
+        if len(lengths) > 1:
+            raise FlashgenError(f"columns have different lengths: {sorted(lengths)}")
+        for name, values in self.data.items():
+            if values.ndim != 1:
+                raise FlashgenError(f"column '{name}' must be one-dimensional, got shape {values.shape}")
+        self.columns = {name: self.columns.get(name, Column(name)) for name in self.data}
+
+    def __len__(self) -> int:
+        return len(next(iter(self.data.values()))) if self.data else 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        self._require([name])
+        return self.data[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.data
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in storage order."""
+        return list(self.data)
+
+    def unit(self, name: str) -> str:
+        """Unit of column ``name`` (``""`` when dimensionless or unknown)."""
+        self._require([name])
+        return self.columns[name].unit
+
+    def _require(self, names: Sequence[str]) -> None:
+        missing = [n for n in names if n not in self.data]
+        if missing:
+            where = f" in {self.meta['source']}" if "source" in self.meta else ""
+            raise FlashgenError(
+                f"unknown column(s) {', '.join(missing)}{where}; available: {', '.join(self.names)}"
+            )
+
+    def select(self, names: Sequence[str]) -> EventTable:
+        """A table with only ``names``, in that order (shares arrays, copies nothing)."""
+        self._require(names)
+        return EventTable({n: self.data[n] for n in names}, {n: self.columns[n] for n in names},
+                          dict(self.meta))
+
+    def take(self, index: np.ndarray | slice) -> EventTable:
+        """Rows ``index`` (a slice, an integer index array or a boolean mask)."""
+        return EventTable({n: v[index] for n, v in self.data.items()}, dict(self.columns),
+                          dict(self.meta))
+
+    def to_numpy(self, names: Sequence[str], dtype: Any = np.float64) -> np.ndarray:
+        """Stack ``names`` into an array of shape ``(n_events, len(names))``."""
+        self._require(names)
+        out = np.empty((len(self), len(names)), dtype=dtype)
+        for j, n in enumerate(names):
+            out[:, j] = self.data[n]
+        return out
+
+    def check_finite(self) -> None:
+        """Raise if a non-nullable column holds NaN or infinity."""
+        for name, values in self.data.items():
+            if self.columns[name].nullable or not np.issubdtype(values.dtype, np.floating):
+                continue
+            bad = int(np.count_nonzero(~np.isfinite(values)))
+            if bad:
+                raise FlashgenError(f"column '{name}' has {bad} NaN/inf value(s) where none are allowed")
+
+    @staticmethod
+    def concat(tables: Sequence[EventTable]) -> EventTable:
+        """Rows of ``tables`` one after the other; schema and metadata of the first."""
+        if not tables:
+            raise FlashgenError("nothing to concatenate")
+        names = tables[0].names
+        for t in tables[1:]:
+            if t.names != names:
+                raise FlashgenError(f"tables have different columns: {names} vs {t.names}")
+        data = {n: np.concatenate([t.data[n] for t in tables]) for n in names}
+        return EventTable(data, dict(tables[0].columns), dict(tables[0].meta))
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths
+
+
+def table_format(path: str | os.PathLike[str]) -> str:
+    """``"parquet"``, ``"root"`` or ``"dataset"`` (a folder of Parquet shards) for ``path``."""
+    p = Path(path)
+    if p.is_dir():
+        return "dataset"
+    fmt = FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise FlashgenError(f"{p}: unknown table format '{p.suffix}'; use .parquet or .root")
+    return fmt
+
+
+def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
+                      overwrite: bool = True) -> Path:
+    """Check up front that ``path`` can be written, so that no work is wasted.
+
+    Arguments:
+        path: target file (``.parquet``/``.root``) or, with ``directory=True``, target folder.
+        directory: whether the output is a folder (a Parquet dataset or a report).
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    p = Path(path)
+    if directory:
+        if p.exists() and not p.is_dir():
+            raise FlashgenError(f"{p} exists and is not a directory; give a folder for this output")
+        parent = p if p.exists() else p.parent
+    else:
+        if p.is_dir():
+            raise FlashgenError(f"{p} is a directory; give a file name such as {p / 'events.parquet'}")
+        if p.suffix.lower() not in FORMATS:
+            raise FlashgenError(f"{p}: unknown table format '{p.suffix}'; use .parquet or .root")
+        if p.exists() and not overwrite:
+            raise FlashgenError(f"{p} exists; remove it or choose another name")
+        parent = p.parent
+    parent = parent if str(parent) else Path(".")
+    if not parent.exists():
+        raise FlashgenError(f"folder {parent} does not exist; create it first")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise FlashgenError(f"cannot write to {parent}: permission denied")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def _meta_json(columns: Mapping[str, Column], meta: Mapping[str, Any]) -> str:
+    from . import __version__
+
+    payload = {"columns": {n: asdict(c) for n, c in columns.items()}, "flashgen_version": __version__}
+    payload.update(meta)
+    return json.dumps(payload, default=_json_default)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in table metadata")
+
+
+def _parse_meta(text: str | bytes | None) -> tuple[dict[str, Column], dict[str, Any]]:
+    if not text:
+        return {}, {}
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError:
+        return {}, {}
+    cols = {n: Column(**c) for n, c in payload.pop("columns", {}).items()}
+    return cols, payload
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+class TableWriter:
+    """Stream chunks of events into one table file, atomically.
+
+    Use as a context manager; the file appears under its final name only when the block ends
+    without an exception.
+
+    Arguments:
+        path: ``.parquet`` or ``.root`` target.
+        columns: schema, in column order.
+        meta: free metadata stored with the table.
+
+    Example:
+        >>> with TableWriter("out.parquet", [Column("x")], {"seed": 1}) as w:  # doctest: +SKIP
+        ...     w.write({"x": np.zeros(10)})
+    """
+
+    def __init__(self, path: str | os.PathLike[str], columns: Sequence[Column],
+                 meta: Mapping[str, Any] | None = None) -> None:
+        self.path = check_output_path(path)
+        self.format = FORMATS[self.path.suffix.lower()]
+        self.columns = {c.name: c for c in columns}
+        self.meta = dict(meta or {})
+        self.n_events = 0
+        self._ctx: contextlib.AbstractContextManager[Path] | None = None
+        self._writer: Any = None
+        self._file: Any = None
+
+    def __enter__(self) -> TableWriter:
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, chunk: Mapping[str, np.ndarray] | EventTable) -> None:
+        """Append ``chunk`` (all schema columns, equal lengths)."""
+        data = chunk.data if isinstance(chunk, EventTable) else chunk
+        missing = [n for n in self.columns if n not in data]
+        if missing:
+            raise FlashgenError(f"chunk lacks column(s) {', '.join(missing)}")
+        table = EventTable({n: data[n] for n in self.columns}, self.columns)
+        table.check_finite()
+        if self.format == "parquet":
+            self._write_parquet(table)
+        else:
+            self._write_root(table)
+        self.n_events += len(table)
+
+    def _write_parquet(self, table: EventTable) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        arrow = pa.table({n: pa.array(v) for n, v in table.data.items()})
+        if self._writer is None:
+            schema = arrow.schema.with_metadata({META_KEY: _meta_json(self.columns, self.meta)})
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
+        self._writer.write_table(arrow.replace_schema_metadata(self._writer.schema.metadata))
+
+    def _write_root(self, table: EventTable) -> None:
+        import uproot
+
+        if self._file is None:
+            self._file = uproot.recreate(self._tmp)
+            self._file[ROOT_META] = _meta_json(self.columns, self.meta)
+            self._file.mktree(ROOT_TREE, {n: v.dtype for n, v in table.data.items()})
+        self._file[ROOT_TREE].extend(table.data)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._ctx is not None
+        try:
+            if exc_type is None and self.n_events == 0:
+                # An empty chunk still defines the schema, so an empty table is a valid file.
+                self.write({n: np.zeros(0) for n in self.columns})
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+            if self._file is not None:
+                self._file.close()
+            self._ctx.__exit__(exc_type, exc, tb)
+
+
+def write_table(table: EventTable, path: str | os.PathLike[str]) -> Path:
+    """Write ``table`` to ``path`` (``.parquet`` or ``.root``) atomically; return the path."""
+    with TableWriter(path, list(table.columns.values()), table.meta) as w:
+        w.write(table)
+    return w.path
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = None, *,
+               allow_empty: bool = False) -> EventTable:
+    """Read a Parquet file, a folder of Parquet shards or a ROOT file into an :class:`EventTable`.
+
+    Arguments:
+        path: the table; a folder is read as the concatenation of its ``*.parquet`` shards in
+            name order (hidden and ``_``-prefixed files are skipped).
+        columns: columns to read (all when ``None``); unknown names raise a clear error.
+        allow_empty: accept a table with no rows.
+
+    Raises:
+        FlashgenError: missing, empty, truncated or corrupt file; unknown columns; NaN/inf in a
+            column whose schema does not allow it.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FlashgenError(f"{p} does not exist")
+    fmt = table_format(p)
+    if fmt == "dataset":
+        shards = sorted(s for s in p.glob("*.parquet") if not s.name.startswith((".", "_")))
+        if not shards:
+            raise FlashgenError(f"{p} is a folder without Parquet shards (*.parquet)")
+        table = EventTable.concat([_read_parquet(s, columns) for s in shards])
+        table.meta["shards"] = len(shards)
+    elif fmt == "parquet":
+        table = _read_parquet(p, columns)
+    else:
+        table = _read_root(p, columns)
+    table.meta["source"] = str(p)
+    if not allow_empty and len(table) == 0:
+        raise FlashgenError(f"{p} holds no events")
+    table.check_finite()
+    return table
+
+
+def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:
+    import pyarrow.parquet as pq
+
+    if path.stat().st_size == 0:
+        raise FlashgenError(f"{path} is empty (0 bytes); was it written completely?")
+    try:
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        schema_meta = pf.schema_arrow.metadata or {}
+        _check_columns(path, names, columns)
+        arrow = pf.read(columns=list(columns) if columns is not None else None)
+    except FlashgenError:
+        raise
+    except Exception as err:  # pyarrow raises several types for damaged files
+        raise FlashgenError(f"cannot read {path}: not a valid Parquet file, truncated or corrupt "
+                            f"({type(err).__name__})") from None
+    cols, meta = _parse_meta(schema_meta.get(META_KEY.encode()))
+    data = {n: arrow.column(n).to_numpy(zero_copy_only=False) for n in arrow.column_names}
+    return EventTable(data, {n: cols[n] for n in data if n in cols}, meta)
+
+
+def _read_root(path: Path, columns: Sequence[str] | None) -> EventTable:
+    import uproot
+
+    try:
+        with uproot.open(path) as f:
+            if ROOT_TREE not in f:
+                raise FlashgenError(f"{path} has no TTree named '{ROOT_TREE}'")
+            tree = f[ROOT_TREE]
+            _check_columns(path, list(tree.keys()), columns)
+            data = tree.arrays(list(columns) if columns is not None else None, library="np")
+            meta_text = str(f[ROOT_META]) if ROOT_META in f else None
+    except FlashgenError:
+        raise
+    except Exception as err:
+        raise FlashgenError(f"cannot read {path}: not a valid ROOT file, truncated or corrupt "
+                            f"({type(err).__name__})") from None
+    cols, meta = _parse_meta(meta_text)
+    order = list(columns) if columns is not None else list(data)
+    return EventTable({n: data[n] for n in order}, {n: cols[n] for n in order if n in cols}, meta)
+
+
+def _check_columns(path: Path, available: Sequence[str], wanted: Sequence[str] | None) -> None:
+    if wanted is None:
+        return
+    missing = [n for n in wanted if n not in available]
+    if missing:
+        raise FlashgenError(f"unknown column(s) {', '.join(missing)} in {path}; "
+                            f"available: {', '.join(available)}")

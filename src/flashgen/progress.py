@@ -1,0 +1,25 @@
+"""Progress bars that switch themselves off when nobody is watching."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from tqdm.auto import tqdm
+
+__all__ = ["progress", "set_quiet"]
+
+_QUIET = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """Silence every progress bar of this process (``--quiet``)."""
+    global _QUIET
+    _QUIET = bool(quiet)
+
+
+def progress(total: int | None = None, desc: str = "", unit: str = "it", **kwargs: Any) -> tqdm:
+    """A tqdm bar on stderr, disabled with ``--quiet`` or when stderr is not a terminal."""
+    disable = _QUIET or not sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True,
+                unit_scale=True, leave=False, **kwargs)
