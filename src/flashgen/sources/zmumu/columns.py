@@ -1,0 +1,65 @@
+"""Column schema of the Drell-Yan Z→μμ reference dataset (REFERENCE.md §1).
+
+All momenta and energies in GeV, in the laboratory frame (no rotation applied): the analysis
+rotation that sets μ1's py to zero is a preprocessing transform of the models, and every derived
+observable used in validation is invariant under azimuthal rotations.
+"""
+
+from __future__ import annotations
+
+from ...data import Column
+
+__all__ = ["RECO_COLUMNS", "EXTRA_COLUMNS", "TRUTH_COLUMNS", "ZMUMU_COLUMNS", "FEATURES", "JETS"]
+
+JETS = [f"jet{i}_pt" for i in range(1, 6)]
+
+RECO_COLUMNS = [
+    Column("mu0_px", "GeV", "leading muon px (reconstructed)"),
+    Column("mu0_py", "GeV", "leading muon py (reconstructed)"),
+    Column("mu0_pz", "GeV", "leading muon pz (reconstructed)"),
+    Column("mu0_e", "GeV", "leading muon energy (reconstructed)"),
+    Column("mu1_px", "GeV", "subleading muon px (reconstructed)"),
+    Column("mu1_py", "GeV", "subleading muon py (reconstructed)"),
+    Column("mu1_pz", "GeV", "subleading muon pz (reconstructed)"),
+    Column("mu1_e", "GeV", "subleading muon energy (reconstructed)"),
+    Column("nvtx", "", "reconstructed primary vertices (interactions with >= 2 tracks of pT > 0.5 GeV)"),
+    Column("met_x", "GeV", "missing transverse momentum, x component"),
+    Column("met_y", "GeV", "missing transverse momentum, y component"),
+    Column("iso0", "", "relative isolation of the leading muon (dR < 0.3, candidates pT > 0.5 GeV)"),
+    Column("iso1", "", "relative isolation of the subleading muon"),
+    *[Column(j, "GeV", f"pT of the {i}th anti-kT R=0.4 jet (|eta| < 4.7, pT > 10 GeV), 0 if absent")
+      for i, j in enumerate(JETS, start=1)],
+]
+
+EXTRA_COLUMNS = [
+    Column("mu0_charge", "e", "leading muon charge"),
+    Column("mu1_charge", "e", "subleading muon charge"),
+    Column("iso0_ch", "", "leading muon isolation from charged candidates"),
+    Column("iso0_ph", "", "leading muon isolation from photons"),
+    Column("iso0_nh", "", "leading muon isolation from neutral hadrons"),
+    Column("iso1_ch", "", "subleading muon isolation from charged candidates"),
+    Column("iso1_ph", "", "subleading muon isolation from photons"),
+    Column("iso1_nh", "", "subleading muon isolation from neutral hadrons"),
+    Column("njet", "", "number of jets with pT > 10 GeV, |eta| < 4.7 (all, not only five)"),
+]
+
+TRUTH_COLUMNS = [
+    Column("gen_mu0_px", "GeV", "true px of the muon reconstructed as mu0"),
+    Column("gen_mu0_py", "GeV", "true py of the muon reconstructed as mu0"),
+    Column("gen_mu0_pz", "GeV", "true pz of the muon reconstructed as mu0"),
+    Column("gen_mu0_e", "GeV", "true energy of the muon reconstructed as mu0"),
+    Column("gen_mu1_px", "GeV", "true px of the muon reconstructed as mu1"),
+    Column("gen_mu1_py", "GeV", "true py of the muon reconstructed as mu1"),
+    Column("gen_mu1_pz", "GeV", "true pz of the muon reconstructed as mu1"),
+    Column("gen_mu1_e", "GeV", "true energy of the muon reconstructed as mu1"),
+    Column("gen_z_pt", "GeV", "true pT of the Z/gamma* boson"),
+    Column("gen_z_mass", "GeV", "true mass of the Z/gamma* boson"),
+    Column("n_pileup", "", "true number of pileup interactions added to the event"),
+]
+
+ZMUMU_COLUMNS = RECO_COLUMNS + EXTRA_COLUMNS + TRUTH_COLUMNS
+"""Every column of a Z→μμ shard, in storage order."""
+
+FEATURES = [c.name for c in RECO_COLUMNS]
+"""The 18 laboratory-frame columns from which the analysis' 17 training features are made
+(rotation to μ1 py = 0 drops ``mu1_py``)."""
