@@ -1,0 +1,1 @@
+"""Statistics of generated samples: amplification and inherited (training-sample) uncertainty."""
