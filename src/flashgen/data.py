@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -194,7 +195,9 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
     parent = parent if str(parent) else Path(".")
     if not parent.exists():
         raise FlashgenError(f"folder {parent} does not exist; create it first")
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir():
+        raise FlashgenError(f"cannot write into {parent}: it is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
         raise FlashgenError(f"cannot write to {parent}: permission denied")
     return p
 
@@ -313,15 +316,20 @@ class TableWriter:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         assert self._ctx is not None
         try:
-            if exc_type is None and self.n_events == 0:
-                # An empty chunk still defines the schema, so an empty table is a valid file.
-                self.write({n: np.zeros(0) for n in self.columns})
-        finally:
-            if self._writer is not None:
-                self._writer.close()
-            if self._file is not None:
-                self._file.close()
-            self._ctx.__exit__(exc_type, exc, tb)
+            try:
+                if exc_type is None and self._writer is None and self._file is None:
+                    # No chunk came: an empty one still defines the schema, so the file is valid.
+                    self.write({n: np.zeros(0) for n in self.columns})
+            finally:
+                if self._writer is not None:
+                    self._writer.close()
+                if self._file is not None:
+                    self._file.close()
+        except BaseException:
+            # Finishing the file failed: drop the temporary file, never rename it onto the target.
+            self._ctx.__exit__(*sys.exc_info())
+            raise
+        self._ctx.__exit__(exc_type, exc, tb)
 
 
 def write_table(table: EventTable, path: str | os.PathLike[str]) -> Path:
@@ -373,8 +381,7 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
 def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:
     import pyarrow.parquet as pq
 
-    if path.stat().st_size == 0:
-        raise FlashgenError(f"{path} is empty (0 bytes); was it written completely?")
+    _require_bytes(path)
     try:
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
@@ -394,8 +401,13 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:
 def _read_root(path: Path, columns: Sequence[str] | None) -> EventTable:
     import uproot
 
+    size = _require_bytes(path)
     try:
         with uproot.open(path) as f:
+            if f.file.fEND > size:
+                # The header records where the file ends; a cut file can still look readable.
+                raise FlashgenError(f"cannot read {path}: truncated ROOT file ({size} of "
+                                    f"{f.file.fEND} bytes); was it written completely?")
             if ROOT_TREE not in f:
                 raise FlashgenError(f"{path} has no TTree named '{ROOT_TREE}'")
             tree = f[ROOT_TREE]
@@ -410,6 +422,14 @@ def _read_root(path: Path, columns: Sequence[str] | None) -> EventTable:
     cols, meta = _parse_meta(meta_text)
     order = list(columns) if columns is not None else list(data)
     return EventTable({n: data[n] for n in order}, {n: cols[n] for n in order if n in cols}, meta)
+
+
+def _require_bytes(path: Path) -> int:
+    """Size of ``path`` in bytes; a clear error for an empty (0-byte) file."""
+    size = path.stat().st_size
+    if size == 0:
+        raise FlashgenError(f"{path} is empty (0 bytes); was it written completely?")
+    return size
 
 
 def _check_columns(path: Path, available: Sequence[str], wanted: Sequence[str] | None) -> None:
