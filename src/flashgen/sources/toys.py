@@ -151,6 +151,7 @@ class Shell(ToyDensity):
         if self.dim != 2:
             return u_r.reshape(-1, 1)
         u_phi = np.mod(np.arctan2(x[:, 1], x[:, 0]) / (2 * math.pi), 1.0)
+        u_phi[u_phi >= 1.0] = 0.0  # a tiny negative angle rounds to 1.0 under mod; it is 0
         return np.stack([u_r, u_phi], axis=1)
 
 
