@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PermissionError, IsADirectoryError, FileNotFoundError, NotADirectoryError) as err:
         sys.stderr.write(f"flashgen: error: {err.strerror or err}: {err.filename}\n")
         return 2
+    except MemoryError:
+        sys.stderr.write("flashgen: error: not enough memory; ask for fewer events (--events) or "
+                         "split the work\n")
+        return 2
     except OSError as err:
         if err.errno == 28:  # ENOSPC
             sys.stderr.write(f"flashgen: error: no space left on device while writing {err.filename}\n")

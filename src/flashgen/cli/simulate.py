@@ -26,7 +26,8 @@ def _table_args(p: argparse.ArgumentParser, default_events: int) -> None:
     p.add_argument("--seed", type=seed_int, default=0,
                    help="random seed; the same seed writes an identical table (default 0)")
     p.add_argument("--out", "-o", required=True,
-                   help="output table, .parquet or .root (a ROOT TTree named 'Events')")
+                   help="output table, .parquet or .root (a ROOT TTree named 'Events'); required, "
+                   "no default; an existing file is replaced only once the new one is complete")
     add_common(p)
 
 
@@ -39,16 +40,17 @@ def register(sub: Any) -> None:
 
     p = srcs.add_parser("camelback", help="1D camel back: 0.5 N(-4,1) + 0.5 N(4,1); column x",
                         description="Sample the 1D camel back, an equal mixture of two unit-width "
-                        "Gaussians at -4 and +4. Writes column x.")
+                        "Gaussians at -4 and +4. Writes column x (dimensionless).")
     _table_args(p, 100_000)
     p.set_defaults(func=_run_toy, toy="camelback")
 
     p = srcs.add_parser("ring", help="2D ring of radius 1 smeared by N(0, 0.1); columns x, y",
                         description="Sample the 2D ring: uniform azimuth, radius Gaussian with mean "
-                        "1 and width --width. Writes columns x, y.")
+                        "1 and width --width. Writes columns x, y (dimensionless).")
     _table_args(p, 100_000)
     p.add_argument("--width", type=positive_float, default=0.1,
-                   help="Gaussian width of the radius (default 0.1)")
+                   help="Gaussian width of the radius, in units of the mean radius 1 "
+                   "(default 0.1)")
     p.set_defaults(func=_run_toy, toy="ring")
 
     p = srcs.add_parser(
@@ -59,7 +61,8 @@ def register(sub: Any) -> None:
         "gen_phi [rad], detected (0/1), pt [GeV], eta, phi [rad] (NaN when not detected).")
     _table_args(p, 1_000_000)
     p.add_argument("--fixed", type=_fixed, metavar="PT,ETA,PHI",
-                   help="repeat one input (GeV, -, rad) instead of dataset B's random inputs")
+                   help="repeat one input pT [GeV], eta, phi [rad] instead of dataset B's random "
+                   "inputs (default: none, i.e. dataset B)")
     p.set_defaults(func=_run_electron)
 
     try:
