@@ -1,5 +1,24 @@
-"""Drell-Yan Z/γ* → μμ at 13 TeV with pileup: PYTHIA8, anti-kT jets and a parametric CMS detector."""
+"""Drell-Yan Z/γ* → μμ at 13 TeV with pileup: PYTHIA8, anti-kT jets and a parametric CMS detector.
+
+Modules, following the data flow: :mod:`.generator` (PYTHIA8 events), :mod:`.pileup`
+(minimum-bias library and overlay), :mod:`.physics` (every detector number, pure functions),
+:mod:`.detector` (tracks, calorimeters, particle flow), :mod:`.jets` (FastJet anti-kT),
+:mod:`.analysis` (selection and event columns), :mod:`.pipeline` (one shard) and
+:mod:`.production` (sharded, parallel, resumable runs: :func:`simulate_zmumu`).
+"""
+
+from typing import Any
 
 from .columns import EXTRA_COLUMNS, FEATURES, JETS, RECO_COLUMNS, TRUTH_COLUMNS, ZMUMU_COLUMNS
 
-__all__ = ["EXTRA_COLUMNS", "FEATURES", "JETS", "RECO_COLUMNS", "TRUTH_COLUMNS", "ZMUMU_COLUMNS"]
+__all__ = ["EXTRA_COLUMNS", "FEATURES", "JETS", "RECO_COLUMNS", "TRUTH_COLUMNS", "ZMUMU_COLUMNS",
+           "simulate_zmumu"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported lazily: the simulator pulls in PYTHIA, awkward and FastJet, the schema does not.
+    if name == "simulate_zmumu":
+        from .production import simulate_zmumu
+
+        return simulate_zmumu
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,228 @@
+"""Sharded, parallel and resumable production of the Z→μμ reference dataset.
+
+The output is a folder::
+
+    DIR/_flashgen_run.json          run parameters (a resume must use the same ones)
+    DIR/_pileup/library-<seed>.parquet   minimum-bias library (only with pileup)
+    DIR/shard-00000.parquet ...     selected events, one file per shard
+
+``n_events`` counts *generated* hard events; the selected ones (about 40 %) are stored. Shard
+``i`` holds the selected events among generated events ``[i * shard_size, (i + 1) *
+shard_size)`` (the last shard may be shorter), is seeded from ``(seed, i)`` alone and written
+atomically, so the dataset never depends on the number of workers, and rerunning an interrupted
+command only produces the missing shards and ends with the identical dataset.
+``flashgen.data.read_table(DIR)`` reads it (shards in name order, ``_`` files skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from ... import __version__
+from ...data import atomic_path, check_output_path, read_table
+from ...errors import FlashgenError
+from ...progress import progress
+from .pileup import LIBRARY_CHUNK, build_library, library_path, load_library
+from .pipeline import PRODUCER, run_shard, shard_path
+
+__all__ = [
+    "DEFAULT_LIBRARY_EVENTS",
+    "DEFAULT_PILEUP",
+    "DEFAULT_SHARD_SIZE",
+    "MAX_PILEUP",
+    "RUN_FILE",
+    "run_parameters",
+    "shard_sizes",
+    "simulate_zmumu",
+]
+
+DEFAULT_SHARD_SIZE = 500
+"""Generated events per shard."""
+
+DEFAULT_PILEUP = 20.0
+"""Mean number of pileup interactions per event."""
+
+DEFAULT_LIBRARY_EVENTS = 5000
+"""Minimum-bias events in the pileup library."""
+
+MAX_PILEUP = 200.0
+"""Largest accepted mean pileup (HL-LHC conditions)."""
+
+RUN_FILE = "_flashgen_run.json"
+_FORMAT = 1
+
+
+def shard_sizes(n_events: int, shard_size: int) -> list[int]:
+    """Generated events of each shard: ``shard_size`` each, the remainder in the last one."""
+    return [min(shard_size, n_events - start) for start in range(0, n_events, shard_size)]
+
+
+def run_parameters(n_events: int, seed: int, pileup: float, shard_size: int,
+                   library_events: int) -> dict[str, Any]:
+    """The parameters that define a dataset (stored in ``DIR/_flashgen_run.json``)."""
+    return {"producer": PRODUCER, "format": _FORMAT, "events": n_events, "seed": seed,
+            "pileup": float(pileup), "shard_size": shard_size,
+            "pileup_library_events": library_events if pileup > 0 else 0}
+
+
+def _check_arguments(n_events: int, seed: int, pileup: float, workers: int, shard_size: int,
+                     library_events: int) -> None:
+    for name, value in (("events", n_events), ("workers", workers), ("shard size", shard_size),
+                        ("pileup library size", library_events)):
+        if not isinstance(value, int) or value < 1:
+            raise FlashgenError(f"the number of {name} must be a positive integer, got {value!r}")
+    if not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise FlashgenError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    if not (math.isfinite(pileup) and 0 <= pileup <= MAX_PILEUP):
+        raise FlashgenError(f"pileup mu must be a number in [0, {MAX_PILEUP:g}], got {pileup!r}")
+
+
+def _prepare_folder(out: Path, params: dict[str, Any]) -> None:
+    """Create ``out`` with its run file, or check that a resume uses the same parameters."""
+    check_output_path(out, directory=True)
+    run_file = out / RUN_FILE
+    if run_file.exists():
+        try:
+            stored = json.loads(run_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise FlashgenError(f"{run_file} is unreadable; remove {out} and start again") from None
+        diff = [f"{k}={stored.get(k)!r} (now {v!r})" for k, v in params.items() if stored.get(k) != v]
+        if diff:
+            raise FlashgenError(f"{out} holds a run with other parameters: {', '.join(diff)}; rerun "
+                                "with the same parameters to resume it, or choose another --out")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise FlashgenError(f"{out} is not empty and holds no flashgen Z→μμ run; choose a new or "
+                            "empty folder for --out")
+    out.mkdir(exist_ok=True)
+    with atomic_path(run_file) as tmp:
+        tmp.write_text(json.dumps({**params, "flashgen_version": __version__}, indent=2) + "\n")
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Delete half-written temporary files left by a killed run (hidden ``.*.tmp`` files)."""
+    for folder in (out, out / "_pileup"):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
+def _shard_counts(path: Path) -> tuple[int, int]:
+    """``(generated, selected)`` events of a finished shard, from its metadata."""
+    table = read_table(path, columns=["nvtx"], allow_empty=True)
+    return int(table.meta["events_generated"]), len(table)
+
+
+class _Silent:
+    """A progress bar that shows nothing (``quiet=True``)."""
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        """Ignore progress."""
+
+
+class _Executor:
+    """Runs tasks serially in this process or on Dask workers (a LocalCluster or a scheduler)."""
+
+    def __init__(self, stack: ExitStack, workers: int, scheduler: str | None, n_tasks: int) -> None:
+        self.client: Any = None
+        if scheduler is None and (workers == 1 or n_tasks <= 1):
+            return
+        from dask.distributed import Client, LocalCluster
+
+        if scheduler is not None:
+            try:
+                self.client = stack.enter_context(Client(scheduler, timeout="20s"))
+            except OSError as err:
+                raise FlashgenError(f"cannot connect to the Dask scheduler at {scheduler}: {err}") from None
+        else:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=min(workers, n_tasks), threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.ERROR))
+            self.client = stack.enter_context(Client(cluster))
+
+    def map(self, func: Callable[..., Any], jobs: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """``[func(*job) for job in jobs]``, in parallel when on Dask."""
+        if self.client is None:
+            return [func(*job) for job in jobs]
+        return self.client.gather(self.client.map(func, *zip(*jobs), pure=False))
+
+    def run_shards(self, jobs: Sequence[tuple[Any, ...]], bar: Any) -> None:
+        """Run :func:`run_shard` for each job, advancing ``bar`` by generated events."""
+        if self.client is None:
+            for job in jobs:
+                run_shard(*job, on_batch=bar.update)
+            return
+        from dask.distributed import as_completed
+
+        futures = [self.client.submit(run_shard, *job, pure=False) for job in jobs]
+        for future in as_completed(futures):
+            bar.update(future.result()["generated"])
+
+
+def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup: float = DEFAULT_PILEUP,
+                   workers: int = 1, scheduler: str | None = None,
+                   shard_size: int = DEFAULT_SHARD_SIZE,
+                   library_events: int = DEFAULT_LIBRARY_EVENTS, quiet: bool = False) -> dict[str, Any]:
+    """Produce (or complete) the Z→μμ reference dataset in the folder ``out``.
+
+    Arguments:
+        n_events: hard Drell-Yan events to generate (the selected ones are stored).
+        seed: run seed; the same parameters and seed give an identical dataset.
+        out: dataset folder (created; must be new, empty, or an interrupted run to resume).
+        pileup: mean number of minimum-bias interactions per event (Poisson); 0 for none.
+        workers: parallel worker processes (a Dask LocalCluster when > 1).
+        scheduler: address of a running Dask scheduler to use instead (``workers`` ignored);
+            its workers must see ``out`` under the same path.
+        shard_size: generated events per shard (fixes the shard layout).
+        library_events: minimum-bias events in the pileup library.
+        quiet: no progress bar.
+
+    Returns:
+        Summary: ``out``, ``events_generated``, ``events_selected``, ``selection_efficiency``,
+        ``shards``, ``shards_written`` (by this call), ``seconds``, ``events_per_second`` (events
+        generated by this call per second).
+    """
+    _check_arguments(n_events, seed, pileup, workers, shard_size, library_events)
+    start = time.perf_counter()
+    out_path = Path(out).absolute()
+    _prepare_folder(out_path, run_parameters(n_events, seed, pileup, shard_size, library_events))
+    _remove_stale_temporaries(out_path)
+    sizes = shard_sizes(n_events, shard_size)
+    missing = [i for i in range(len(sizes)) if not shard_path(out_path, i).exists()]
+    done_events = n_events - sum(sizes[i] for i in missing)
+    lib_path = library_path(out_path, seed)
+    need_library = bool(missing) and pileup > 0 and load_library(lib_path, seed, library_events) is None
+    n_chunks = math.ceil(library_events / LIBRARY_CHUNK) if need_library else 0
+    with ExitStack() as stack:
+        executor = _Executor(stack, workers, scheduler, max(len(missing), n_chunks))
+        if need_library:
+            build_library(seed, library_events, lib_path, mapper=executor.map)
+        bar = stack.enter_context(_Silent() if quiet else progress(
+            total=n_events, desc="Z→μμ events", unit="ev", initial=done_events))
+        jobs = [(out_path, seed, i, sizes[i], float(pileup), library_events) for i in missing]
+        executor.run_shards(jobs, bar)
+    seconds = time.perf_counter() - start
+    counts = [_shard_counts(shard_path(out_path, i)) for i in range(len(sizes))]
+    generated = sum(c[0] for c in counts)
+    selected = sum(c[1] for c in counts)
+    new_events = n_events - done_events
+    return {
+        "out": str(out_path), "events_generated": generated, "events_selected": selected,
+        "selection_efficiency": selected / generated, "shards": len(sizes),
+        "shards_written": len(missing), "seconds": seconds,
+        "events_per_second": new_events / seconds if new_events else 0.0,
+    }
