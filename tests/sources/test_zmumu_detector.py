@@ -242,3 +242,28 @@ def test_analyse_selects_and_isolates() -> None:
     assert cols["gen_z_pt"][0] == 5.0 and cols["gen_z_mass"][0] == 91.0 and cols["n_pileup"][0] == 4
     assert cols["gen_mu0_px"][0] == 1.0
     assert cols["met_x"][0] == pytest.approx(-c.px[:7].sum())
+
+
+def test_drell_yan_generator_is_seeded_and_complete() -> None:
+    from flashgen.sources.zmumu.generator import (DRELL_YAN_SETTINGS, generate_drell_yan,
+                                                  make_pythia, pythia_seed)
+
+    seeds = {pythia_seed(np.random.SeedSequence(s, spawn_key=(0, i))) for s in range(3) for i in range(50)}
+    assert len(seeds) == 150 and min(seeds) >= 1 and max(seeds) <= 900_000_000
+    a = generate_drell_yan(make_pythia(DRELL_YAN_SETTINGS, 4242), 30)
+    b = generate_drell_yan(make_pythia(DRELL_YAN_SETTINGS, 4242), 30)
+    c = generate_drell_yan(make_pythia(DRELL_YAN_SETTINGS, 4243), 30)
+    np.testing.assert_array_equal(a.particles.px, b.particles.px)
+    np.testing.assert_array_equal(a.z_mass, b.z_mass)
+    assert not np.array_equal(a.z_mass, c.z_mass)
+    assert len(a) == 30 and np.all(a.z_mass > 50) and np.all(a.z_pt >= 0)
+    p = a.particles
+    assert not np.any(np.isin(np.abs(p.pid), (12, 14, 16)))
+    np.testing.assert_array_equal(np.unique(p.event), np.arange(30))
+    muons = np.abs(p.pid) == 13
+    np.testing.assert_array_equal(p.charge[muons], -np.sign(p.pid[muons]))
+    assert np.all(np.bincount(p.event[muons], minlength=30) >= 2)  # the Z decay muons
+    np.testing.assert_allclose(p.e**2 - p.px**2 - p.py**2 - p.pz**2, p.m**2, atol=1e-3 * p.e.max())
+    # The stable final state carries the beams' longitudinal momentum only approximately,
+    # but the transverse momentum of an event balances up to the dropped neutrinos.
+    assert np.median(np.abs(np.bincount(p.event, p.px))) < 1.0

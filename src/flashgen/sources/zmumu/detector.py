@@ -7,7 +7,7 @@ candidates (:class:`Candidates`):
 - **tracks** (``kind = TRACK``): charged particles with |eta| <= 2.5, kept with the tracking
   efficiency of their class and pT-smeared with a Gaussian of the class' relative resolution
   (a track whose smeared pT is not positive is lost); eta and phi are unchanged and the energy is
-  ``sqrt(p^2 + m^2)`` with the generator mass (muons are on shell).
+  ``sqrt(p^2 + m^2)`` with the generator mass (muons: the PDG muon mass, on shell).
 - **ECAL photons** (``kind = PHOTON``): photons, electrons that were not tracked and 30 % of the
   energy of K0S / Lambda / Xi0.
 - **HCAL neutral hadrons** (``kind = NEUTRAL_HADRON``): neutral hadrons, charged hadrons that
@@ -94,9 +94,10 @@ def _tracks(p: Particles, cls: np.ndarray, pt: np.ndarray, eta: np.ndarray, phi:
     src = charged[tracked]
     scale = scale[tracked]
     px, py, pz = p.px[src] * scale, p.py[src] * scale, p.pz[src] * scale
-    e = np.sqrt(px**2 + py**2 + pz**2 + p.m[src] ** 2)
-    pt_reco = pt[src] * scale
     is_muon = cls[src] == phys.MUON
+    mass = np.where(is_muon, phys.MUON_MASS, p.m[src])
+    e = np.sqrt(px**2 + py**2 + pz**2 + mass**2)
+    pt_reco = pt[src] * scale
     muon = np.zeros(len(src), dtype=bool)
     muon[is_muon] = rng.random(int(is_muon.sum())) < phys.muon_id_efficiency(pt_reco[is_muon],
                                                                               eta[src][is_muon])

@@ -32,6 +32,7 @@ __all__ = [
     "PileupLibrary",
     "build_library",
     "library_chunk",
+    "library_is_built",
     "library_path",
     "load_library",
     "overlay",
@@ -134,18 +135,29 @@ def _to_library(table: EventTable, n_events: int) -> PileupLibrary:
     return PileupLibrary.from_particles(particles, n_events)
 
 
-def load_library(path: Path, seed: int, n_events: int) -> PileupLibrary | None:
-    """The library at ``path`` if it was built for ``seed`` with ``n_events`` events, else None."""
+def _read_library(path: Path, seed: int, n_events: int,
+                  columns: Sequence[str] | None = None) -> EventTable | None:
     if not path.is_file():
         return None
     try:
-        table = read_table(path)
+        table = read_table(path, columns)
     except FlashgenError:
         return None
     meta = table.meta
     if meta.get("producer") != _PRODUCER or meta.get("seed") != seed or meta.get("n_events") != n_events:
         return None
-    return _to_library(table, n_events)
+    return table
+
+
+def library_is_built(path: Path, seed: int, n_events: int) -> bool:
+    """Whether ``path`` holds the library of ``seed`` with ``n_events`` events (reads one column)."""
+    return _read_library(path, seed, n_events, ["event"]) is not None
+
+
+def load_library(path: Path, seed: int, n_events: int) -> PileupLibrary | None:
+    """The library at ``path`` if it was built for ``seed`` with ``n_events`` events, else None."""
+    table = _read_library(path, seed, n_events)
+    return None if table is None else _to_library(table, n_events)
 
 
 def overlay(library: PileupLibrary, n_events: int, mu: float,
