@@ -85,8 +85,8 @@ def _check_arguments(n_events: int, seed: int, pileup: float, workers: int, shar
         raise FlashgenError(f"pileup mu must be a number in [0, {MAX_PILEUP:g}], got {pileup!r}")
 
 
-def _prepare_folder(out: Path, params: dict[str, Any]) -> None:
-    """Create ``out`` with its run file, or check that a resume uses the same parameters."""
+def _check_folder(out: Path, params: dict[str, Any]) -> bool:
+    """Check that ``out`` can take this run; return whether it is a resume (nothing written)."""
     check_output_path(out, directory=True)
     run_file = out / RUN_FILE
     if run_file.exists():
@@ -98,12 +98,17 @@ def _prepare_folder(out: Path, params: dict[str, Any]) -> None:
         if diff:
             raise FlashgenError(f"{out} holds a run with other parameters: {', '.join(diff)}; rerun "
                                 "with the same parameters to resume it, or choose another --out")
-        return
+        return True
     if out.exists() and any(out.iterdir()):
         raise FlashgenError(f"{out} is not empty and holds no flashgen Z→μμ run; choose a new or "
                             "empty folder for --out")
+    return False
+
+
+def _create_folder(out: Path, params: dict[str, Any]) -> None:
+    """Create ``out`` and its run file."""
     out.mkdir(exist_ok=True)
-    with atomic_path(run_file) as tmp:
+    with atomic_path(out / RUN_FILE) as tmp:
         tmp.write_text(json.dumps({**params, "flashgen_version": __version__}, indent=2) + "\n")
 
 
@@ -145,8 +150,8 @@ class _Executor:
 
         if scheduler is not None:
             try:
-                self.client = stack.enter_context(Client(scheduler, timeout="20s"))
-            except OSError as err:
+                self.client = stack.enter_context(Client(scheduler, timeout="10s"))
+            except (OSError, ValueError) as err:
                 raise FlashgenError(f"cannot connect to the Dask scheduler at {scheduler}: {err}") from None
         else:
             cluster = stack.enter_context(LocalCluster(
@@ -213,8 +218,8 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup
     _check_arguments(n_events, seed, pileup, workers, shard_size, library_events)
     start = time.perf_counter()
     out_path = Path(out).absolute()
-    _prepare_folder(out_path, run_parameters(n_events, seed, pileup, shard_size, library_events))
-    _remove_stale_temporaries(out_path)
+    params = run_parameters(n_events, seed, pileup, shard_size, library_events)
+    resume = _check_folder(out_path, params)
     sizes = shard_sizes(n_events, shard_size)
     missing = [i for i in range(len(sizes)) if not shard_path(out_path, i).exists()]
     done_events = n_events - sum(sizes[i] for i in missing)
@@ -223,6 +228,10 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup
     n_chunks = math.ceil(library_events / LIBRARY_CHUNK) if need_library else 0
     with ExitStack() as stack:
         executor = _Executor(stack, workers, scheduler, max(len(missing), n_chunks))
+        if resume:
+            _remove_stale_temporaries(out_path)
+        else:
+            _create_folder(out_path, params)
         library_start = time.perf_counter()
         if need_library:
             with _Silent() if quiet else progress(total=library_events, unit="ev",
