@@ -1,0 +1,201 @@
+"""All metrics of one reference-vs-generated comparison, and their values for a perfect generator.
+
+:func:`compare` computes every number from two *samples* (``name -> array (n_events,)`` of
+features, observables and slicing variables) following a :class:`Plan` whose bins are fixed from
+the reference. :func:`null_metrics` runs the very same :func:`compare` on pairs of bootstrap
+resamples of the reference with the two sample sizes, which is what a perfect generator would
+score, and :func:`build_checks` judges each metric against its tolerance and that noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import metrics as m
+from .binning import counts_with_flow
+from .conditions import ResolvedSlicing
+from .thresholds import THRESHOLDS, judge, noise_level
+
+__all__ = ["Check", "Plan", "Quantity", "build_checks", "compare", "null_metrics", "resample"]
+
+Sample = Mapping[str, np.ndarray]
+Results = dict[str, dict[str, float]]
+
+MIN_EVENTS = 5
+"""Fewest finite events per sample for a 1D comparison (fewer: the comparison is skipped)."""
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A 1D quantity to compare: a table column (``kind="feature"``) or a derived observable."""
+
+    name: str
+    kind: str
+    unit: str
+    label: str
+    edges: np.ndarray = field(repr=False)
+    discrete: bool = False
+    nullable: bool = False
+    description: str = ""
+
+
+@dataclass
+class Plan:
+    """What :func:`compare` computes.
+
+    Attributes:
+        quantities: 1D quantities by name (the sample holds an array per name).
+        slicings: conditional checks; the sample holds ``"slice:<name>"`` per slicing.
+        multivariate: features entering the correlation matrices and the Fréchet distance.
+            The Fréchet distance uses ``"gauss:<name>"`` of the samples instead: the features
+            mapped to normal scores by the reference's CDF (:func:`~.metrics.gaussianize`), so
+            that heavy tails do not make it noisy.
+        fpd_batches: batches per sample size of the Fréchet extrapolation.
+    """
+
+    quantities: dict[str, Quantity]
+    slicings: list[ResolvedSlicing]
+    multivariate: list[str]
+    fpd_batches: int = 6
+
+
+def resample(sample: Sample, index: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows ``index`` of every array of ``sample``."""
+    return {k: v[index] for k, v in sample.items()}
+
+
+def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity) -> dict[str, float]:
+    fr, fg = np.isfinite(ref), np.isfinite(gen)
+    out: dict[str, float] = {}
+    if q.nullable:
+        p_ref = float(fr.mean()) if ref.size else float("nan")
+        p_gen = float(fg.mean()) if gen.size else float("nan")
+        out.update(finite_ref=p_ref, finite_gen=p_gen, finite_diff=abs(p_gen - p_ref))
+    r, g = ref[fr], gen[fg]
+    out.update(n_ref=float(r.size), n_gen=float(g.size))
+    if r.size < MIN_EVENTS or g.size < MIN_EVENTS:
+        return out
+    ks, w1 = m.ks_and_wasserstein(r, g)
+    std = float(r.std())
+    chi = m.chi2_histograms(counts_with_flow(r, q.edges), counts_with_flow(g, q.edges))
+    out.update(
+        ks_stat=ks.statistic, ks_pvalue=ks.pvalue, w1=w1,
+        w1_norm=w1 / std if std > 0 else (0.0 if w1 == 0 else float("inf")),
+        chi2=chi.chi2, ndf=float(chi.ndf), chi2_ndf=chi.chi2_ndf,
+        mean_ref=float(r.mean()), mean_gen=float(g.mean()), std_ref=std, std_gen=float(g.std()),
+    )
+    return out
+
+
+def _efficiency(ref: np.ndarray, gen: np.ndarray) -> dict[str, float]:
+    p_ref, e_ref = m.binomial_fraction(ref[np.isfinite(ref)] > 0.5)
+    p_gen, e_gen = m.binomial_fraction(gen[np.isfinite(gen)] > 0.5)
+    diff = abs(p_gen - p_ref)
+    err = float(np.hypot(e_ref, e_gen))
+    return {"eff_ref": p_ref, "eff_ref_err": e_ref, "eff_gen": p_gen, "eff_gen_err": e_gen,
+            "efficiency_diff": diff, "pull": diff / err if err > 0 else float("nan"),
+            "n_ref": float(ref.size), "n_gen": float(gen.size)}
+
+
+def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0) -> Results:
+    """Every metric of ``gen`` against ``ref``.
+
+    Returns:
+        ``key -> {metric: value}`` with keys ``feature/<name>``, ``observable/<name>``,
+        ``conditional/<slicing>/<bin>/<target>`` (and ``.../efficiency``), ``global/correlation``
+        and ``global/frechet``.
+    """
+    out: Results = {}
+    for q in plan.quantities.values():
+        out[f"{q.kind}/{q.name}"] = _one_d(ref[q.name], gen[q.name], q)
+    for s in plan.slicings:
+        vr, vg = ref[f"slice:{s.name}"], gen[f"slice:{s.name}"]
+        for k in range(len(s.bins)):
+            mr, mg = s.mask(vr, k), s.mask(vg, k)
+            for t in s.targets:
+                out[f"conditional/{s.name}/{k}/{t}"] = _one_d(ref[t][mr], gen[t][mg], plan.quantities[t])
+            if s.efficiency is not None:
+                out[f"conditional/{s.name}/{k}/efficiency"] = _efficiency(
+                    ref[s.efficiency][mr], gen[s.efficiency][mg])
+    if len(plan.multivariate) >= 2:
+        xr = _matrix(ref, plan)
+        xg = _matrix(gen, plan)
+        try:
+            corr = m.correlation_difference(xr, xg)
+            out["global/correlation"] = {"corr_frobenius": corr.frobenius, "corr_max_abs": corr.max_abs}
+        except ValueError:
+            pass
+    if plan.multivariate:
+        try:
+            fpd = m.frechet_distance_extrapolated(_matrix(ref, plan, True), _matrix(gen, plan, True),
+                                                  n_batches=plan.fpd_batches, seed=seed)
+            out["global/frechet"] = {"fpd": fpd.value, "fpd_err": fpd.error}
+        except ValueError:
+            pass
+    return out
+
+
+def _matrix(sample: Sample, plan: Plan, gaussian: bool = False) -> np.ndarray:
+    prefix = "gauss:" if gaussian else ""
+    return np.stack([np.asarray(sample[prefix + n], dtype=np.float64) for n in plan.multivariate],
+                    axis=1)
+
+
+def null_metrics(ref: Sample, n_ref: int, n_gen: int, plan: Plan, *, repeats: int,
+                 seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Metric values of a perfect generator: :func:`compare` on bootstrap pairs of the reference.
+
+    Each repeat draws ``n_ref`` and ``n_gen`` events with replacement from the reference and
+    compares them, so the spread reflects both sample sizes (variance ∝ 1/n_ref + 1/n_gen).
+
+    Returns:
+        ``key -> {metric: array of shape (repeats,)}`` (NaN where a repeat had no value).
+    """
+    size = len(next(iter(ref.values())))
+    rng = np.random.default_rng(seed)
+    runs = []
+    for rep in range(repeats):
+        a = resample(ref, rng.integers(0, size, n_ref))
+        b = resample(ref, rng.integers(0, size, n_gen))
+        runs.append(compare(a, b, plan, seed=seed + 1 + rep))
+    keys = {k for run in runs for k in run}
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for k in keys:
+        names = {n for run in runs for n in run.get(k, {})}
+        out[k] = {n: np.array([run.get(k, {}).get(n, np.nan) for run in runs]) for n in names}
+    return out
+
+
+@dataclass(frozen=True)
+class Check:
+    """One judged metric: ``value`` against ``limit`` (tolerance) and ``noise`` (resolution)."""
+
+    key: str
+    metric: str
+    value: float
+    limit: float
+    null_mean: float
+    null_std: float
+    noise: float
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def build_checks(results: Results, null: Mapping[str, Mapping[str, np.ndarray]]) -> list[Check]:
+    """Judge every metric of ``results`` that has a tolerance in :data:`THRESHOLDS`."""
+    checks = []
+    for key, values in results.items():
+        for metric, value in values.items():
+            if metric not in THRESHOLDS:
+                continue
+            mean, std, noise = noise_level(null.get(key, {}).get(metric, np.array([])))
+            limit = THRESHOLDS[metric].limit
+            checks.append(Check(key, metric, float(value), limit, mean, std, noise,
+                                judge(float(value), limit, noise)))
+    return checks

@@ -1,0 +1,243 @@
+"""The HTML page of a validation report: one self-contained file (inline CSS, no scripts, no
+external resources) that references its PNG figures by relative path."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["render_html"]
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 1.5em 2em;
+       color: #222; max-width: 1500px; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.6em; }
+h3 { font-size: 1.0em; margin-bottom: 0.3em; }
+table { border-collapse: collapse; font-size: 0.82em; margin: 0.4em 0 1em 0; }
+th, td { border: 1px solid #d0d0d0; padding: 0.2em 0.5em; text-align: right; vertical-align: top; }
+th { background: #f2f2f2; }
+td.name, th.name { text-align: left; }
+td small { color: #555; }
+.pass { background: #d9f2d9; } .warn { background: #fff0b3; }
+.limited { background: #e6e6e6; } .fail { background: #f7c6c6; }
+.verdict { font-size: 1.05em; padding: 0.5em 0.8em; border-radius: 4px; display: inline-block; }
+.grid { display: flex; flex-wrap: wrap; gap: 0.8em; }
+figure { margin: 0; border: 1px solid #e2e2e2; padding: 0.3em; background: #fff; flex: 0 0 auto; }
+figure img { display: block; }
+figcaption { font-size: 0.78em; color: #444; max-width: 360px; }
+.legend span { padding: 0.1em 0.5em; margin-right: 0.4em; border: 1px solid #ccc; }
+code { background: #f5f5f5; padding: 0 0.2em; }
+"""
+
+METRIC_NAMES = {
+    "auc": "classifier ROC AUC",
+    "fpd": "Fréchet distance (N→∞)",
+    "corr_frobenius": "correlation difference, Frobenius",
+    "corr_max_abs": "correlation difference, max |entry|",
+    "ks_stat": "KS statistic",
+    "w1_norm": "W1 / σ_ref",
+    "chi2_ndf": "χ²/ndf",
+    "finite_diff": "|Δ defined fraction|",
+    "efficiency_diff": "|Δ efficiency|",
+}
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _num(value: Any, fmt: str = ".3g") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)):
+        return format(value, fmt)
+    return _e(value)
+
+
+def _checks_by(result: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(c["key"], c["metric"]): c for c in result.get("checks", [])}
+
+
+def _cell(checks: dict[tuple[str, str], dict[str, Any]], key: str, metric: str,
+          value: Any, fmt: str = ".3g") -> str:
+    c = checks.get((key, metric))
+    if c is None:
+        return f"<td>{_num(value, fmt)}</td>"
+    tip = (f"perfect generator: {_num(c['null_mean'])} ± {_num(c['null_std'])}; "
+           f"noise limit {_num(c['noise'])}; tolerance {_num(c['limit'])}; {c['status']}")
+    return (f'<td class="{_e(c["status"])}" title="{_e(tip)}">{_num(value, fmt)}<br>'
+            f"<small>perfect ≤ {_num(c['noise'])}</small></td>")
+
+
+def _samples(result: dict[str, Any]) -> str:
+    samples = result["samples"]
+    keys: list[str] = []
+    for s in samples.values():
+        keys += [k for k in s["meta"] if k not in keys]
+    rows = [("events in table", *(f"{s['n_events']:,}" for s in samples.values())),
+            ("events compared", *(f"{s['n_used']:,}" for s in samples.values()))]
+    for k in keys:
+        vals = []
+        for s in samples.values():
+            v = s["meta"].get(k)
+            text = "–" if v is None else (v if isinstance(v, str) else repr(v))
+            vals.append(text if len(text) <= 300 else text[:297] + "...")
+        rows.append((k, *vals))
+    body = "".join("<tr>" + f'<td class="name">{_e(r[0])}</td>'
+                   + "".join(f'<td class="name">{_e(v)}</td>' for v in r[1:]) + "</tr>"
+                   for r in rows)
+    return (f'<table id="samples-table"><tr><th class="name"></th><th class="name">reference</th>'
+            f'<th class="name">generated</th></tr>{body}</table>')
+
+
+def _global_table(result: dict[str, Any]) -> str:
+    rows = []
+    for c in result.get("checks", []):
+        if not c["key"].startswith("global/"):
+            continue
+        extra = ""
+        if c["metric"] == "auc" and "classifier" in result:
+            clf = result["classifier"]
+            extra = (f"± {_num(clf['auc_err'], '.2g')}; {clf['n_train']:,} + {clf['n_test']:,} "
+                     f"events per class (train + test); balancing: {_e(clf['balanced'])}")
+        elif c["metric"] == "fpd":
+            err = result["metrics"].get("global/frechet", {}).get("fpd_err")
+            extra = f"± {_num(err, '.2g')} (fit)"
+        rows.append(
+            f'<tr><td class="name">{_e(METRIC_NAMES.get(c["metric"], c["metric"]))}</td>'
+            f'<td class="{_e(c["status"])}">{_num(c["value"], ".4g")}</td>'
+            f"<td>{_num(c['null_mean'], '.3g')} ± {_num(c['null_std'], '.2g')}</td>"
+            f"<td>{_num(c['noise'], '.3g')}</td><td>{_num(c['limit'])}</td>"
+            f'<td class="name">{_e(c["status"])}</td><td class="name">{extra}</td></tr>')
+    head = ('<tr><th class="name">metric</th><th>value</th><th>perfect generator</th>'
+            '<th>noise limit</th><th>tolerance</th><th class="name">status</th>'
+            '<th class="name">details</th></tr>')
+    return f'<table id="global-table">{head}{"".join(rows)}</table>'
+
+
+def _quantity_table(result: dict[str, Any], kind: str, table_id: str) -> str:
+    checks = _checks_by(result)
+    rows = []
+    for name, q in result["quantities"].items():
+        if q["kind"] != kind:
+            continue
+        key = f"{kind}/{name}"
+        m = result["metrics"].get(key, {})
+        unit = f" {q['unit']}" if q["unit"] else ""
+        finite = ""
+        if q["nullable"]:
+            finite = _cell(checks, key, "finite_diff", m.get("finite_diff"))
+        else:
+            finite = "<td>–</td>"
+        rows.append(
+            f'<tr><td class="name">{_e(name)}</td><td>{_num(m.get("n_ref"), ",.0f")} / '
+            f'{_num(m.get("n_gen"), ",.0f")}</td>'
+            f'{_cell(checks, key, "ks_stat", m.get("ks_stat"))}<td>{_num(m.get("ks_pvalue"), ".2g")}</td>'
+            f'<td>{_num(m.get("w1"))}{_e(unit)}</td>{_cell(checks, key, "w1_norm", m.get("w1_norm"))}'
+            f'{_cell(checks, key, "chi2_ndf", m.get("chi2_ndf"))}<td>{_num(m.get("ndf"), ".0f")}</td>'
+            f"{finite}</tr>")
+    head = ('<tr><th class="name">quantity</th><th>events ref / gen</th><th>KS statistic</th>'
+            '<th>KS p-value</th><th>W1</th><th>W1 / σ_ref</th><th>χ²/ndf</th><th>ndf</th>'
+            '<th>|Δ defined fraction|</th></tr>')
+    return f'<table id="{table_id}">{head}{"".join(rows)}</table>'
+
+
+def _conditional_table(result: dict[str, Any]) -> str:
+    checks = _checks_by(result)
+    rows = []
+    for sname, s in result.get("slicings", {}).items():
+        for k, label in enumerate(s["labels"]):
+            for t in s["targets"]:
+                key = f"conditional/{sname}/{k}/{t}"
+                m = result["metrics"].get(key, {})
+                rows.append(
+                    f'<tr><td class="name">{_e(label)}</td><td class="name">{_e(t)}</td>'
+                    f'<td>{_num(m.get("n_ref"), ",.0f")} / {_num(m.get("n_gen"), ",.0f")}</td>'
+                    f'{_cell(checks, key, "ks_stat", m.get("ks_stat"))}'
+                    f'{_cell(checks, key, "w1_norm", m.get("w1_norm"))}'
+                    f'{_cell(checks, key, "chi2_ndf", m.get("chi2_ndf"))}<td>–</td></tr>')
+            if s["efficiency"]:
+                key = f"conditional/{sname}/{k}/efficiency"
+                m = result["metrics"].get(key, {})
+                detail = (f"{_num(m.get('eff_ref'), '.4f')} ± {_num(m.get('eff_ref_err'), '.2g')} vs "
+                          f"{_num(m.get('eff_gen'), '.4f')} ± {_num(m.get('eff_gen_err'), '.2g')}, "
+                          f"pull {_num(m.get('pull'), '.2f')}")
+                rows.append(
+                    f'<tr><td class="name">{_e(label)}</td><td class="name">{_e(s["efficiency"])} '
+                    f'fraction</td><td>{_num(m.get("n_ref"), ",.0f")} / {_num(m.get("n_gen"), ",.0f")}'
+                    f'</td><td colspan="3" class="name">{detail}</td>'
+                    f'{_cell(checks, key, "efficiency_diff", m.get("efficiency_diff"))}</tr>')
+    if not rows:
+        return "<p>No condition variables in these tables.</p>"
+    head = ('<tr><th class="name">slice</th><th class="name">quantity</th><th>events ref / gen</th>'
+            '<th>KS statistic</th><th>W1 / σ_ref</th><th>χ²/ndf</th><th>|Δ efficiency|</th></tr>')
+    return f'<table id="conditional-table">{head}{"".join(rows)}</table>'
+
+
+def _thresholds(result: dict[str, Any]) -> str:
+    rows = "".join(f'<tr><td class="name">{_e(k)}</td><td>{_num(t["limit"])}</td>'
+                   f'<td class="name">{_e(t["description"])}</td></tr>'
+                   for k, t in result["thresholds"].items())
+    sig = result["settings"]["noise_sigmas"]
+    return (
+        "<p>Each metric is compared with its tolerance and with its <em>statistical resolution</em>: "
+        "what a perfect generator would score at these sample sizes, from "
+        f"{result['settings']['repeats']} comparisons of two bootstrap resamples of the reference "
+        "with the sizes used here (the classifier AUC: its exact null distribution). The "
+        f"<em>noise limit</em> is the largest of mean + {sig:g} std, "
+        f"{result['settings']['noise_mean_factor']:g} × mean and the largest of those values.</p>"
+        '<p class="legend"><span class="pass">pass: within tolerance and noise</span>'
+        '<span class="warn">warn: beyond noise, within tolerance</span>'
+        '<span class="limited">limited: beyond tolerance but within noise (samples too small)</span>'
+        '<span class="fail">fail: beyond tolerance and noise</span></p>'
+        f'<table id="thresholds-table"><tr><th class="name">metric</th><th>tolerance</th>'
+        f'<th class="name">meaning</th></tr>{rows}</table>')
+
+
+def _figures(figures: Sequence[dict[str, str]], section: str) -> str:
+    items = [f for f in figures if f["section"] == section]
+    if not items:
+        return ""
+    body = "".join(f'<figure><img src="{_e(f["file"])}" alt="{_e(f["caption"])}">'
+                   f'<figcaption>{_e(f["caption"])}</figcaption></figure>' for f in items)
+    return f'<div class="grid">{body}</div>'
+
+
+def render_html(result: dict[str, Any], figures: Sequence[dict[str, str]]) -> str:
+    """The report page for ``result`` (the validation metrics) and its ``figures``."""
+    summary = result["summary"]
+    counts = summary["counts"]
+    worst = "fail" if counts["fail"] else "warn" if counts["warn"] else \
+        "limited" if counts["limited"] else "pass"
+    notes = "".join(f"<li>{_e(n)}</li>" for n in result["settings"]["notes"])
+    failed = ", ".join(summary["failed"][:30]) + (" ..." if len(summary["failed"]) > 30 else "")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>flashgen validation report</title><style>{CSS}</style></head><body>",
+        "<h1>flashgen validation report</h1>",
+        f'<p class="verdict {worst}" id="verdict">{_e(summary["verdict"])}</p>',
+        f"<p>{' · '.join(f'{_e(k)}: {v}' for k, v in counts.items())}"
+        f"{' — failing: ' + _e(failed) if failed else ''}</p>",
+        '<h2 id="samples">Samples</h2>', _samples(result),
+        f"<ul>{notes}</ul>" if notes else "",
+        '<h2 id="metrics">Metrics</h2>',
+        "<h3>Whole events</h3>", _global_table(result),
+        "<h3>Features</h3>", _quantity_table(result, "feature", "metrics-table"),
+        "<h3>Derived observables</h3>", _quantity_table(result, "observable", "observables-table"),
+        "<h3>Conditional checks</h3>", _conditional_table(result),
+        "<h3>Thresholds</h3>", _thresholds(result),
+        '<h2 id="features">Feature distributions</h2>', _figures(figures, "features"),
+        '<h2 id="observables">Derived observables</h2>', _figures(figures, "observables"),
+        '<h2 id="conditional">Conditional distributions</h2>', _figures(figures, "conditional"),
+        '<h2 id="correlations">Correlations</h2>', _figures(figures, "correlations"),
+    ]
+    if any(f["section"] == "2d" for f in figures):
+        parts += ['<h2 id="2d">2D comparison</h2>', _figures(figures, "2d")]
+    parts += [f"<p><small>flashgen {_e(result['flashgen_version'])}; seed "
+              f"{_e(result['settings']['seed'])}; every number is in metrics.json.</small></p>",
+              "</body></html>"]
+    return "\n".join(p for p in parts if p)

@@ -1,0 +1,328 @@
+"""``validate``: compare a generated table with a reference table; numbers and a report.
+
+The library entry point behind ``flashgen validate`` (and the end-to-end ``flashgen run``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data import EventTable, check_output_path
+from ..errors import FlashgenError
+from ..progress import progress
+from .binning import auto_edges, is_discrete
+from .classifier import MIN_EVENTS_PER_CLASS, classifier_two_sample_test
+from .compare import Plan, Quantity, build_checks, compare, null_metrics
+from .conditions import applicable_slicings
+from .metrics import correlation_matrix, gaussianize
+from .observables import align_frames, applicable_observables
+from .thresholds import NOISE_MEAN_FACTOR, NOISE_SIGMAS, STATUSES, THRESHOLDS, judge, noise_level
+
+__all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "prepare", "validate"]
+
+MEMBER = "member"
+"""Integer column of a bootstrap-ensemble member index; drawn as a band, never validated."""
+
+CLASSIFIER_MAX_EVENTS = 200_000
+"""Events per sample given to the classifier test at most (a seeded subsample above)."""
+
+
+@dataclass
+class Comparison:
+    """Everything prepared for a comparison: samples of each quantity and the plan."""
+
+    ref: dict[str, np.ndarray]
+    gen: dict[str, np.ndarray]
+    plan: Plan
+    features: list[str]
+    observables: list[str]
+    member: np.ndarray | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _numeric(values: np.ndarray) -> bool:
+    return bool(np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.bool_))
+
+
+def _select_features(ref: EventTable, gen: EventTable, features: Sequence[str] | None,
+                     notes: list[str]) -> list[str]:
+    if features is not None:
+        missing = [f"{n} ({'reference' if n not in ref else 'generated'})"
+                   for n in features if n not in ref or n not in gen]
+        if missing:
+            raise FlashgenError(f"feature(s) not in both tables: {', '.join(missing)}; common "
+                                f"columns: {', '.join(n for n in ref.names if n in gen) or 'none'}")
+        names = list(dict.fromkeys(features))
+    else:
+        names = [n for n in ref.names if n in gen and n != MEMBER]
+        if not names:
+            raise FlashgenError(
+                f"the tables have no column in common (reference: {', '.join(ref.names)}; "
+                f"generated: {', '.join(gen.names)}); compare tables of the same kind")
+    keep = []
+    for n in names:
+        if not (_numeric(ref[n]) and _numeric(gen[n])):
+            notes.append(f"column '{n}' is not numeric and is not compared")
+        elif not np.any(np.isfinite(np.asarray(ref[n], dtype=np.float64))):
+            notes.append(f"column '{n}' has no finite reference value and is not compared")
+        else:
+            keep.append(n)
+    if not keep:
+        raise FlashgenError(f"no numeric column to compare among {', '.join(names)}")
+    return keep
+
+
+def _subsample(table: EventTable, max_events: int | None, rng: np.random.Generator) -> EventTable:
+    if max_events is None or len(table) <= max_events:
+        return table
+    return table.take(np.sort(rng.choice(len(table), max_events, replace=False)))
+
+
+def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[str] | None = None,
+            max_events: int | None = None, seed: int = 0, fpd_batches: int = 6) -> Comparison:
+    """Select the quantities, subsample, compute observables and fix bins from the reference.
+
+    Arguments:
+        reference, generated: the two tables.
+        features: columns to compare (default: all columns common to both, except ``member``).
+        max_events: compare at most this many events of each table (seeded subsample).
+        seed: seed of the subsampling.
+        fpd_batches: batches per size of the Fréchet extrapolation.
+    """
+    if max_events is not None and max_events < 1:
+        raise FlashgenError(f"max_events must be positive, got {max_events}")
+    notes: list[str] = []
+    ref, gen, frame_note = align_frames(reference, generated)
+    if frame_note:
+        notes.append(frame_note)
+    names = _select_features(ref, gen, features, notes)
+    rng_ref, rng_gen = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    ref = _subsample(ref, max_events, rng_ref)
+    gen = _subsample(gen, max_events, rng_gen)
+    if len(ref) < 2 or len(gen) < 2:
+        raise FlashgenError(f"need at least 2 events per table, got {len(ref)} reference and "
+                            f"{len(gen)} generated")
+
+    member = None
+    if MEMBER in generated and np.issubdtype(gen[MEMBER].dtype, np.integer) and MEMBER not in names:
+        member = np.asarray(gen[MEMBER])
+        if len(np.unique(member)) < 2:
+            member = None
+        else:
+            notes.append(f"the generated table has {len(np.unique(member))} ensemble members "
+                         "(column 'member'): histograms show their 68 % band")
+
+    quantities: dict[str, Quantity] = {}
+    rs: dict[str, np.ndarray] = {}
+    gs: dict[str, np.ndarray] = {}
+    for n in names:
+        r = np.asarray(ref[n], dtype=np.float64)
+        g = np.asarray(gen[n], dtype=np.float64)
+        unit = ref.unit(n) or gen.unit(n)
+        quantities[n] = Quantity(
+            n, "feature", unit, f"{n} [{unit}]" if unit else n, auto_edges(r),
+            discrete=is_discrete(ref[n]), nullable=bool(np.isnan(r).any() or np.isnan(g).any()),
+            description=ref.columns[n].description)
+        rs[n], gs[n] = r, g
+
+    common = [n for n in ref.names if n in gen]
+    pool = names if features is not None else common
+    observables = [o for o in applicable_observables(pool) if o.name not in quantities]
+    for o in observables:
+        r, g = o(ref), o(gen)
+        quantities[o.name] = Quantity(
+            o.name, "observable", o.unit, o.label, auto_edges(r, hint=o.binning),
+            discrete=o.binning is None and is_discrete(r),
+            nullable=bool(np.isnan(r).any() or np.isnan(g).any()), description=o.description)
+        rs[o.name], gs[o.name] = r, g
+
+    slicings = []
+    for s in applicable_slicings(common):
+        vr, vg = s.variable(ref), s.variable(gen)
+        resolved = s.resolve(vr, quantities, common)
+        if resolved is None:
+            continue
+        slicings.append(resolved)
+        rs[f"slice:{s.name}"], gs[f"slice:{s.name}"] = vr, vg
+        if resolved.efficiency is not None:
+            e = resolved.efficiency
+            rs.setdefault(e, np.asarray(ref[e], dtype=np.float64))
+            gs.setdefault(e, np.asarray(gen[e], dtype=np.float64))
+
+    for n in names:
+        ref_sorted = np.sort(rs[n][np.isfinite(rs[n])])
+        rs[f"gauss:{n}"] = gaussianize(ref_sorted, rs[n])
+        gs[f"gauss:{n}"] = gaussianize(ref_sorted, gs[n])
+    plan = Plan(quantities, slicings, list(names), fpd_batches)
+    return Comparison(rs, gs, plan, list(names), [o.name for o in observables], member, notes)
+
+
+@contextlib.contextmanager
+def _stages(total: int, quiet: bool) -> Iterator[Any]:
+    if quiet:
+        yield None
+        return
+    with progress(total=total, desc="validate", unit="step") as bar:
+        yield bar
+
+
+def _step(bar: Any, what: str) -> None:
+    if bar is not None:
+        bar.set_postfix_str(what)
+        bar.update(1)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-ready copy: numpy to Python, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if np.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _sample_info(table: EventTable, used: int) -> dict[str, Any]:
+    meta = {k: v for k, v in table.meta.items() if k != "columns"}
+    return {"n_events": len(table), "n_used": used, "meta": meta}
+
+
+def validate(reference: EventTable, generated: EventTable,
+             out_dir: str | os.PathLike[str] | None = None, *,
+             features: Sequence[str] | None = None, max_events: int | None = None,
+             seed: int = 0, quiet: bool = False, repeats: int = 10,
+             classifier: bool = True) -> dict[str, Any]:
+    """Compare ``generated`` with ``reference``; optionally write a report to ``out_dir``.
+
+    Arguments:
+        reference, generated: the two tables (columns compared: those common to both, except
+            ``member``; a generated ``member`` column draws ensemble bands).
+        out_dir: folder for ``report.html``, ``metrics.json`` and PNGs (``None``: no files).
+        features: compare only these columns (and the observables computable from them).
+        max_events: use at most this many events of each table (seeded subsample).
+        seed: seed of every random choice; the same seed gives the same numbers.
+        quiet: no progress bar.
+        repeats: reference-vs-reference bootstrap comparisons that estimate what a perfect
+            generator scores (the statistical resolution of each metric).
+        classifier: run the classifier two-sample test.
+
+    Returns:
+        The metrics, JSON-ready (the content of ``metrics.json``).
+    """
+    from .. import __version__
+
+    if out_dir is not None:
+        check_output_path(out_dir, directory=True)
+    if repeats < 2:
+        raise FlashgenError(f"repeats must be at least 2 to estimate the noise, got {repeats}")
+    seeds = np.random.SeedSequence(seed).generate_state(4)
+    n_stages = 4 + (out_dir is not None)
+    with _stages(n_stages, quiet) as bar:
+        comp = prepare(reference, generated, features=features, max_events=max_events,
+                       seed=int(seeds[0]))
+        plan = comp.plan
+        n_ref, n_gen = len(next(iter(comp.ref.values()))), len(next(iter(comp.gen.values())))
+        _step(bar, "prepared")
+        results = compare(comp.ref, comp.gen, plan, seed=int(seeds[1]))
+        _step(bar, "metrics")
+        null = null_metrics(comp.ref, n_ref, n_gen, plan, repeats=repeats, seed=int(seeds[2]))
+        checks = build_checks(results, null)
+        _step(bar, "resolution")
+        clf = _classifier(comp, int(seeds[3])) if classifier else None
+        _step(bar, "classifier")
+
+        counts = {s: sum(c.status == s for c in checks) for s in STATUSES}
+        out: dict[str, Any] = {
+            "flashgen_version": __version__,
+            "settings": {"seed": seed, "max_events": max_events, "repeats": repeats,
+                         "features": comp.features, "observables": comp.observables,
+                         "noise_sigmas": NOISE_SIGMAS, "noise_mean_factor": NOISE_MEAN_FACTOR,
+                         "notes": comp.notes},
+            "samples": {"reference": _sample_info(reference, n_ref),
+                        "generated": _sample_info(generated, n_gen)},
+            "quantities": {q.name: {"kind": q.kind, "unit": q.unit, "label": q.label,
+                                    "description": q.description, "discrete": q.discrete,
+                                    "nullable": q.nullable, "edges": q.edges}
+                           for q in plan.quantities.values()},
+            "slicings": {s.name: {"variable": s.spec.label, "unit": s.spec.unit, "bins": s.bins,
+                                  "labels": s.labels(), "targets": list(s.targets),
+                                  "efficiency": s.efficiency} for s in plan.slicings},
+            "metrics": results,
+            "resolution": {k: {mname: dict(zip(("mean", "std", "noise"), noise_level(v)))
+                               for mname, v in d.items()} for k, d in null.items()},
+            "thresholds": {k: {"limit": t.limit, "description": t.description}
+                           for k, t in THRESHOLDS.items()},
+        }
+        if len(comp.features) >= 2:
+            out["correlation"] = {
+                "columns": comp.features,
+                "reference": correlation_matrix(np.stack([comp.ref[n] for n in comp.features], 1)),
+                "generated": correlation_matrix(np.stack([comp.gen[n] for n in comp.features], 1)),
+            }
+        if clf is not None:
+            out["classifier"] = clf
+            noise = 0.5 + NOISE_SIGMAS * clf["null_std"]
+            check = {"key": "global/classifier", "metric": "auc", "value": clf["auc"],
+                     "limit": THRESHOLDS["auc"].limit, "null_mean": 0.5,
+                     "null_std": clf["null_std"], "noise": noise,
+                     "status": judge(clf["auc"], THRESHOLDS["auc"].limit, noise)}
+            counts[check["status"]] += 1
+        out["checks"] = ([check] if clf is not None else []) + [c.to_dict() for c in checks]
+        failed = [f"{c['key']}:{c['metric']}" for c in out["checks"] if c["status"] == "fail"]
+        out["summary"] = {"counts": counts, "n_checks": len(out["checks"]), "failed": failed,
+                          "verdict": _verdict(counts)}
+        out = _clean(out)
+        if out_dir is not None:
+            from .report import write_report
+
+            write_report(out_dir, out, comp)
+            _step(bar, "report")
+    return out
+
+
+def _classifier(comp: Comparison, seed: int) -> dict[str, Any] | None:
+    names = comp.features + comp.observables
+    xr = np.stack([comp.ref[n] for n in names], axis=1)
+    xg = np.stack([comp.gen[n] for n in names], axis=1)
+    if min(len(xr), len(xg)) < MIN_EVENTS_PER_CLASS:
+        comp.notes.append(f"classifier test skipped: fewer than {MIN_EVENTS_PER_CLASS} events")
+        return None
+    rng = np.random.default_rng(seed)
+    note = ""
+    if len(xr) > CLASSIFIER_MAX_EVENTS:
+        xr = xr[np.sort(rng.choice(len(xr), CLASSIFIER_MAX_EVENTS, replace=False))]
+        note = f" (reference capped at {CLASSIFIER_MAX_EVENTS})"
+    if len(xg) > CLASSIFIER_MAX_EVENTS:
+        xg = xg[np.sort(rng.choice(len(xg), CLASSIFIER_MAX_EVENTS, replace=False))]
+        note += f" (generated capped at {CLASSIFIER_MAX_EVENTS})"
+    res = classifier_two_sample_test(xr, xg, features=names, seed=int(rng.integers(2**31)))
+    d = res.to_dict()
+    d["balanced"] = res.balanced + note
+    return d
+
+
+def _verdict(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    if counts["fail"]:
+        return f"{counts['fail']} of {total} checks fail: the generator differs beyond tolerance"
+    if counts["warn"]:
+        return (f"no check fails; {counts['warn']} of {total} show significant differences "
+                "within tolerance")
+    if counts["limited"]:
+        return (f"no check fails; {counts['limited']} of {total} are limited by the sample sizes "
+                "(noise above tolerance)")
+    return f"all {total} checks pass: indistinguishable from the reference at these sample sizes"

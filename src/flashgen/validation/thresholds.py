@@ -1,0 +1,111 @@
+"""Pass/fail thresholds of the validation metrics, all in one place, and how a metric is judged.
+
+Each checked metric is "larger is worse" and is judged against two numbers:
+
+- its **tolerance** (the table below): how large a difference we accept from a generator;
+- its **statistical resolution** (``noise``): the largest value a *perfect* generator would
+  plausibly score at these sample sizes, from the metric's values over reference-vs-reference
+  comparisons (bootstrap resamples of the reference with the two sample sizes):
+  ``max(mean + 4 std, 3 mean, largest value)``, or analytic where known (classifier AUC).
+  Distances such as KS and W1 have right-skewed null distributions whose 99.9 % quantile is
+  about 2.2 times their mean; the mean is known far better from a few repeats than the spread,
+  hence the ``3 mean`` floor.
+
+The verdict:
+
+========== ============================================ ==============================
+status     condition                                    meaning
+========== ============================================ ==============================
+pass       value <= tolerance and value <= noise        indistinguishable from perfect
+warn       value <= tolerance and value >  noise        significant but small difference
+fail       value >  tolerance and value >  noise        clearly beyond the tolerance
+limited    value >  tolerance and value <= noise        samples too small to tell
+========== ============================================ ==============================
+
+So a metric fails only when it is clearly beyond what noise can produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["NOISE_MEAN_FACTOR", "NOISE_SIGMAS", "STATUSES", "THRESHOLDS", "Threshold", "judge", "noise_level"]
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Tolerance of one metric: ``limit`` in the metric's own unit, with what it means."""
+
+    metric: str
+    limit: float
+    description: str
+
+
+THRESHOLDS: dict[str, Threshold] = {t.metric: t for t in [
+    Threshold("ks_stat", 0.025,
+              "largest distance between the two empirical CDFs (Kolmogorov-Smirnov statistic)"),
+    Threshold("w1_norm", 0.05,
+              "1D Wasserstein distance divided by the reference's standard deviation "
+              "(0.05 = a shift of 5 % of the width)"),
+    Threshold("chi2_ndf", 2.0,
+              "histogram χ²/ndf with both samples' statistical errors (about 1 for a perfect "
+              "generator; a significance, grows with sample size for a fixed difference)"),
+    Threshold("finite_diff", 0.02,
+              "absolute difference of the fraction of events where the quantity is defined "
+              "(not NaN)"),
+    Threshold("efficiency_diff", 0.02,
+              "absolute difference of an efficiency (e.g. detected fraction) in one slice"),
+    Threshold("corr_frobenius", 0.25,
+              "Frobenius norm of the difference of the feature correlation matrices"),
+    Threshold("corr_max_abs", 0.05,
+              "largest absolute difference between two entries of the correlation matrices"),
+    Threshold("fpd", 0.01,
+              "Fréchet distance of the features mapped to normal scores by the reference's CDF, "
+              "extrapolated to infinite samples (a mean shift of 0.1 std in one feature gives "
+              "0.01)"),
+    Threshold("auc", 0.55,
+              "ROC AUC of a classifier trained to tell generated from reference events on "
+              "held-out events (0.5 = indistinguishable)"),
+]}
+"""Tolerances by metric name."""
+
+NOISE_SIGMAS = 4.0
+"""Beyond the statistical resolution: above ``null mean + NOISE_SIGMAS * null std`` ..."""
+
+NOISE_MEAN_FACTOR = 3.0
+"""... and above ``NOISE_MEAN_FACTOR * null mean`` (and the largest null value)."""
+
+STATUSES = ("pass", "warn", "limited", "fail")
+
+
+def noise_level(null_values: np.ndarray) -> tuple[float, float, float]:
+    """``(mean, std, noise)`` of a metric's values for a perfect generator.
+
+    ``noise = max(mean + NOISE_SIGMAS * std, NOISE_MEAN_FACTOR * mean, max(values))``; NaN
+    entries are ignored.
+    """
+    v = np.asarray(null_values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(v.mean())
+    std = float(v.std(ddof=1)) if v.size > 1 else 0.0
+    return mean, std, max(mean + NOISE_SIGMAS * std, NOISE_MEAN_FACTOR * mean, float(v.max()))
+
+
+def judge(value: float, limit: float, noise: float) -> str:
+    """Status of a "larger is worse" metric: ``pass``, ``warn``, ``limited`` or ``fail``.
+
+    With an unknown noise level (NaN) the value is judged by the tolerance alone (``pass`` or
+    ``fail``). A NaN value is ``limited`` (nothing to judge).
+    """
+    if not np.isfinite(value):
+        return "limited"
+    if not np.isfinite(noise):
+        return "pass" if value <= limit else "fail"
+    beyond_noise = value > noise
+    if value <= limit:
+        return "warn" if beyond_noise else "pass"
+    return "fail" if beyond_noise else "limited"
