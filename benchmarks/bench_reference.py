@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({runs[-1]['seconds']:.1f} s)", flush=True)
     result = {
         "benchmark": "reference", "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": " ".join(["python", "benchmarks/bench_reference.py", *(argv or sys.argv[1:])]),
+        "command": shlex.join(["python", "benchmarks/bench_reference.py", *(argv or sys.argv[1:])]),
         "machine": machine(), "seed": SEED, "shard_size": DEFAULT_SHARD_SIZE,
         "library_events": DEFAULT_LIBRARY_EVENTS, "runs": runs,
         "note": args.note or "Wall-clock timings; see the load averages for other work on the machine.",

@@ -26,6 +26,7 @@ __all__ = [
     "ISO_CONE",
     "ISO_PT_MIN",
     "MASS_WINDOW",
+    "VERTEX_MIN_TRACKS",
     "VERTEX_TRACK_PT_MIN",
     "analyse",
     "delta_phi",

@@ -72,10 +72,6 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.kind)
 
-    def take(self, index: np.ndarray) -> Candidates:
-        """The candidates at ``index`` (integer array or boolean mask)."""
-        return Candidates(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
     @staticmethod
     def concat(parts: Sequence[Candidates]) -> Candidates:
         """All candidates of ``parts``, one after the other."""

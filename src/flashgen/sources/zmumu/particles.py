@@ -42,21 +42,10 @@ class Particles:
     def __len__(self) -> int:
         return len(self.pid)
 
-    def take(self, index: np.ndarray) -> Particles:
-        """The particles at ``index`` (integer array or boolean mask)."""
-        return Particles(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
     @staticmethod
     def concat(parts: Sequence[Particles]) -> Particles:
         """All particles of ``parts``, one after the other."""
         return Particles(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                            for f in fields(Particles)})
-
-    @staticmethod
-    def empty() -> Particles:
-        """No particles."""
-        ints = {"event": np.int64, "vertex": np.int32, "pid": np.int32}
-        return Particles(**{f.name: np.zeros(0, dtype=ints.get(f.name, np.float64))
                             for f in fields(Particles)})
 
 

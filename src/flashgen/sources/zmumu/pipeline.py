@@ -72,8 +72,7 @@ def simulate_shard(seed: int, index: int, n_events: int, pileup: float,
     for start in range(0, n_events, BATCH_EVENTS):
         size = min(BATCH_EVENTS, n_events - start)
         hard = generate_drell_yan(pythia, size)
-        if pileup > 0:
-            assert library is not None
+        if library is not None and pileup > 0:
             pu, n_pileup = overlay(library, size, pileup, rng)
             particles = Particles.concat([hard.particles, pu])
         else:
