@@ -18,8 +18,9 @@ def set_quiet(quiet: bool) -> None:
     _QUIET = bool(quiet)
 
 
-def progress(total: int | None = None, desc: str = "", unit: str = "it", **kwargs: Any) -> tqdm:
-    """A tqdm bar on stderr, disabled with ``--quiet`` or when stderr is not a terminal."""
-    disable = _QUIET or not sys.stderr.isatty()
+def progress(total: int | None = None, desc: str = "", unit: str = "it", quiet: bool = False,
+             **kwargs: Any) -> tqdm:
+    """A tqdm bar on stderr, disabled by ``quiet``, by ``--quiet`` or when stderr is not a terminal."""
+    disable = quiet or _QUIET or not sys.stderr.isatty()
     return tqdm(total=total, desc=desc, unit=unit, disable=disable, dynamic_ncols=True,
                 unit_scale=True, leave=False, **kwargs)

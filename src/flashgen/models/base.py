@@ -1,0 +1,92 @@
+"""The interface every trainable network implements, and the MLP building block.
+
+The one training loop (:class:`flashgen.training.Trainer`) only calls
+:meth:`Trainable.configure_optimizers`, :meth:`Trainable.train_step` and
+:meth:`Trainable.validation_loss`; generative models add :meth:`GenerativeModel.sample`. Each model
+file holds only what is its own: architecture, losses and its optimisation step.
+
+All tensors are in model space: standardised features ``x`` of shape ``(batch, features)`` and
+standardised conditions ``c`` of shape ``(batch, context)`` (``context = 0`` for unconditional).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["GenerativeModel", "MLP", "Trainable"]
+
+
+class Trainable(nn.Module, ABC):
+    """A network with its own loss and optimisation step.
+
+    Subclasses call ``super().__init__(**hparams)`` with every constructor argument, so the model
+    can be rebuilt from :attr:`hparams` when a model file is loaded.
+    """
+
+    def __init__(self, **hparams: Any) -> None:
+        super().__init__()
+        self.hparams: dict[str, Any] = dict(hparams)
+
+    @abstractmethod
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """The optimisers this model's :meth:`train_step` uses, in a fixed order."""
+
+    @abstractmethod
+    def train_step(self, x: Tensor, c: Tensor, optimizers: Sequence[torch.optim.Optimizer],
+                   generator: torch.Generator) -> dict[str, float]:
+        """One optimisation step on a batch; returns the losses to display.
+
+        Arguments:
+            x: features ``(batch, features)``.
+            c: conditions ``(batch, context)``.
+            optimizers: as returned by :meth:`configure_optimizers`.
+            generator: the only source of randomness (latent noise, interpolation weights), so
+                that a resumed run continues exactly.
+        """
+
+    def validation_loss(self, x: Tensor, c: Tensor) -> float | None:
+        """A loss on held-out data, or ``None`` when the model has none that is meaningful."""
+        return None
+
+
+class GenerativeModel(Trainable):
+    """A trainable model that samples features given conditions."""
+
+    @abstractmethod
+    def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples ``(n, features)``; with conditions ``c`` of shape ``(n, context)``."""
+
+
+class MLP(nn.Module):
+    """Fully connected network; with ``context`` the condition is fed to every layer.
+
+    Arguments:
+        in_features: input size.
+        out_features: output size.
+        hidden: sizes of the hidden layers.
+        context: size of a condition vector concatenated to the input of every layer
+            (the single-electron cWGAN-GP design); 0 for none.
+        activation: hidden activation class.
+    """
+
+    def __init__(self, in_features: int, out_features: int, hidden: Sequence[int],
+                 context: int = 0, activation: type[nn.Module] = nn.LeakyReLU) -> None:
+        super().__init__()
+        sizes = [in_features, *hidden, out_features]
+        self.context = context
+        self.layers = nn.ModuleList(nn.Linear(a + context, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.activation = activation()
+
+    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            if self.context:
+                x = torch.cat([x, c], dim=-1)
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = self.activation(x)
+        return x

@@ -1,0 +1,146 @@
+"""Presets: the sensible defaults for each reference dataset, in one place.
+
+A preset names the features and conditions, the preprocessing steps, the quantities whose KS sum
+selects the best snapshot, the GAN's physics regression terms, and per-model hyperparameters and
+training lengths. Anything given explicitly to :func:`flashgen.training.train` (or on the command
+line) overrides the preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import physics
+from ..errors import FlashgenError
+from ..sources.zmumu.columns import FEATURES as ZMUMU_FEATURES
+from ..sources.zmumu.columns import JETS
+from ..transforms import (AzimuthalRotation, Dequantize, Log, OnShellEnergy, Residual,
+                          SortDescending, Transform, ZeroPadding)
+
+__all__ = ["PRESETS", "Preset", "QUANTITIES", "default_steps", "quantity"]
+
+QUANTITIES: dict[str, Callable[[Any], Any]] = {
+    "mll": physics.mll,
+    "ptll": physics.ptll,
+    "met": physics.met,
+    "met_phi": physics.met_phi,
+    "dphi_mumu": physics.dphi_mumu,
+    "n_jets": physics.n_jets,
+}
+"""Derived quantities usable for snapshot selection and GAN regression terms, by name."""
+
+
+def quantity(name: str, cols: dict[str, Any]) -> Any:
+    """Evaluate a column or a derived quantity of :data:`QUANTITIES` on ``cols``."""
+    if name in QUANTITIES:
+        return QUANTITIES[name](cols)
+    if name in cols:
+        return cols[name]
+    raise FlashgenError(f"unknown quantity '{name}': not a column, nor one of {', '.join(QUANTITIES)}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Defaults for one kind of dataset.
+
+    Arguments:
+        name: preset name.
+        features: generated columns.
+        conditions: condition columns (empty: unconditional).
+        feature_steps: factory of the feature preprocessing steps.
+        condition_steps: factory of the condition preprocessing steps.
+        efficiency: 0/1 column learned by a detection-efficiency classifier, if any.
+        selection: quantities whose KS sum on held-out data selects the snapshot (default: the
+            features).
+        regression: GAN regression terms ``(quantity, weight_mean, weight_std)``.
+        val_fraction: fraction of events held out for selection (0: keep the last snapshot).
+        train: training-loop settings per model kind (``steps``, ``batch_size``, ...).
+        hparams: constructor arguments per model kind.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    conditions: tuple[str, ...] = ()
+    feature_steps: Callable[[], list[Transform]] = list
+    condition_steps: Callable[[], list[Transform]] = list
+    efficiency: str | None = None
+    selection: tuple[str, ...] = ()
+    regression: tuple[tuple[str, float, float], ...] = ()
+    val_fraction: float = 0.2
+    train: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _zmumu_steps() -> list[Transform]:
+    return [
+        SortDescending(JETS),
+        OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e"),
+        OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e"),
+        AzimuthalRotation([["mu0_px", "mu0_py"], ["met_x", "met_y"]], ["mu1_px", "mu1_py"]),
+        Log("mu1_px"),  # the rotated μ1 px is its pT > 0
+        Dequantize("nvtx"),
+        Log("iso0", offset=0.01),
+        Log("iso1", offset=0.01),
+        ZeroPadding(JETS, threshold=10.0),
+        *[Log(j) for j in JETS],
+    ]
+
+
+def _electron_steps() -> list[Transform]:
+    return [
+        Residual("pt", "gen_pt", mode="log-ratio"),
+        Residual("eta", "gen_eta", mode="difference"),
+        Residual("phi", "gen_phi", mode="difference"),
+    ]
+
+
+def _electron_condition_steps() -> list[Transform]:
+    return [Log("gen_pt", offset=0.05)]
+
+
+PRESETS: dict[str, Preset] = {
+    "zmumu": Preset(
+        name="zmumu",
+        features=tuple(ZMUMU_FEATURES),
+        feature_steps=_zmumu_steps,
+        selection=("mll", "met_phi", "iso1"),
+        regression=(("mll", 1.0, 1.0),),
+        train={"flow": {"steps": 6000, "batch_size": 512},
+               "gan": {"steps": 10000, "batch_size": 512},
+               "wgan-gp": {"steps": 10000, "batch_size": 512}},
+        hparams={"flow": {"transforms": 6, "hidden": (128, 128), "bins": 12}},
+    ),
+    "electron": Preset(
+        name="electron",
+        features=("pt", "eta", "phi"),
+        conditions=("gen_pt", "gen_eta", "gen_phi"),
+        feature_steps=_electron_steps,
+        condition_steps=_electron_condition_steps,
+        efficiency="detected",
+        train={"flow": {"steps": 4000, "batch_size": 1024},
+               "gan": {"steps": 8000, "batch_size": 1024},
+               "wgan-gp": {"steps": 8000, "batch_size": 1024},
+               "efficiency": {"steps": 3000, "batch_size": 2048}},
+        hparams={"flow": {"transforms": 3, "hidden": (64, 64), "bins": 8}},
+    ),
+    "camelback": Preset(
+        name="camelback",
+        features=("x",),
+        val_fraction=0.0,
+        train={"flow": {"steps": 1500, "batch_size": 100, "snapshot_every": 500},
+               "gan": {"steps": 3000, "batch_size": 100, "snapshot_every": 1000},
+               "wgan-gp": {"steps": 3000, "batch_size": 100, "snapshot_every": 1000}},
+        hparams={"flow": {"transforms": 2, "hidden": (32, 32), "bins": 8, "weight_decay": 1e-3},
+                 "gan": {"generator_hidden": (64, 64), "discriminator_hidden": (64, 64)},
+                 "wgan-gp": {"generator_hidden": (64, 64), "critic_hidden": (64, 64)}},
+    ),
+}
+
+
+def default_steps(features: list[str], dtypes: dict[str, np.dtype]) -> list[Transform]:
+    """Preprocessing without a preset: dequantise integer-valued columns, standardise the rest."""
+    return [Dequantize(f) for f in features if np.issubdtype(dtypes[f], np.integer)]

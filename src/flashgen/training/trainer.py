@@ -1,0 +1,212 @@
+"""The one training loop shared by every model: seeded, checkpointed, resumable, with objective
+snapshot selection.
+
+Every ``snapshot_every`` steps the loop scores the model on held-out data (by default the sum of
+Kolmogorov-Smirnov statistics of chosen quantities, the seed analysis' criterion; otherwise the
+model's validation loss), keeps the best snapshot, and writes a checkpoint (weights, optimiser and
+scheduler states, RNG states, best snapshot, history) atomically. ``resume=True`` continues from
+the last checkpoint and ends with exactly the weights of an uninterrupted run. At the end the best
+snapshot is loaded into the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..data import atomic_path
+from ..errors import FlashgenError
+from ..models.base import Trainable
+from ..progress import progress
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of the training loop (model hyperparameters live in the model constructors).
+
+    Arguments:
+        steps: optimisation steps (batches).
+        batch_size: events per batch.
+        snapshot_every: steps between scored snapshots (and checkpoints).
+        lr_decay: final learning rate as a fraction of the initial one (cosine schedule); 1 keeps
+            it constant.
+        seed: seeds batch sampling, noise and the network initialisation.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
+    """
+
+    steps: int = 4000
+    batch_size: int = 512
+    snapshot_every: int = 250
+    lr_decay: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "snapshot_every"):
+            if int(getattr(self, name)) < 1:
+                raise FlashgenError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.lr_decay <= 1:
+            raise FlashgenError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise FlashgenError(f"device must be cpu, cuda or auto, got '{self.device}'")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise FlashgenError("--device cuda requested but no CUDA device is available")
+
+    @property
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+@dataclass
+class TrainResult:
+    """What training did: selected snapshot, its score, timing and the score history."""
+
+    best_step: int
+    best_score: float | None
+    steps: int
+    seconds: float
+    samples_per_second: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Trainer:
+    """Train a :class:`~flashgen.models.base.Trainable` with snapshots, selection and resume.
+
+    Arguments:
+        model: the network (its ``train_step`` does the optimisation).
+        config: loop settings.
+        score: ``model -> float`` (lower is better) evaluated on held-out data at every snapshot;
+            ``None`` uses the model's validation loss, or keeps the last snapshot if it has none.
+        checkpoint: file for resumable checkpoints (``None``: no checkpoints).
+        fingerprint: plain values describing data and settings; a checkpoint made with another
+            fingerprint is refused on resume.
+        desc: label of the progress bar.
+        quiet: no progress bar.
+    """
+
+    def __init__(self, model: Trainable, config: TrainConfig,
+                 score: Callable[[Trainable], float] | None = None,
+                 checkpoint: str | os.PathLike[str] | None = None,
+                 fingerprint: dict[str, Any] | None = None, desc: str = "training",
+                 quiet: bool = False) -> None:
+        self.model, self.config, self.score = model, config, score
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.fingerprint = fingerprint or {}
+        self.desc, self.quiet = desc, quiet
+
+    def _schedule(self, step: int) -> float:
+        decay = self.config.lr_decay
+        return decay + (1 - decay) * 0.5 * (1 + math.cos(math.pi * min(step, self.config.steps) / self.config.steps))
+
+    def _evaluate(self, x_val: Tensor, c_val: Tensor) -> float | None:
+        self.model.eval()
+        try:
+            value = self.score(self.model) if self.score is not None else self.model.validation_loss(x_val, c_val)
+            return None if value is None else float(value)
+        finally:
+            self.model.train()
+
+    def fit(self, x: Tensor, c: Tensor, x_val: Tensor, c_val: Tensor, resume: bool = False) -> TrainResult:
+        """Train on ``x`` ``(n, features)`` given ``c`` ``(n, context)``; select on the validation
+        split ``x_val``, ``c_val``. Returns the :class:`TrainResult`; the model ends holding the
+        selected snapshot's weights."""
+        cfg = self.config
+        device = cfg.torch_device
+        self.model.to(device)
+        x, c, x_val, c_val = (t.to(device) for t in (x, c, x_val, c_val))
+        optimizers = self.model.configure_optimizers()
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(o, self._schedule) for o in optimizers]
+        gen = torch.Generator(device=device)
+        gen.manual_seed(cfg.seed)
+        state: dict[str, Any] = {"step": 0, "best_step": 0, "best_score": None, "best_state": None,
+                                 "history": [], "seconds": 0.0}
+        if resume and self.checkpoint is not None and self.checkpoint.exists():
+            state = self._load_checkpoint(optimizers, schedulers, gen)
+
+        self.model.train()
+        start = time.perf_counter() - state["seconds"]
+        bar = progress(total=cfg.steps, desc=self.desc, unit="step", quiet=self.quiet,
+                       initial=state["step"])
+        losses: dict[str, float] = {}
+        try:
+            for step in range(state["step"] + 1, cfg.steps + 1):
+                idx = torch.randint(len(x), (cfg.batch_size,), generator=gen, device=device)
+                losses = self.model.train_step(x[idx], c[idx], optimizers, gen)
+                for s in schedulers:
+                    s.step()
+                bar.update(1)
+                if step % 50 == 0:
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+                if step % cfg.snapshot_every == 0 or step == cfg.steps:
+                    score = self._evaluate(x_val, c_val)
+                    state["history"].append({"step": step, "score": score, **losses})
+                    better = score is None or state["best_score"] is None or score < state["best_score"]
+                    if better:
+                        state["best_step"], state["best_score"] = step, score
+                        state["best_state"] = copy.deepcopy(self.model.state_dict())
+                    state["step"] = step
+                    state["seconds"] = time.perf_counter() - start
+                    self._save_checkpoint(state, optimizers, schedulers, gen)
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - start
+        if state["best_state"] is not None:
+            self.model.load_state_dict(state["best_state"])
+        self.model.eval()
+        return TrainResult(best_step=state["best_step"], best_score=state["best_score"],
+                           steps=cfg.steps, seconds=seconds,
+                           samples_per_second=cfg.steps * cfg.batch_size / max(seconds, 1e-9),
+                           history=state["history"])
+
+    def _save_checkpoint(self, state: dict[str, Any], optimizers: list[torch.optim.Optimizer],
+                         schedulers: list[Any], gen: torch.Generator) -> None:
+        if self.checkpoint is None:
+            return
+        payload = {
+            "fingerprint": self.fingerprint,
+            "config": asdict(self.config),
+            "model": self.model.state_dict(),
+            "optimizers": [o.state_dict() for o in optimizers],
+            "schedulers": [s.state_dict() for s in schedulers],
+            "generator": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            **state,
+        }
+        with atomic_path(self.checkpoint) as tmp:
+            torch.save(payload, tmp)
+
+    def _load_checkpoint(self, optimizers: list[torch.optim.Optimizer], schedulers: list[Any],
+                         gen: torch.Generator) -> dict[str, Any]:
+        assert self.checkpoint is not None
+        try:
+            payload = torch.load(self.checkpoint, map_location=self.config.torch_device, weights_only=True)
+        except Exception as err:
+            raise FlashgenError(f"cannot resume: checkpoint {self.checkpoint} is unreadable "
+                                f"({type(err).__name__}); delete it to start afresh") from None
+        if payload.get("fingerprint") != self.fingerprint or payload.get("config") != asdict(self.config):
+            raise FlashgenError(f"cannot resume from {self.checkpoint}: it was made with other data or "
+                                "settings; use the same command, or delete it to start afresh")
+        self.model.load_state_dict(payload["model"])
+        for o, s in zip(optimizers, payload["optimizers"]):
+            o.load_state_dict(s)
+        for sch, s in zip(schedulers, payload["schedulers"]):
+            sch.load_state_dict(s)
+        gen.set_state(payload["generator"].cpu())
+        torch.set_rng_state(payload["torch_rng"].cpu())
+        return {k: payload[k] for k in ("step", "best_step", "best_score", "best_state", "history", "seconds")}

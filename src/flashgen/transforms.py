@@ -1,0 +1,459 @@
+"""Invertible preprocessing fitted on the training table and saved inside the model file.
+
+A :class:`Pipeline` maps named physical columns (GeV, rad, counts) to the standardised matrix a
+network sees, shape ``(n_events, n_model_columns)``, and back. It is a sequence of
+:class:`Transform` steps that act on a dict ``column name -> tensor of shape (n_events,)``; a step
+may read condition columns (e.g. a residual with respect to the true value), drop columns it can
+rebuild (an on-shell energy) or add noise that its inverse removes exactly (dequantisation).
+Everything works on torch tensors so that the inverse is differentiable where it can be
+(``exact=False``), which the GAN's physics regression terms use.
+
+Every step's constructor arguments and fitted numbers round-trip through :meth:`Transform.state`
+(plain Python values), so a model file needs no pickled code.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from .errors import FlashgenError
+
+__all__ = [
+    "AzimuthalRotation",
+    "Dequantize",
+    "Log",
+    "OnShellEnergy",
+    "Pipeline",
+    "Residual",
+    "SortDescending",
+    "Transform",
+    "ZeroPadding",
+]
+
+Columns = dict[str, Tensor]
+MUON_MASS = 0.1056583755  # GeV, PDG 2024
+
+
+def _need(cols: Columns, names: list[str], what: str) -> None:
+    missing = [n for n in names if n not in cols]
+    if missing:
+        raise FlashgenError(f"{what} needs column(s) {', '.join(missing)}, which the table lacks")
+
+
+class Transform(ABC):
+    """One invertible preprocessing step on a dict of columns.
+
+    Subclasses set ``kind`` (the name stored in model files) and implement :meth:`forward` and
+    :meth:`inverse`; :meth:`fit` sees the columns as they arrive at this step.
+    """
+
+    kind: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type[Transform]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            Transform.registry[cls.kind] = cls
+
+    def fit(self, cols: Columns) -> None:
+        """Learn this step's numbers from the columns (default: nothing to learn)."""
+
+    @abstractmethod
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        """Physical -> model side. ``generator`` seeds any noise the step adds."""
+
+    @abstractmethod
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        """Model -> physical side. With ``exact=False`` skip non-differentiable steps (floor,
+        thresholds, sorting) so gradients flow; with ``exact=True`` return physical values."""
+
+    def state(self) -> dict[str, Any]:
+        """Constructor arguments and fitted numbers as plain Python values."""
+        return {"kind": self.kind, **self.__dict__}
+
+    @staticmethod
+    def from_state(state: dict[str, Any]) -> Transform:
+        """Rebuild a step from :meth:`state`."""
+        state = dict(state)
+        kind = state.pop("kind")
+        if kind not in Transform.registry:
+            raise FlashgenError(f"unknown preprocessing step '{kind}' in model file")
+        obj = Transform.registry[kind].__new__(Transform.registry[kind])
+        obj.__dict__.update(state)
+        return obj
+
+
+class OnShellEnergy(Transform):
+    """Drop an energy that the momentum determines: ``E = sqrt(|p|^2 + m^2)``.
+
+    The parametric detector smears a muon's momentum and keeps it on its mass shell, so ``E`` is
+    not a degree of freedom; rebuilding it guarantees ``E >= |p|`` for generated events.
+
+    Arguments:
+        px, py, pz, e: column names (GeV).
+        mass: particle mass in GeV (default: the muon's).
+        tolerance: largest relative deviation from the mass shell accepted at fit time.
+    """
+
+    kind = "on_shell_energy"
+
+    def __init__(self, px: str, py: str, pz: str, e: str, mass: float = MUON_MASS,
+                 tolerance: float = 1e-6) -> None:
+        self.px, self.py, self.pz, self.e = px, py, pz, e
+        self.mass, self.tolerance = mass, tolerance
+
+    def _energy(self, cols: Columns) -> Tensor:
+        p2 = cols[self.px] ** 2 + cols[self.py] ** 2 + cols[self.pz] ** 2
+        return torch.sqrt(p2 + self.mass**2)
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, [self.px, self.py, self.pz, self.e], "on-shell energy")
+        dev = ((cols[self.e] - self._energy(cols)).abs() / cols[self.e].abs().clamp_min(1e-12)).max()
+        if float(dev) > self.tolerance:
+            raise FlashgenError(
+                f"'{self.e}' is not on the mass shell m = {self.mass} GeV (relative deviation "
+                f"{float(dev):.2g}); train without this preset step or fix the input")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {k: v for k, v in cols.items() if k != self.e}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return {**cols, self.e: self._energy(cols)}
+
+
+class AzimuthalRotation(Transform):
+    """Rotate all transverse vectors so that a reference vector points along +x; drop its y.
+
+    Forward removes the (physically meaningless) overall azimuth, as in the seed analysis where
+    μ1 gets ``py = 0``; the reference's x becomes its pT (>= 0). The inverse draws a fresh
+    uniform azimuth per event, so generated events are isotropic like the reference.
+
+    Arguments:
+        vectors: ``[x, y]`` column-name pairs of every transverse vector (GeV), including the
+            reference.
+        reference: the ``[x, y]`` pair that defines the frame.
+    """
+
+    kind = "azimuthal_rotation"
+
+    def __init__(self, vectors: list[list[str]], reference: list[str]) -> None:
+        self.vectors = [list(v) for v in vectors]
+        self.reference = list(reference)
+        if self.reference not in self.vectors:
+            self.vectors.append(self.reference)
+
+    @staticmethod
+    def _rotate(cols: Columns, vectors: list[list[str]], cos: Tensor, sin: Tensor) -> Columns:
+        out = dict(cols)
+        for x, y in vectors:
+            out[x] = cos * cols[x] - sin * cols[y]
+            out[y] = sin * cols[x] + cos * cols[y]
+        return out
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, [c for v in self.vectors for c in v], "azimuthal rotation")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        rx, ry = self.reference
+        phi = torch.atan2(cols[ry], cols[rx])
+        out = self._rotate(cols, self.vectors, torch.cos(phi), -torch.sin(phi))
+        out[rx] = torch.hypot(cols[rx], cols[ry])  # exactly the pT, no rounding below zero
+        del out[ry]
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        rx, ry = self.reference
+        first = cols[rx]
+        cols = {**cols, ry: torch.zeros_like(first)}
+        phi = 2 * math.pi * torch.rand(first.shape, generator=generator, dtype=first.dtype,
+                                       device=first.device)
+        return self._rotate(cols, self.vectors, torch.cos(phi), torch.sin(phi))
+
+
+class Log(Transform):
+    """``y = log(x + offset)`` for positive or heavy-tailed columns; inverse clipped at ``lower``.
+
+    Arguments:
+        column: column name.
+        offset: added before the log (same unit as the column); 0 for strictly positive values.
+        lower: physical lower bound restored by the exact inverse (e.g. 0 for a pT or an isolation).
+    """
+
+    kind = "log"
+
+    def __init__(self, column: str, offset: float = 0.0, lower: float | None = 0.0) -> None:
+        self.column, self.offset, self.lower = column, float(offset), lower
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, [self.column], "log transform")
+        low = float((cols[self.column] + self.offset).min())
+        if not low > 0:
+            raise FlashgenError(f"column '{self.column}' has values <= {-self.offset}; "
+                                f"a log transform with offset {self.offset} cannot represent them")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {**cols, self.column: torch.log(cols[self.column] + self.offset)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        x = torch.exp(cols[self.column]) - self.offset
+        if exact and self.lower is not None:
+            x = x.clamp_min(self.lower)
+        return {**cols, self.column: x}
+
+
+class Dequantize(Transform):
+    """Integers -> continuous: add ``u ~ U[0, 1)``; the inverse takes the floor.
+
+    ``floor(k + u) = k`` exactly, and a model that learns the density of ``k + u`` returns ``k``
+    with its right probability: the round trip is unbiased (unlike Gaussian smearing + floor,
+    which shifts the mean by half a unit).
+
+    Arguments:
+        column: an integer-valued column (e.g. ``nvtx``).
+    """
+
+    kind = "dequantize"
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.minimum = 0.0
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, [self.column], "dequantisation")
+        x = cols[self.column]
+        if not torch.equal(x, torch.floor(x)):
+            raise FlashgenError(f"column '{self.column}' is not integer-valued; do not dequantise it")
+        self.minimum = float(x.min())
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        x = cols[self.column]
+        u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        return {**cols, self.column: x + u}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        if not exact:
+            return cols
+        return {**cols, self.column: torch.floor(cols[self.column]).clamp_min(self.minimum)}
+
+
+class ZeroPadding(Transform):
+    """Zero-padded slots (e.g. absent jets, pT = 0) -> uniform noise in ``[threshold/2, threshold)``.
+
+    Present entries are at or above ``threshold``, so the spike at zero becomes a flat shelf just
+    below the physical threshold, which a smooth model can learn; the exact inverse maps every
+    value below the threshold back to 0. The fraction of empty slots is preserved.
+
+    Arguments:
+        columns: zero-padded columns.
+        threshold: smallest non-zero value (same unit as the columns, e.g. 10 GeV for jets).
+    """
+
+    kind = "zero_padding"
+
+    def __init__(self, columns: list[str], threshold: float) -> None:
+        self.columns, self.threshold = list(columns), float(threshold)
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, self.columns, "zero padding")
+        for c in self.columns:
+            x = cols[c]
+            bad = (x != 0) & (x < self.threshold)
+            if bool(bad.any()):
+                raise FlashgenError(f"column '{c}' has non-zero values below the threshold "
+                                    f"{self.threshold}; set a lower threshold")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        out = dict(cols)
+        for c in self.columns:
+            x = cols[c]
+            u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            out[c] = torch.where(x == 0, self.threshold * (0.5 + 0.5 * u), x)
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        if not exact:
+            return cols
+        out = dict(cols)
+        for c in self.columns:
+            out[c] = torch.where(cols[c] < self.threshold, torch.zeros_like(cols[c]), cols[c])
+        return out
+
+
+class SortDescending(Transform):
+    """Keep ordered slots ordered: the exact inverse sorts ``columns`` in descending order.
+
+    Arguments:
+        columns: slots that are ordered in the data (e.g. jet1_pt >= jet2_pt >= ...).
+    """
+
+    kind = "sort_descending"
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = list(columns)
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, self.columns, "ordering")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return cols
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        if not exact:
+            return cols
+        stacked = torch.stack([cols[c] for c in self.columns], dim=1)
+        ordered = torch.sort(stacked, dim=1, descending=True).values
+        return {**cols, **{c: ordered[:, j] for j, c in enumerate(self.columns)}}
+
+
+class Residual(Transform):
+    """Model a reconstructed quantity relative to its true value (a condition column).
+
+    ``kind="log-ratio"``: ``y = log(x / ref)`` (a relative response, e.g. pT'/pT);
+    ``kind="difference"``: ``y = x - ref``. A residual that is constant in the training data
+    (e.g. a detector that does not change eta) is recognised at fit time, dropped from the model
+    columns and restored exactly, so no model has to learn a zero-width distribution.
+
+    Arguments:
+        column: reconstructed column.
+        reference: the condition column it is compared with.
+        mode: ``"log-ratio"`` or ``"difference"``.
+    """
+
+    kind = "residual"
+
+    def __init__(self, column: str, reference: str, mode: str = "difference") -> None:
+        if mode not in ("log-ratio", "difference"):
+            raise FlashgenError(f"residual mode must be 'log-ratio' or 'difference', got '{mode}'")
+        self.column, self.reference, self.mode = column, reference, mode
+        self.constant: float | None = None
+
+    def _residual(self, cols: Columns) -> Tensor:
+        x, ref = cols[self.column], cols[self.reference]
+        return torch.log(x / ref) if self.mode == "log-ratio" else x - ref
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, [self.column, self.reference], "residual")
+        r = self._residual(cols)
+        if not bool(torch.isfinite(r).all()):
+            raise FlashgenError(f"residual of '{self.column}' w.r.t. '{self.reference}' is not "
+                                "finite (zero or negative values in a log-ratio?)")
+        spread = float(r.max() - r.min())
+        self.constant = float(r.mean()) if spread <= 1e-9 * max(1.0, float(r.abs().max())) else None
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        out = dict(cols)
+        if self.constant is not None:
+            del out[self.column]
+        else:
+            out[self.column] = self._residual(cols)
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        ref = cols[self.reference]
+        r = torch.full_like(ref, self.constant) if self.constant is not None else cols[self.column]
+        x = ref * torch.exp(r) if self.mode == "log-ratio" else ref + r
+        return {**cols, self.column: x}
+
+
+class Pipeline:
+    """Physical columns <-> standardised model matrix, through a sequence of steps.
+
+    Arguments:
+        columns: physical column names this pipeline maps (features, or conditions).
+        steps: preprocessing steps applied in order (their inverses in reverse order).
+        conditions: names of condition columns that steps may read (never output).
+
+    After :meth:`fit`, ``model_columns`` names the columns of the model matrix.
+    """
+
+    def __init__(self, columns: list[str], steps: list[Transform] | None = None,
+                 conditions: list[str] | None = None) -> None:
+        self.columns = list(columns)
+        self.steps = list(steps or [])
+        self.conditions = list(conditions or [])
+        self.model_columns: list[str] = []
+        self.mean = torch.zeros(0)
+        self.std = torch.ones(0)
+
+    def _through(self, cols: Columns, generator: torch.Generator | None, fit: bool) -> Columns:
+        for step in self.steps:
+            if fit:
+                step.fit(cols)
+            cols = step.forward(cols, generator)
+        return {k: v for k, v in cols.items() if k not in self.conditions}
+
+    def fit(self, cols: Columns, generator: torch.Generator | None = None) -> Tensor:
+        """Fit every step and the standardisation; return the model matrix of ``cols``.
+
+        Arguments:
+            cols: physical columns (``self.columns`` and ``self.conditions``), float64 tensors of
+                shape ``(n_events,)``.
+        """
+        _need(cols, self.columns + self.conditions, "preprocessing")
+        out = self._through({k: cols[k] for k in self.columns + self.conditions}, generator, fit=True)
+        self.model_columns = list(out)
+        if not self.model_columns:
+            return torch.zeros((len(next(iter(cols.values()))), 0))
+        z = torch.stack([out[c] for c in self.model_columns], dim=1)
+        self.mean = z.mean(dim=0)
+        std = z.std(dim=0)
+        self.std = torch.where(std > 0, std, torch.ones_like(std))
+        return ((z - self.mean) / self.std).float()
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Tensor:
+        """Physical columns -> model matrix of shape ``(n_events, len(model_columns))``, float32."""
+        _need(cols, self.columns + self.conditions, "preprocessing")
+        out = self._through({k: cols[k].double() for k in self.columns + self.conditions},
+                            generator, fit=False)
+        if not self.model_columns:
+            return torch.zeros((len(next(iter(cols.values()))), 0))
+        z = torch.stack([out[c] for c in self.model_columns], dim=1)
+        return ((z - self.mean.to(z)) / self.std.to(z)).float()
+
+    def inverse(self, z: Tensor, conditions: Columns | None = None,
+                generator: torch.Generator | None = None, exact: bool = True) -> Columns:
+        """Model matrix ``(n_events, len(model_columns))`` -> physical columns (``self.columns``).
+
+        Arguments:
+            z: model-side values.
+            conditions: physical condition columns, when steps need them.
+            generator: seeds the randomness of inverses (e.g. the azimuth of a rotation).
+            exact: ``False`` keeps the map differentiable (skips floors, thresholds, sorting).
+        """
+        x = z * self.std.to(z) + self.mean.to(z)
+        cols: Columns = {c: x[:, j] for j, c in enumerate(self.model_columns)}
+        if self.conditions:
+            if conditions is None:
+                raise FlashgenError("this model needs condition columns to generate: "
+                                    + ", ".join(self.conditions))
+            cols.update({c: conditions[c].to(x) for c in self.conditions})
+        for step in reversed(self.steps):
+            cols = step.inverse(cols, generator, exact=exact)
+        return {c: cols[c] for c in self.columns}
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to rebuild the fitted pipeline (plain values and tensors)."""
+        return {"columns": self.columns, "conditions": self.conditions,
+                "steps": [s.state() for s in self.steps], "model_columns": self.model_columns,
+                "mean": self.mean.double(), "std": self.std.double()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Pipeline:
+        """Inverse of :meth:`state`."""
+        p = cls(state["columns"], [Transform.from_state(s) for s in state["steps"]], state["conditions"])
+        p.model_columns = list(state["model_columns"])
+        p.mean, p.std = state["mean"].double(), state["std"].double()
+        return p
