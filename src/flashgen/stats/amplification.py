@@ -39,7 +39,7 @@ from ..errors import FlashgenError
 from ..sources.toys import TOYS, ToyDensity
 from .fit import fit_truth
 from .generators import Trainer
-from .parallel import map_tasks
+from .parallel import derive_seed, map_tasks
 from .quantiles import (equivalent_events, expected_sampled_mse, pit_dims, quantile_fractions,
                         quantile_grid, quantile_mse, unbiased_mse)
 
@@ -51,19 +51,13 @@ SAMPLED_FACTORS = (1, 2, 5, 10, 20, 50, 100)
 REFERENCE = ("train", "sampled", "fit")
 
 
-def _seed(seed: int, rep: int, *key: int) -> int:
-    """A 63-bit integer seed for stream ``key`` of repetition ``rep``."""
-    state = np.random.SeedSequence(seed, spawn_key=(rep, *key)).generate_state(2, np.uint32)
-    return int(state[0]) << 31 | int(state[1]) >> 1
-
-
 def _method_key(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
 def training_sample(truth: ToyDensity, n_train: int, seed: int, rep: int) -> np.ndarray:
     """The training sample of repetition ``rep``, shape ``(n_train, dim)``; identical for every method."""
-    return truth.sample(n_train, np.random.default_rng(_seed(seed, rep, 0)))
+    return truth.sample(n_train, np.random.default_rng(derive_seed(seed, rep, 0)))
 
 
 @dataclass(frozen=True)
@@ -85,7 +79,7 @@ def _run_task(task: _Task) -> dict[str, Any]:
         train = np.array([[quantile_mse(quantile_fractions(x, task.truth, k))] for k in ks])
         fit = fit_truth(task.truth, x)
         fit_mse = np.array([[quantile_mse(fit.bin_probabilities(task.truth, k))] for k in ks])
-        rng = np.random.default_rng(_seed(task.seed, task.rep, 1))
+        rng = np.random.default_rng(derive_seed(task.seed, task.rep, 1))
         sampled = np.empty((len(ks), len(task.sizes)))
         for j, n in enumerate(task.sizes):
             points = task.truth.sample(n, rng)
@@ -95,9 +89,9 @@ def _run_task(task: _Task) -> dict[str, Any]:
     key = _method_key(task.method)
     try:
         start = time.perf_counter()
-        sampler = task.trainer(x, _seed(task.seed, task.rep, 2, key))
+        sampler = task.trainer(x, derive_seed(task.seed, task.rep, 2, key))
         trained = time.perf_counter()
-        points = np.asarray(sampler(max(task.sizes), _seed(task.seed, task.rep, 3, key)), dtype=np.float64)
+        points = np.asarray(sampler(max(task.sizes), derive_seed(task.seed, task.rep, 3, key)), dtype=np.float64)
         sampled_s = time.perf_counter() - trained
         if points.shape != (max(task.sizes), x.shape[1]):
             raise FlashgenError(f"sampler returned shape {points.shape}, expected {(max(task.sizes), x.shape[1])}")

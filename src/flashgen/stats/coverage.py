@@ -30,10 +30,9 @@ from scipy import stats
 
 from ..errors import FlashgenError
 from ..sources.toys import ToyDensity
-from .amplification import _seed
 from .bands import band_from_members, band_coverage
 from .generators import Trainer
-from .parallel import map_tasks
+from .parallel import derive_seed, map_tasks
 from .quantiles import quantile_fractions
 
 __all__ = ["CoverageResult", "ElectronResponse", "coverage_study", "ideal_coverage"]
@@ -118,13 +117,13 @@ class _Task:
 
 
 def _run_member(task: _Task) -> tuple[np.ndarray, float]:
-    rng = np.random.default_rng(_seed(task.seed, task.rep, 0))
+    rng = np.random.default_rng(derive_seed(task.seed, task.rep, 0))
     x = task.truth.sample(task.n_train, rng)
-    boot = np.random.default_rng(_seed(task.seed, task.rep, 1, task.member)).integers(0, len(x), len(x))
+    boot = np.random.default_rng(derive_seed(task.seed, task.rep, 1, task.member)).integers(0, len(x), len(x))
     start = time.perf_counter()
-    sampler = task.trainer(x[boot], _seed(task.seed, task.rep, 2, task.member))
+    sampler = task.trainer(x[boot], derive_seed(task.seed, task.rep, 2, task.member))
     seconds = time.perf_counter() - start
-    points = np.asarray(sampler(task.n_gen, _seed(task.seed, task.rep, 3, task.member)), dtype=np.float64)
+    points = np.asarray(sampler(task.n_gen, derive_seed(task.seed, task.rep, 3, task.member)), dtype=np.float64)
     return quantile_fractions(points, task.truth, task.bins), seconds
 
 
@@ -245,7 +244,7 @@ def coverage_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_tra
     for i, (f, s) in map_tasks(_run_member, tasks, workers, desc=f"coverage {name}"):
         fractions[tasks[i].rep, tasks[i].member] = f
         seconds[i] = s
-    holdout_points = truth.sample(n_holdout, np.random.default_rng(_seed(seed, 2**31, 9)))
+    holdout_points = truth.sample(n_holdout, np.random.default_rng(derive_seed(seed, 2**31, 9)))
     holdout = quantile_fractions(holdout_points, truth, bins)
     return CoverageResult(name, fractions, holdout, n_train, n_gen, n_holdout, float(seconds.mean()),
                           {"wall_s": time.perf_counter() - start, "workers": workers})
