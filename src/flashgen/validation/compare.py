@@ -9,8 +9,8 @@ score, and :func:`build_checks` judges each metric against its tolerance and tha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,7 +68,8 @@ def resample(sample: Sample, index: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[index] for k, v in sample.items()}
 
 
-def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity) -> dict[str, float]:
+def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity,
+           edges: np.ndarray | None = None) -> dict[str, float]:
     fr, fg = np.isfinite(ref), np.isfinite(gen)
     out: dict[str, float] = {}
     if q.nullable:
@@ -81,7 +82,8 @@ def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity) -> dict[str, float]:
         return out
     ks, w1 = m.ks_and_wasserstein(r, g)
     std = float(r.std())
-    chi = m.chi2_histograms(counts_with_flow(r, q.edges), counts_with_flow(g, q.edges))
+    edges = q.edges if edges is None else edges
+    chi = m.chi2_histograms(counts_with_flow(r, edges), counts_with_flow(g, edges))
     out.update(
         ks_stat=ks.statistic, ks_pvalue=ks.pvalue, w1=w1,
         w1_norm=w1 / std if std > 0 else (0.0 if w1 == 0 else float("inf")),
@@ -117,7 +119,8 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0) -> Results:
         for k in range(len(s.bins)):
             mr, mg = s.mask(vr, k), s.mask(vg, k)
             for t in s.targets:
-                out[f"conditional/{s.name}/{k}/{t}"] = _one_d(ref[t][mr], gen[t][mg], plan.quantities[t])
+                out[f"conditional/{s.name}/{k}/{t}"] = _one_d(
+                    ref[t][mr], gen[t][mg], plan.quantities[t], s.target_edges.get((k, t)))
             if s.efficiency is not None:
                 out[f"conditional/{s.name}/{k}/efficiency"] = _efficiency(
                     ref[s.efficiency][mr], gen[s.efficiency][mg])
@@ -146,11 +149,17 @@ def _matrix(sample: Sample, plan: Plan, gaussian: bool = False) -> np.ndarray:
 
 
 def null_metrics(ref: Sample, n_ref: int, n_gen: int, plan: Plan, *, repeats: int,
-                 seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+                 seed: int = 0, on_repeat: Callable[[], None] | None = None
+                 ) -> dict[str, dict[str, np.ndarray]]:
     """Metric values of a perfect generator: :func:`compare` on bootstrap pairs of the reference.
 
     Each repeat draws ``n_ref`` and ``n_gen`` events with replacement from the reference and
     compares them, so the spread reflects both sample sizes (variance ∝ 1/n_ref + 1/n_gen).
+
+    Arguments:
+        ref: the reference sample; n_ref, n_gen: the two sample sizes to mimic.
+        plan: what to compute; repeats: number of bootstrap pairs; seed: their seed.
+        on_repeat: called after each repeat (progress reporting).
 
     Returns:
         ``key -> {metric: array of shape (repeats,)}`` (NaN where a repeat had no value).
@@ -162,6 +171,8 @@ def null_metrics(ref: Sample, n_ref: int, n_gen: int, plan: Plan, *, repeats: in
         a = resample(ref, rng.integers(0, size, n_ref))
         b = resample(ref, rng.integers(0, size, n_gen))
         runs.append(compare(a, b, plan, seed=seed + 1 + rep))
+        if on_repeat is not None:
+            on_repeat()
     keys = {k for run in runs for k in run}
     out: dict[str, dict[str, np.ndarray]] = {}
     for k in keys:
@@ -184,7 +195,7 @@ class Check:
     status: str
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def build_checks(results: Results, null: Mapping[str, Mapping[str, np.ndarray]]) -> list[Check]:

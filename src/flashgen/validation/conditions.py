@@ -86,12 +86,17 @@ class Slicing:
 
 @dataclass(frozen=True)
 class ResolvedSlicing:
-    """A :class:`Slicing` with bin edges fixed from the reference: ``bins[k] = (low, high)``."""
+    """A :class:`Slicing` with bin edges fixed from the reference: ``bins[k] = (low, high)``.
+
+    ``target_edges[(k, target)]`` holds histogram edges of a target within slice ``k`` (chosen
+    from the reference events of that slice); targets without an entry use their global edges.
+    """
 
     spec: Slicing
     bins: list[tuple[float, float]]
     targets: tuple[str, ...]
     efficiency: str | None
+    target_edges: dict[tuple[int, str], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:

@@ -126,11 +126,8 @@ def _quantity_table(result: dict[str, Any], kind: str, table_id: str) -> str:
         key = f"{kind}/{name}"
         m = result["metrics"].get(key, {})
         unit = f" {q['unit']}" if q["unit"] else ""
-        finite = ""
-        if q["nullable"]:
-            finite = _cell(checks, key, "finite_diff", m.get("finite_diff"))
-        else:
-            finite = "<td>–</td>"
+        finite = (_cell(checks, key, "finite_diff", m.get("finite_diff")) if q["nullable"]
+                  else "<td>–</td>")
         rows.append(
             f'<tr><td class="name">{_e(name)}</td><td>{_num(m.get("n_ref"), ",.0f")} / '
             f'{_num(m.get("n_gen"), ",.0f")}</td>'

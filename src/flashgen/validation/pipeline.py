@@ -21,7 +21,7 @@ from .classifier import MIN_EVENTS_PER_CLASS, classifier_two_sample_test
 from .compare import Plan, Quantity, build_checks, compare, null_metrics
 from .conditions import applicable_slicings
 from .metrics import correlation_matrix, gaussianize
-from .observables import align_frames, applicable_observables
+from .observables import OBSERVABLES, align_frames, applicable_observables
 from .thresholds import NOISE_MEAN_FACTOR, NOISE_SIGMAS, STATUSES, THRESHOLDS, judge, noise_level
 
 __all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "prepare", "validate"]
@@ -142,6 +142,7 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
             nullable=bool(np.isnan(r).any() or np.isnan(g).any()), description=o.description)
         rs[o.name], gs[o.name] = r, g
 
+    observable_names = {o.name for o in observables}
     slicings = []
     for s in applicable_slicings(common):
         vr, vg = s.variable(ref), s.variable(gen)
@@ -150,6 +151,10 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
             continue
         slicings.append(resolved)
         rs[f"slice:{s.name}"], gs[f"slice:{s.name}"] = vr, vg
+        for t in resolved.targets:
+            hint = OBSERVABLES[t].binning if t in observable_names else None
+            for k in range(len(resolved.bins)):
+                resolved.target_edges[(k, t)] = auto_edges(rs[t][resolved.mask(vr, k)], hint=hint)
         if resolved.efficiency is not None:
             e = resolved.efficiency
             rs.setdefault(e, np.asarray(ref[e], dtype=np.float64))
@@ -230,7 +235,7 @@ def validate(reference: EventTable, generated: EventTable,
     if repeats < 2:
         raise FlashgenError(f"repeats must be at least 2 to estimate the noise, got {repeats}")
     seeds = np.random.SeedSequence(seed).generate_state(4)
-    n_stages = 4 + (out_dir is not None)
+    n_stages = 3 + repeats + (out_dir is not None)
     with _stages(n_stages, quiet) as bar:
         comp = prepare(reference, generated, features=features, max_events=max_events,
                        seed=int(seeds[0]))
@@ -239,9 +244,9 @@ def validate(reference: EventTable, generated: EventTable,
         _step(bar, "prepared")
         results = compare(comp.ref, comp.gen, plan, seed=int(seeds[1]))
         _step(bar, "metrics")
-        null = null_metrics(comp.ref, n_ref, n_gen, plan, repeats=repeats, seed=int(seeds[2]))
+        null = null_metrics(comp.ref, n_ref, n_gen, plan, repeats=repeats, seed=int(seeds[2]),
+                            on_repeat=lambda: _step(bar, "resolution"))
         checks = build_checks(results, null)
-        _step(bar, "resolution")
         clf = _classifier(comp, int(seeds[3])) if classifier else None
         _step(bar, "classifier")
 
@@ -262,7 +267,7 @@ def validate(reference: EventTable, generated: EventTable,
                                   "labels": s.labels(), "targets": list(s.targets),
                                   "efficiency": s.efficiency} for s in plan.slicings},
             "metrics": results,
-            "resolution": {k: {mname: dict(zip(("mean", "std", "noise"), noise_level(v)))
+            "resolution": {k: {mname: dict(zip(("mean", "std", "noise"), noise_level(v), strict=True))
                                for mname, v in d.items()} for k, d in null.items()},
             "thresholds": {k: {"limit": t.limit, "description": t.description}
                            for k, t in THRESHOLDS.items()},

@@ -234,6 +234,7 @@ def plot_2d(path: str | os.PathLike[str], ref_x: np.ndarray, ref_y: np.ndarray,
             ax.set_title(title)
             ax.set_xlabel(xlabel)
         axes[0].set_ylabel(ylabel)
-        axes[0].legend(loc="upper left", frameon=False, labelcolor="white", fontsize=7)
+        axes[0].legend(loc="upper left", frameon=True, facecolor="#808080", framealpha=0.9,
+                       labelcolor="white", fontsize=7)
         fig.colorbar(mesh, ax=axes, shrink=0.9, label="density")
         fig.savefig(path, dpi=DPI)

@@ -78,6 +78,10 @@ def _ks_text(metrics: dict[str, Any]) -> str:
     return ", ".join(x for x in parts if x)
 
 
+def _column(rows: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=np.float64)
+
+
 def make_figures(folder: Path, result: dict[str, Any], comp: Any) -> list[dict[str, str]]:
     """Draw every figure into ``folder``; return ``[{section, file, caption}]`` in order."""
     figures: list[dict[str, str]] = []
@@ -102,7 +106,8 @@ def make_figures(folder: Path, result: dict[str, Any], comp: Any) -> list[dict[s
             for k, label in enumerate(labels):
                 mr, mg = s.mask(vr, k), s.mask(vg, k)
                 m = result["metrics"].get(f"conditional/{s.name}/{k}/{t}", {})
-                panels.append(HistPanel(comp.ref[t][mr], comp.gen[t][mg], q.edges, q.label,
+                edges = s.target_edges.get((k, t), q.edges)
+                panels.append(HistPanel(comp.ref[t][mr], comp.gen[t][mg], edges, q.label,
                                         title=label, member=member[mg] if member is not None else None,
                                         text=_ks_text(m)))
             file = f"slice_{_safe(s.name)}_{_safe(t)}.png"
@@ -112,11 +117,9 @@ def make_figures(folder: Path, result: dict[str, Any], comp: Any) -> list[dict[s
         if s.efficiency is not None:
             effs = [result["metrics"].get(f"conditional/{s.name}/{k}/efficiency", {})
                     for k in range(len(labels))]
-            get = lambda key: np.array([e.get(key) if e.get(key) is not None else np.nan  # noqa: E731
-                                        for e in effs], dtype=np.float64)
             file = f"eff_{_safe(s.name)}.png"
-            plot_efficiency(folder / file, labels, get("eff_ref"), get("eff_ref_err"),
-                            get("eff_gen"), get("eff_gen_err"),
+            columns = [_column(effs, key) for key in ("eff_ref", "eff_ref_err", "eff_gen", "eff_gen_err")]
+            plot_efficiency(folder / file, labels, *columns,
                             title=f"{s.efficiency} fraction per {s.spec.label} slice",
                             ylabel=f"{s.efficiency} fraction")
             figures.append({"section": "conditional", "file": file,

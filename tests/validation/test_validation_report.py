@@ -1,0 +1,146 @@
+"""The report folder: self-contained HTML whose images exist, strict JSON, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from validation_synthetic import make_zmumu
+
+from flashgen.sources.electron import simulate_electrons
+from flashgen.validation import validate
+
+
+class _Page(HTMLParser):
+    """Collects image sources, table ids, links and scripts of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.tables: list[str] = []
+        self.external: list[str] = []
+        self.tags: set[str] = set()
+        self.status_cells = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.add(tag)
+        if tag == "img":
+            self.images.append(a.get("src") or "")
+        if tag == "table":
+            self.tables.append(a.get("id") or "")
+        if tag == "td" and a.get("class") in ("pass", "warn", "limited", "fail"):
+            self.status_cells += 1
+        for key in ("href", "src"):
+            value = a.get(key) or ""
+            if "://" in value or value.startswith("//"):
+                self.external.append(value)
+
+
+def _parse(folder: Path) -> _Page:
+    page = _Page()
+    page.feed((folder / "report.html").read_text(encoding="utf-8"))
+    return page
+
+
+@pytest.fixture(scope="module")
+def zmumu_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("zmumu") / "report"
+    gen = make_zmumu(4000, 2)
+    gen.data["member"] = np.arange(len(gen)) % 3
+    gen.meta.update({"command": "flashgen generate --model m.pt", "model": "m.pt"})
+    result = validate(make_zmumu(4000, 1), gen, out, seed=3, quiet=True, repeats=3)
+    return out, result
+
+
+def test_report_html_references_existing_images_and_has_the_metrics_table(zmumu_report) -> None:
+    out, result = zmumu_report
+    page = _parse(out)
+    assert page.images and all((out / src).is_file() for src in page.images)
+    assert all("/" not in src for src in page.images)  # relative, alongside
+    assert {"metrics-table", "global-table", "observables-table", "conditional-table",
+            "thresholds-table", "samples-table"} <= set(page.tables)
+    assert page.status_cells > 50
+    assert not page.external and not {"script", "link", "iframe"} & page.tags
+    names = {Path(s).name for s in page.images}
+    assert {"hist_mu0_px.png", "hist_mll.png", "hist_met_phi.png", "correlation.png",
+            "2d_jet1_pt_ptll.png", "slice_nvtx_met.png"} <= names
+    assert "hist_member.png" not in names
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "flashgen generate --model m.pt" in html and "perfect generator" in html
+
+
+def test_metrics_json_is_strict_and_complete(zmumu_report) -> None:
+    out, result = zmumu_report
+    text = (out / "metrics.json").read_text()
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert data["summary"] == result["summary"]
+    assert data["samples"]["generated"]["meta"]["model"] == "m.pt"
+    assert set(data["files"]) == {p.name for p in out.iterdir()}
+    assert data["classifier"]["auc"] == result["classifier"]["auc"]
+    assert {"global/correlation", "global/frechet", "observable/mll"} <= set(data["metrics"])
+    assert data["resolution"]["observable/mll"]["ks_stat"]["mean"] > 0
+
+
+def test_rewriting_a_report_replaces_it_and_leaves_no_temporary_files(zmumu_report, tmp_path) -> None:
+    out, _ = zmumu_report
+    target = tmp_path / "rep"
+    shutil.copytree(out, target)
+    (target / "notes.txt").write_text("mine")
+    ref, gen = make_zmumu(2000, 5), make_zmumu(2000, 6)
+    validate(ref, gen, target, features=["met_x", "met_y"], quiet=True, repeats=2, classifier=False)
+    names = {p.name for p in target.iterdir()}
+    assert "hist_mu0_px.png" not in names  # figures of the earlier report are removed
+    assert {"hist_met.png", "report.html", "metrics.json", "notes.txt"} <= names
+    assert json.loads((target / "metrics.json").read_text())["settings"]["features"] == ["met_x", "met_y"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert oct(target.stat().st_mode & 0o777) != "0o700"
+
+
+def test_a_failure_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
+    import flashgen.validation.report as report
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(report, "plot_hists", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        validate(make_zmumu(500, 1), make_zmumu(500, 2), tmp_path / "rep", quiet=True,
+                 repeats=2, classifier=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_electron_report_has_efficiency_figures(tmp_path) -> None:
+    out = tmp_path / "electron"
+    validate(simulate_electrons(5000, 1), simulate_electrons(5000, 2), out, quiet=True, repeats=2)
+    page = _parse(out)
+    names = {Path(s).name for s in page.images}
+    assert {"eff_gen_pt.png", "eff_abs_gen_eta.png", "slice_gen_pt_pt.png", "hist_pt.png",
+            "hist_pt_response.png"} <= names
+    assert all((out / src).is_file() for src in page.images)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+def test_report_renders_in_headless_chromium(zmumu_report, tmp_path) -> None:
+    out, _ = zmumu_report
+    shot = tmp_path / "shot.png"
+    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+           "--window-size=1400,3000", (out / "report.html").resolve().as_uri()]
+    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    assert shot.is_file()
+    from PIL import Image
+
+    with Image.open(shot) as img:
+        assert img.size == (1400, 3000)
+        colours = img.convert("RGB").resize((140, 300)).getcolors(maxcolors=100_000)
+    assert colours is not None and len(colours) > 50  # tables and plots, not a blank page
