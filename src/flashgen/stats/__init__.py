@@ -1,1 +1,35 @@
-"""Statistics of generated samples: amplification and inherited (training-sample) uncertainty."""
+"""Statistics of generated samples: amplification and inherited (training-sample) uncertainty.
+
+- :mod:`~flashgen.stats.quantiles`: equal-probability bins of a known truth, quantile MSE,
+  equivalent number of sampled events.
+- :mod:`~flashgen.stats.fit`: maximum-likelihood fits of the toys' true functional forms.
+- :mod:`~flashgen.stats.generators`: trainers (KDE, flashgen models, perfect and empirical
+  generators) for the studies.
+- :mod:`~flashgen.stats.amplification`: the amplification study (``flashgen amplify``);
+  :mod:`~flashgen.stats.report` its tables and plot.
+- :mod:`~flashgen.stats.ensemble`: bootstrap ensembles of flashgen models;
+  :mod:`~flashgen.stats.bands`: per-bin bands of an ensemble's histograms;
+  :mod:`~flashgen.stats.coverage`: coverage of those bands where the truth is exact.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "AmplificationResult": "amplification", "amplification_study": "amplification",
+    "Band": "bands", "band_coverage": "bands", "histogram_band": "bands", "table_band": "bands",
+    "Ensemble": "ensemble", "train_ensemble": "ensemble",
+    "equivalent_events": "quantiles", "expected_sampled_mse": "quantiles",
+    "quantile_fractions": "quantiles", "quantile_mse": "quantiles",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    """Import submodules on first use, so that ``import flashgen.stats.bands`` stays light."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
