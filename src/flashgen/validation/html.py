@@ -24,8 +24,9 @@ td small { color: #555; }
 .limited { background: #e6e6e6; } .fail { background: #f7c6c6; }
 .verdict { font-size: 1.05em; padding: 0.5em 0.8em; border-radius: 4px; display: inline-block; }
 .grid { display: flex; flex-wrap: wrap; gap: 0.8em; }
-figure { margin: 0; border: 1px solid #e2e2e2; padding: 0.3em; background: #fff; flex: 0 0 auto; }
-figure img { display: block; }
+figure { margin: 0; border: 1px solid #e2e2e2; padding: 0.3em; background: #fff; flex: 0 1 auto;
+         max-width: 100%; box-sizing: border-box; }
+figure img { display: block; max-width: 100%; height: auto; }
 figcaption { font-size: 0.78em; color: #444; max-width: 360px; }
 .legend span { padding: 0.1em 0.5em; margin-right: 0.4em; border: 1px solid #ccc; }
 code { background: #f5f5f5; padding: 0 0.2em; }

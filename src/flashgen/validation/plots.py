@@ -87,7 +87,8 @@ def _draw(ax: object, rax: object, panel: HistPanel, legend: bool) -> None:
     if member is not None and gen.size:
         from ..stats.bands import histogram_band
 
-        band = histogram_band(gen, member, edges)
+        # distribution-free prediction band: 68 % coverage for any number of members
+        band = histogram_band(gen, member, edges, method="prediction")
         lo, hi = band.lo / widths, band.hi / widths
         ax.stairs(hi, edges, baseline=lo, fill=True, color=BAND_COLOR, alpha=0.7,
                   label="generated 68 % band")
@@ -102,7 +103,7 @@ def _draw(ax: object, rax: object, panel: HistPanel, legend: bool) -> None:
     if title:
         ax.set_title(title, fontsize=8)
     if legend:
-        ax.legend(loc="upper right", frameon=False)
+        ax.legend(loc="best", frameon=False)
     ax.tick_params(labelbottom=False)
 
     with np.errstate(divide="ignore", invalid="ignore"):
