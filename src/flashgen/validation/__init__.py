@@ -6,8 +6,11 @@
 - :mod:`.observables`: derived observables (registry; Z→μμ and electron ones built in).
 - :mod:`.conditions`: the same metrics in slices of condition variables (registry).
 - :mod:`.thresholds`: tolerances and the pass/warn/limited/fail verdict.
+- :mod:`.binning`: histogram bins chosen from the reference.
 - :mod:`.compare`: one comparison and its reference-vs-reference statistical resolution.
-- :mod:`.plots`, :mod:`.report`: PNG figures and a self-contained ``report.html``.
+- :mod:`.pipeline`: :func:`validate`, which prepares the samples and runs all of the above.
+- :mod:`.plots`, :mod:`.html_page`, :mod:`.report`: PNG figures, the self-contained
+  ``report.html`` and the atomic writing of the report folder.
 - :func:`validate`: the entry point behind ``flashgen validate``.
 """
 

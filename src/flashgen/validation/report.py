@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .html import render_html
+from .html_page import render_html
 from .plots import HistPanel, plot_2d, plot_correlations, plot_efficiency, plot_hists
 
 __all__ = ["make_figures", "write_report"]
