@@ -177,18 +177,25 @@ class AmplificationResult:
                     rows.append(row)
         return rows
 
-    def headline(self) -> list[dict[str, Any]]:
-        """Per ``K``: ``n_equiv`` of the fit and of every generator at its largest sample."""
+    def headline(self, n_gen: int | None = None) -> list[dict[str, Any]]:
+        """Per ``K``: summary rows of the training sample, the fit and every generator at ``n_gen``.
+
+        Arguments:
+            n_gen: generated sample size to quote (default: 10,000 as in the paper if it was
+                generated, else the largest).
+        """
+        if n_gen is None:
+            n_gen = 10_000 if 10_000 in self.generated else max(self.generated)
         rows = []
         summary = self.summary()
         for k in self.quantiles:
-            row: dict[str, Any] = {"K": k, "grid": list(self.grids[k])}
+            row: dict[str, Any] = {"K": k, "grid": list(self.grids[k]), "n_gen": n_gen}
             for s in summary:
                 if s["K"] != k:
                     continue
                 if s["method"] in ("train", "fit"):
                     row[s["method"]] = s
-                elif s["method"] in self.mse_unbiased and s["n_events"] == max(self.generated):
+                elif s["method"] in self.mse_unbiased and s["n_events"] == n_gen:
                     row[s["method"]] = s
             rows.append(row)
         return rows

@@ -63,13 +63,15 @@ def markdown_report(result: AmplificationResult, published: dict[str, dict[int, 
         published: optional column name -> ``{K: text}`` of published numbers to show beside.
     """
     gens = result.generators
-    out = [f"### {result.toy}: {result.n_train} training events, {result.repeats} repetitions, "
-           f"largest generated sample {max(result.generated):,}", ""]
-    cols = ["K (grid)", "training sample", "fit"] + [f"{g} @ {max(result.generated):,}" for g in gens]
+    rows = result.headline()
+    n_gen = rows[0]["n_gen"]
+    out = [f"### {result.toy}: {result.n_train} training events, {result.repeats} repetitions", ""]
+    cols = ["K (grid)", "training sample", "fit"] + [f"{g} @ {n_gen:,}" for g in gens]
     cols += list(published or {})
-    out += ["n_equiv (amplification G = n_equiv / n_train); mean-MSE based ± standard error.", "",
+    out += ["n_equiv (amplification G = n_equiv / n_train); mean-MSE based ± standard error. "
+            f"Generators at {n_gen:,} generated events; every size is in the next table.", "",
             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in result.headline():
+    for row in rows:
         cells = [f"{row['K']} ({'x'.join(map(str, row['grid']))})"]
         for m in ["train", "fit"] + gens:
             s = row.get(m)
