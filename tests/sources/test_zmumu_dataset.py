@@ -1,7 +1,8 @@
 """End-to-end tests of the Z→μμ reference: schema, selection, seeds, resume, parallel runs, physics.
 
 Two small datasets are simulated once per module (pileup 20 and no pileup, ~15 s together on
-one core); the 2000-event run of the issue is a ``slow`` test.
+one core); the 2000-event run of the issue is a ``slow`` test. The jet-balance test generates its
+own Z+jet events at high pT(Z) and overlays pileup from the first dataset's library.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ from flashgen.cli.main import main
 from flashgen.data import EventTable, read_table
 from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu import ZMUMU_COLUMNS, simulate_zmumu
+from flashgen.sources.zmumu.analysis import analyse
+from flashgen.sources.zmumu.detector import reconstruct
+from flashgen.sources.zmumu.generator import DRELL_YAN_SETTINGS, generate_drell_yan, make_pythia
+from flashgen.sources.zmumu.particles import Particles
 from flashgen.sources.zmumu.physics import MUON_MASS
-from flashgen.sources.zmumu.pileup import library_path, load_library
+from flashgen.sources.zmumu.pileup import library_path, load_library, overlay
 from flashgen.sources.zmumu.pipeline import shard_path, simulate_shard
 from flashgen.sources.zmumu.production import RUN_FILE
 
@@ -299,10 +304,52 @@ def test_physics_small_samples(pu_run: tuple[Path, dict[str, Any]],
     assert np.std(pu["met_x"]) > 1.5 * np.std(nopu["met_x"])
     for iso in ("iso0", "iso1"):
         assert np.mean(pu[iso]) > 2 * np.mean(nopu[iso])
-    # Without pileup, a minority of Drell-Yan events has a jet above 15 GeV; pileup adds jets.
-    frac_nopu = np.mean(nopu["jet1_pt"] > 15)
-    assert 0.15 < frac_nopu < 0.7
-    assert np.mean(pu["jet1_pt"] > 15) > frac_nopu
+    # Without pileup, a minority of Drell-Yan events has a jet above 15 GeV. With pileup 20 and
+    # no mitigation there were ~41 jets above 10 GeV per event and a jet above 15 GeV in 99.6 %
+    # of events; charged-hadron subtraction and rho x area bring them close to the no-pileup
+    # numbers (a few pure-pileup jets from neutral fluctuations remain).
+    jets = {name: t.to_numpy([f"jet{i}_pt" for i in range(1, 6)]) for name, t in (("pu", pu), ("nopu", nopu))}
+    frac = {name: float(np.mean(j[:, 0] > 15)) for name, j in jets.items()}
+    n15 = {name: float(np.mean(np.sum(j > 15, axis=1))) for name, j in jets.items()}
+    njet = {"pu": float(pu["njet"].mean()), "nopu": float(nopu["njet"].mean())}
+    print(f"fraction with a jet > 15 GeV {frac}; jets > 15 GeV per event (of five) {n15}; "
+          f"jets > 10 GeV per event {njet}")
+    assert 0.15 < frac["nopu"] < 0.7
+    assert frac["nopu"] <= frac["pu"] < min(0.9, 2.3 * frac["nopu"])
+    assert n15["pu"] < 3.0 and n15["pu"] - n15["nopu"] < 2.0
+    assert njet["nopu"] < 2.5 and njet["pu"] < 8.0
+    # rho: ~0 without pileup (the underlying event), rising linearly, ~0.5 GeV per interaction.
+    x = np.concatenate([pu["n_pileup"], nopu["n_pileup"]])
+    slope, intercept = np.polyfit(x, np.concatenate([pu["rho"], nopu["rho"]]), 1)
+    slope_pu = np.polyfit(pu["n_pileup"], pu["rho"], 1)[0]
+    print(f"rho = {slope:.3f} n_pileup + {intercept:.2f} GeV (slope within pileup 20: {slope_pu:.3f}); "
+          f"mean rho {nopu['rho'].mean():.2f} (no pileup), {pu['rho'].mean():.2f} (pileup 20)")
+    assert np.all(nopu["rho"] >= 0) and nopu["rho"].mean() < 1.5
+    assert 0.4 < slope < 0.6 and -0.5 < intercept < 1.5 and 0.25 < slope_pu < 0.75
+
+
+ZJET_SETTINGS = ("WeakSingleBoson:ffbar2gmZ = off", "WeakBosonAndParton:qqbar2gmZg = on",
+                 "WeakBosonAndParton:qg2gmZq = on", "PhaseSpace:pTHatMin = 60.")
+"""Z/γ* + parton with pT > 60 GeV: Drell-Yan events at high pT(Z) without generating 20x more."""
+
+
+def test_leading_jet_balances_z_with_pileup(pu_run: tuple[Path, dict[str, Any]]) -> None:
+    """pT(Z) > 60 GeV: the corrected leading jet balances the Z as without pileup."""
+    library = load_library(library_path(pu_run[0], 11), 11, 200)
+    assert library is not None
+    hard = generate_drell_yan(make_pythia(DRELL_YAN_SETTINGS + ZJET_SETTINGS, 2718), 300)
+    rng = np.random.default_rng(5)
+    pileup, n_pileup = overlay(library, len(hard), 20.0, rng)
+    balance = {}
+    for name, parts, n in (("nopu", hard.particles, np.zeros(len(hard), dtype=np.int64)),
+                           ("pu", Particles.concat([hard.particles, pileup]), n_pileup)):
+        cols = analyse(reconstruct(parts, rng), parts, hard, n)
+        high = cols["gen_z_pt"] > 60
+        assert high.sum() > 80
+        balance[name] = float(np.median(cols["jet1_pt"][high] / cols["gen_z_pt"][high]))
+    print(f"median jet1 pT / pT(Z) for pT(Z) > 60 GeV: {balance}")
+    assert 0.8 < balance["pu"] < 1.2
+    assert abs(balance["pu"] - balance["nopu"]) < 0.08
 
 
 
@@ -335,13 +382,20 @@ def test_issue_run_2000_events(tmp_path: Path) -> None:
     peak = check_mass_peak(t)
     assert peak["width_err"] < 1.0
     trends = check_pileup_trends(t)
+    # After pileup mitigation ~0.8 of the events have a jet above 15 GeV (0.45 without pileup).
     jet_fraction = float(np.mean(t["jet1_pt"] > 15))
-    assert 0.5 < jet_fraction <= 1.0
-    # pT(Z) is balanced by the leading jet at high pT.
+    assert 0.5 < jet_fraction < 0.95
+    assert t["njet"].mean() < 8.0
+    # pT(Z) is balanced by the leading jet at high pT. In inclusive Drell-Yan the recoil is often
+    # shared by several jets: the median is ~0.77 already for particle-level R = 0.4 jets.
     high = t["gen_z_pt"] > 60
     balance = float(np.median(t["jet1_pt"][high] / t["gen_z_pt"][high]))
-    assert balance == pytest.approx(1.0, abs=0.35)
+    assert balance == pytest.approx(0.9, abs=0.25)
+    slope, intercept = np.polyfit(t["n_pileup"], t["rho"], 1)
+    assert 0.35 < slope < 0.65
     print(f"\n{done.stdout.strip()}\nselected {len(t)}; m(mumu) fit {peak}; {trends}; "
-          f"fraction with a jet above 15 GeV {jet_fraction:.3f}; median jet1/pT(Z) for "
-          f"pT(Z) > 60 GeV {balance:.2f}; wall {seconds:.0f} s")
+          f"fraction with a jet above 15 GeV {jet_fraction:.3f}; jets above 10 GeV per event "
+          f"{t['njet'].mean():.2f}; median jet1/pT(Z) for pT(Z) > 60 GeV {balance:.2f} "
+          f"({high.sum()} events); rho = {slope:.3f} n_pileup + {intercept:.2f} GeV; "
+          f"wall {seconds:.0f} s")
     assert seconds < 900

@@ -1,4 +1,5 @@
-"""Unit tests of the Z→μμ detector pieces: parametrisation, smearing, pileup overlay, jets, analysis."""
+"""Unit tests of the Z→μμ detector pieces: parametrisation, smearing, pileup overlay, jets and their
+pileup mitigation (charged-hadron subtraction, area-median rho), analysis."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from flashgen.sources.zmumu.columns import ZMUMU_COLUMNS
 from flashgen.sources.zmumu.detector import (NEUTRAL_HADRON, PHOTON, TRACK, Candidates, reconstruct,
                                              smear_lognormal)
 from flashgen.sources.zmumu.generator import HardEvents
-from flashgen.sources.zmumu.jets import cluster_jets
+from flashgen.sources.zmumu import jets as jets_mod
+from flashgen.sources.zmumu.jets import (JET_AREA, central_fraction, charged_hadron_subtraction,
+                                        cluster_jets, pileup_density)
 from flashgen.sources.zmumu.particles import Particles, kinematics
 from flashgen.sources.zmumu.pileup import PileupLibrary, overlay
 
@@ -210,6 +213,111 @@ def test_cluster_jets_orders_cuts_and_pads() -> None:
     np.testing.assert_array_equal(njet, [3, 0, 1])
 
 
+def test_charged_hadron_subtraction_removes_pileup_tracks_only() -> None:
+    kind = np.array([TRACK, TRACK, TRACK, PHOTON, NEUTRAL_HADRON, PHOTON, NEUTRAL_HADRON])
+    vertex = np.array([0, 1, 7, 0, 0, 3, 2])
+    # Hard tracks and every calorimeter candidate (no vertex information) stay.
+    np.testing.assert_array_equal(charged_hadron_subtraction(kind, vertex),
+                                  [True, False, False, True, True, True, True])
+
+
+def _lattice(n_eta: int, n_phi: int, eta_lo: float, eta_hi: float, pt: float,
+             event: int = 0) -> tuple[np.ndarray, ...]:
+    """One particle of ``pt`` at the centre of each of n_eta x n_phi bins of [eta_lo, eta_hi)."""
+    deta = (eta_hi - eta_lo) / n_eta
+    eta, phi = np.meshgrid(eta_lo + (np.arange(n_eta) + 0.5) * deta,
+                           -np.pi + (np.arange(n_phi) + 0.5) * 2 * np.pi / n_phi, indexing="ij")
+    n = eta.size
+    return np.full(n, event), np.full(n, pt), eta.ravel(), phi.ravel()
+
+
+def test_pileup_density_of_uniform_events() -> None:
+    # Event 0: a fine lattice (0.05 x 2 pi / 120) of 0.03 GeV particles in |eta| < 2.5 and of
+    # 0.05 GeV particles in 2.5 <= |eta| < 5: densities 0.03 / (0.05 * 2 pi / 120) and
+    # 0.05 / (...) GeV per unit area, whatever the rho grid; plus a 200 GeV "jet" and particles
+    # beyond |eta| = 5, which must not change the medians.
+    cell = 0.05 * 2 * np.pi / 120
+    parts = [_lattice(100, 120, -2.5, 2.5, 0.03), _lattice(50, 120, 2.5, 5.0, 0.05),
+             _lattice(50, 120, -5.0, -2.5, 0.05),
+             (np.zeros(3), np.array([200.0, 50.0, 50.0]), np.array([0.1, 5.2, -6.0]),
+              np.array([1.0, 0.0, 2.0]))]
+    # Event 1: no inputs. Event 2: a few hard particles, most cells empty: rho = 0.
+    parts.append((np.full(3, 2), np.array([40.0, 30.0, 20.0]), np.array([0.0, 1.0, 3.0]),
+                  np.array([0.0, 2.0, -2.0])))
+    event, pt, eta, phi = (np.concatenate(c) for c in zip(*parts))
+    rho = pileup_density(event.astype(np.int64), pt, eta, phi, 3)
+    np.testing.assert_allclose(rho[0], [0.03 / cell, 0.05 / cell], rtol=1e-9)
+    np.testing.assert_array_equal(rho[1:], 0.0)
+    # Density doubled in the tracker region only: only the central rho doubles.
+    e2, pt2, eta2, phi2 = _lattice(100, 120, -2.5, 2.5, 0.03)
+    rho2 = pileup_density(np.concatenate([event, e2]).astype(np.int64), np.concatenate([pt, pt2]),
+                          np.concatenate([eta, eta2]), np.concatenate([phi, phi2]), 3)
+    np.testing.assert_allclose(rho2[0], [0.06 / cell, 0.05 / cell], rtol=1e-9)
+
+
+def test_pileup_density_is_the_median_over_cells() -> None:
+    # Only the first 70 of the 120 central cells hold one particle of pT 1, 2, ..., 70 GeV:
+    # the median over 120 cells is the mean of the 60th and 61st values of
+    # [0 x 50, 1 .. 70] = (10 + 11) / 2 GeV, divided by the cell area.
+    n_phi, width = jets_mod.RHO_CELLS_PHI, jets_mod.RHO_CELL_ETA
+    i = np.arange(70)
+    eta = -2.5 + (i // n_phi + 0.5) * width
+    phi = -np.pi + (i % n_phi + 0.5) * 2 * np.pi / n_phi
+    rho = pileup_density(np.zeros(70, dtype=np.int64), i + 1.0, eta, phi, 1)
+    assert rho[0, 0] == pytest.approx(10.5 / (width * 2 * np.pi / n_phi))
+    assert rho[0, 1] == 0.0
+
+
+def test_central_fraction_is_the_disk_area_inside_the_tracker() -> None:
+    # Numerical area of the R = 0.4 disk on either side of |eta| = 2.5 on a fine grid.
+    x, y = np.meshgrid(np.linspace(-0.4, 0.4, 801), np.linspace(-0.4, 0.4, 801))
+    disk = x**2 + y**2 < 0.16
+    for centre in (0.0, 2.2, 2.35, 2.5, 2.6, 2.85, 4.0):
+        expected = np.mean((centre + x)[disk] < 2.5)
+        assert central_fraction(np.array([centre]))[0] == pytest.approx(expected, abs=2e-3)
+    np.testing.assert_allclose(central_fraction(np.array([2.3, 2.7])).sum(), 1.0)
+
+
+def test_cluster_jets_subtracts_rho_times_area() -> None:
+    # Event 0: central jet of 30 GeV, forward jet of 32 GeV (more pileup there: it falls behind
+    # the central one), a 12 GeV central jet that falls below 10 GeV after the correction, and a
+    # jet on the |eta| = 2.5 boundary (half of each rho). Event 1: the same jets, rho = 0.
+    rows = [(30.0, 0.0, 0.0), (32.0, 3.5, 2.0), (12.0, -1.0, -2.0), (40.0, 2.5, -0.5)]
+    pt, eta, phi = (np.array(c * 2) for c in zip(*rows))
+    ev = np.repeat([0, 1], len(rows))
+    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    rho = np.array([[10.0, 20.0], [0.0, 0.0]])
+    jet_pt, njet = cluster_jets(ev, px, py, pz, pt * np.cosh(eta), 2, rho)
+    expected = sorted([30.0 - 10 * JET_AREA, 32.0 - 20 * JET_AREA, 40.0 - 15 * JET_AREA],
+                      reverse=True)
+    np.testing.assert_allclose(jet_pt[0], [*expected, 0.0, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(jet_pt[1], [40.0, 32.0, 30.0, 12.0, 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(njet, [3, 4])
+    assert JET_AREA == pytest.approx(np.pi * 0.16)
+
+
+def test_analyse_removes_pileup_tracks_from_jets_only() -> None:
+    mu = phys.MUON_MASS
+    # Two muons; a 20 GeV hard track and a 20 GeV pileup photon far from everything (jets);
+    # a 20 GeV pileup track (removed from the jets, kept in MET) and a 2 GeV pileup track next
+    # to mu0 (kept in its isolation).
+    rows = [
+        (0, 0, TRACK, 45.0, 0.0, 0.0, -1, True), (0, 0, TRACK, 45.0, 0.0, np.pi, 1, True),
+        (0, 0, TRACK, 20.0, 1.5, np.pi / 2, 1, False), (0, 4, PHOTON, 20.0, -1.5, np.pi / 2, 0, False),
+        (0, 4, TRACK, 20.0, 1.5, -np.pi / 2, -1, False), (0, 2, TRACK, 2.0, 0.1, 0.1, 1, False),
+    ]
+    c = _candidates(rows)
+    c.e[c.muon] = np.sqrt(c.pt[c.muon] ** 2 + mu**2)
+    parts = _particles([13] * len(rows), [0.0] * len(rows), [(1.0, 2.0, 3.0)] * len(rows))
+    cols = analyse(c, parts, HardEvents(parts, np.array([5.0]), np.array([91.0])), np.array([4]))
+    assert cols["njet"][0] == 2
+    np.testing.assert_allclose([cols["jet1_pt"][0], cols["jet2_pt"][0]], [20.0, 20.0])
+    assert cols["rho"][0] == 0.0  # almost every cell is empty
+    assert cols["met_x"][0] == pytest.approx(-c.px.sum())
+    assert cols["met_y"][0] == pytest.approx(-c.py.sum())
+    assert cols["iso0_ch"][0] == pytest.approx(2.0 / 45.0)
+
+
 def test_analyse_selects_and_isolates() -> None:
     mu = phys.MUON_MASS
     # Event 0: two opposite-charge muons back to back, m = 90 GeV, plus a 2 GeV track and a
@@ -239,6 +347,7 @@ def test_analyse_selects_and_isolates() -> None:
     assert cols["iso0"][0] == pytest.approx(5.0 / 45.0)
     assert cols["nvtx"][0] == 1  # only vertex 0 has two tracks above 0.5 GeV
     assert cols["jet1_pt"][0] == pytest.approx(25.0) and cols["njet"][0] == 1
+    assert cols["rho"][0] == 0.0
     assert cols["gen_z_pt"][0] == 5.0 and cols["gen_z_mass"][0] == 91.0 and cols["n_pileup"][0] == 4
     assert cols["gen_mu0_px"][0] == 1.0
     assert cols["met_x"][0] == pytest.approx(-c.px[:7].sum())

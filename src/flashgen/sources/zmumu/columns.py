@@ -41,6 +41,8 @@ EXTRA_COLUMNS = [
     Column("iso1_ph", "", "subleading muon isolation from photons"),
     Column("iso1_nh", "", "subleading muon isolation from neutral hadrons"),
     Column("njet", "", "number of jets with pT > 10 GeV, |eta| < 4.7 (all, not only five)"),
+    Column("rho", "GeV", "pileup pT density per unit eta-phi area, |eta| < 2.5: median over "
+           "0.5 x 0.52 cells of the jet inputs (after charged-hadron subtraction)"),
 ]
 
 TRUTH_COLUMNS = [
