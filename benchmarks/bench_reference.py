@@ -10,7 +10,9 @@ Usage::
                                          [--workers 1,2] [--out benchmarks/results]
 
 Timings are wall-clock on a machine that may be shared: the load average before and after each
-run is recorded so that contention is visible.
+run is recorded so that contention is visible. Each run also records the jet multiplicities and
+the mean pileup density rho of its dataset (jets are pileup-corrected, see
+``flashgen.sources.zmumu.jets``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from flashgen.data import read_table
 from flashgen.sources.zmumu import simulate_zmumu
 from flashgen.sources.zmumu.production import DEFAULT_LIBRARY_EVENTS, DEFAULT_SHARD_SIZE
 
@@ -67,7 +72,8 @@ def run_one(n_events: int, pileup: float, workers: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-zmumu-") as tmp:
         summary = simulate_zmumu(n_events, SEED, Path(tmp) / "dy", pileup=pileup, workers=workers,
                                  quiet=True)
-    load_after = os.getloadavg()
+        load_after = os.getloadavg()
+        table = read_table(Path(tmp) / "dy", columns=["jet1_pt", "njet", "rho"])
     shards_seconds = summary["seconds"] - summary["library_seconds"]
     return {
         "pileup": pileup, "workers": workers, "events_generated": summary["events_generated"],
@@ -77,6 +83,9 @@ def run_one(n_events: int, pileup: float, workers: int) -> dict[str, Any]:
         "library_seconds": round(summary["library_seconds"], 2),
         "events_per_second": round(summary["events_per_second"], 2),
         "events_per_second_without_library": round(n_events / shards_seconds, 2),
+        "jets_above_10_gev_per_event": round(float(np.mean(table["njet"])), 3),
+        "fraction_with_jet_above_15_gev": round(float(np.mean(table["jet1_pt"] > 15)), 4),
+        "mean_rho": round(float(np.mean(table["rho"])), 3),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
     }
@@ -100,15 +109,18 @@ def markdown(result: dict[str, Any]) -> str:
         f"Shards of {result['shard_size']} generated events; seed {SEED}.",
         "",
         "| pileup mu | workers | generated | selected | efficiency | wall [s] | library [s] "
-        "| events/s end to end | events/s without library | load avg before -> after (1 min) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| events/s end to end | events/s without library | load avg before -> after (1 min) "
+        "| jets > 10 GeV / event | fraction with jet > 15 GeV | mean rho [GeV] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["runs"]:
         lines.append(
             f"| {r['pileup']:g} | {r['workers']} | {r['events_generated']} | {r['events_selected']} "
             f"| {r['selection_efficiency']:.1%} | {r['seconds']:.1f} | {r['library_seconds']:.1f} "
             f"| {r['events_per_second']:.1f} | {r['events_per_second_without_library']:.1f} "
-            f"| {r['load_average_before'][0]:.2f} -> {r['load_average_after'][0]:.2f} |")
+            f"| {r['load_average_before'][0]:.2f} -> {r['load_average_after'][0]:.2f} "
+            f"| {r['jets_above_10_gev_per_event']:.2f} | {r['fraction_with_jet_above_15_gev']:.3f} "
+            f"| {r['mean_rho']:.2f} |")
     lines += ["", result["note"], ""]
     return "\n".join(lines)
 
