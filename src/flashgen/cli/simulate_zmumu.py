@@ -22,8 +22,10 @@ events and seeded from (--seed, shard index), so the dataset does not depend on 
 Rerunning an interrupted command finishes the missing shards and gives the identical dataset;
 the parameters are kept in DIR/_flashgen_run.json and a resume with other ones is refused.
 Columns (GeV, radians): mu0_/mu1_ px py pz e, nvtx, met_x, met_y, iso0, iso1, jet1_pt..jet5_pt,
-charges, isolation components, njet, and generator truth (gen_mu*_*, gen_z_pt, gen_z_mass,
-n_pileup)."""
+charges, isolation components, njet, rho (pileup pT density, GeV per unit area), and generator
+truth (gen_mu*_*, gen_z_pt, gen_z_mass, n_pileup). Jets are pileup-corrected as in CMS: tracks
+from pileup vertices are removed (charged-hadron subtraction) and rho*area is subtracted; MET and
+isolation use all candidates, so they grow with pileup."""
 
 
 def _pileup(text: str) -> float:

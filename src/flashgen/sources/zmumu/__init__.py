@@ -2,7 +2,8 @@
 
 Modules, following the data flow: :mod:`.generator` (PYTHIA8 events), :mod:`.pileup`
 (minimum-bias library and overlay), :mod:`.physics` (every detector number, pure functions),
-:mod:`.detector` (tracks, calorimeters, particle flow), :mod:`.jets` (FastJet anti-kT),
+:mod:`.detector` (tracks, calorimeters, particle flow), :mod:`.jets` (FastJet anti-kT with
+pileup mitigation: charged-hadron subtraction and rho*area, beyond REFERENCE.md's letter),
 :mod:`.analysis` (selection and event columns), :mod:`.pipeline` (one shard) and
 :mod:`.production` (sharded, parallel, resumable runs: :func:`simulate_zmumu`).
 """

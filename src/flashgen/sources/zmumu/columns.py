@@ -27,7 +27,8 @@ RECO_COLUMNS = [
     Column("met_y", "GeV", "missing transverse momentum, y component"),
     Column("iso0", "", "relative isolation of the leading muon (dR < 0.3, candidates pT > 0.5 GeV)"),
     Column("iso1", "", "relative isolation of the subleading muon"),
-    *[Column(j, "GeV", f"pT of the {i}th anti-kT R=0.4 jet (|eta| < 4.7, pT > 10 GeV), 0 if absent")
+    *[Column(j, "GeV", f"pT of jet {i} in decreasing pT: anti-kT R=0.4, |eta| < 4.7, pileup-corrected "
+             "(charged-hadron subtraction and rho*area) pT > 10 GeV; 0 if absent")
       for i, j in enumerate(JETS, start=1)],
 ]
 

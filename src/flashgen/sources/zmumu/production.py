@@ -57,7 +57,7 @@ MAX_PILEUP = 200.0
 """Largest accepted mean pileup (HL-LHC conditions)."""
 
 RUN_FILE = "_flashgen_run.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: pileup-corrected jets and the rho column
 
 
 def shard_sizes(n_events: int, shard_size: int) -> list[int]:
