@@ -9,6 +9,7 @@ and how it was trained (config, selected snapshot, data source, library versions
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -41,6 +42,17 @@ def chunk_seed(seed: int, index: int) -> int:
 
 def _tensor_columns(table: EventTable, names: list[str], device: torch.device) -> dict[str, torch.Tensor]:
     return {n: torch.as_tensor(np.asarray(table[n], dtype=np.float64), device=device) for n in names}
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as plain JSON values (numpy scalars, paths, version strings become float/str)."""
+
+    def default(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        return str(o)
+
+    return json.loads(json.dumps(obj, default=default))
 
 
 class FlashModel:
@@ -196,7 +208,7 @@ class FlashModel:
             "efficiency": None if self.efficiency is None else {
                 "column": self.efficiency_column, "hparams": self.efficiency.hparams,
                 "state": {k: v.cpu() for k, v in self.efficiency.state_dict().items()}},
-            "info": self.info,
+            "info": _plain(self.info),
         }
         target = Path(path)
         if target.is_dir():

@@ -37,7 +37,7 @@ SCORE_EVENTS = 10_000  # held-out events generated at each snapshot for the KS s
 def _versions() -> dict[str, str]:
     import zuko
 
-    return {"flashgen": __version__, "torch": torch.__version__, "zuko": zuko.__version__,
+    return {"flashgen": __version__, "torch": str(torch.__version__), "zuko": zuko.__version__,
             "numpy": np.__version__, "python": platform.python_version()}
 
 

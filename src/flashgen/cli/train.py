@@ -1,0 +1,164 @@
+"""``flashgen train``: fit a generative model to a table and write one model file."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import math
+from pathlib import Path
+from typing import Any
+
+from .common import Timer, add_common, csv_list, positive_int, say, seed_int
+
+__all__ = ["register", "checkpoint_path"]
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"'{text}' must look like name=value, e.g. hidden=256,256")
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value
+    return key.strip(), parsed
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be in [0, 1)")
+    return value
+
+
+def checkpoint_path(out: str | Path) -> Path:
+    """Hidden checkpoint file beside the model file ``out`` (kept until training ends)."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.ckpt")
+
+
+def register(sub: Any) -> None:
+    from ..models.flashmodel import MODELS
+    from ..training.presets import PRESETS
+
+    p = sub.add_parser(
+        "train", help="train a generative model on a table; write one model file",
+        description="Train a generative model (flow: conditional neural spline flow; gan: GAN with "
+        "physics regression terms; wgan-gp: conditional Wasserstein GAN with gradient penalty) on "
+        "the features of a table, optionally conditioned on other columns. The preprocessing is "
+        "fitted on the data and saved in the model file with the weights, the column schema and "
+        "the training settings. Snapshots are scored every --snapshot-every steps on a held-out "
+        "split (sum of KS statistics of the preset's quantities, or of the features) and the best "
+        "one is kept. Interrupted training continues with --resume.")
+    p.add_argument("--data", "-d", required=True,
+                   help="training table (.parquet, .root or a folder of Parquet shards)")
+    p.add_argument("--model", "-m", required=True, choices=sorted(MODELS), help="model family")
+    p.add_argument("--out", "-o", required=True,
+                   help="model file to write (e.g. model.pt); with --bootstrap a folder")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="defaults for a reference dataset: features, conditions, preprocessing, "
+                   "selection quantities, model size, training length (default: none)")
+    p.add_argument("--features", type=csv_list, metavar="A,B,...",
+                   help="columns to generate (default: the preset's, else every numeric column "
+                   "that is not a condition)")
+    p.add_argument("--conditions", type=csv_list, metavar="C,D,...",
+                   help="columns to condition on (default: the preset's, else none)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=positive_int,
+                        help="optimisation steps (default: the preset's, else 4000)")
+    length.add_argument("--epochs", type=positive_int,
+                        help="passes over the training split, converted to steps")
+    p.add_argument("--batch-size", type=positive_int,
+                   help="events per step (default: the preset's, else 512)")
+    p.add_argument("--snapshot-every", type=positive_int,
+                   help="steps between scored snapshots and checkpoints (default: the preset's, else 250)")
+    p.add_argument("--val-fraction", type=_fraction,
+                   help="held-out fraction for snapshot selection; 0 keeps the last snapshot "
+                   "(default: the preset's, else 0.2)")
+    p.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
+                   help="model hyperparameter, repeatable, e.g. --set transforms=8 "
+                   "--set hidden=256,256 (default: the preset's, else the model's)")
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="seeds the split, preprocessing noise, initialisation and training (default 0)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where to train (default auto: CUDA when available)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its checkpoint (same command), ending "
+                   "exactly as an uninterrupted run would")
+    p.add_argument("--bootstrap", type=positive_int, metavar="M",
+                   help="train an ensemble of M models on bootstrap resamples (for the inherited "
+                   "uncertainty); --out is then a folder")
+    p.add_argument("--workers", "-j", type=positive_int, default=1,
+                   help="parallel trainings with --bootstrap (default 1)")
+    add_common(p)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from ..data import check_output_path, read_table
+    from ..errors import FlashgenError
+
+    hparams = dict(args.set)
+    if args.bootstrap:
+        check_output_path(args.out, directory=True)
+    else:
+        out = Path(args.out)
+        if out.is_dir():
+            raise FlashgenError(f"{out} is a directory; give a model file name such as {out / 'model.pt'}")
+        check_output_path(out.with_suffix(".parquet"))  # the folder must exist and be writable
+    table = read_table(args.data)
+    steps = args.steps
+    if args.epochs:
+        from ..training.presets import PRESETS
+
+        pre = PRESETS.get(args.preset) if args.preset else None
+        fraction = args.val_fraction if args.val_fraction is not None else (pre.val_fraction if pre else 0.2)
+        batch = args.batch_size or (pre.train.get(args.model, {}).get("batch_size", 512) if pre else 512)
+        steps = max(1, math.ceil(args.epochs * len(table) * (1 - fraction) / batch))
+    options = dict(features=args.features, conditions=args.conditions, preset=args.preset,
+                   steps=steps, batch_size=args.batch_size, snapshot_every=args.snapshot_every,
+                   val_fraction=args.val_fraction, seed=args.seed, device=args.device,
+                   quiet=args.quiet, **hparams)
+    if args.bootstrap:
+        _run_bootstrap(args, table, options)
+        return
+    _train_one(args, table, options)
+
+
+def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
+    from ..models.flashmodel import FlashModel
+    from ..training import train
+
+    out = Path(args.out)
+    if args.resume and out.is_file():
+        model = FlashModel.load(out)
+        say(args, f"{out} is already trained ({model.kind}, {model.info.get('train_events')} events); "
+                  "nothing to resume")
+        return
+    ckpt = checkpoint_path(out)
+    with Timer() as t:
+        model = train(table, args.model, checkpoint=ckpt, resume=args.resume, **options)
+        model.save(out)
+    ckpt.unlink(missing_ok=True)
+    result = model.info["result"]
+    score = result["best_score"]
+    picked = f"snapshot of step {result['best_step']:,}" + (f" (KS sum {score:.4f})" if score is not None else "")
+    say(args, f"trained {model.kind} on {model.info['train_events']:,} events "
+              f"({model.info['val_events']:,} held out) in {t.seconds:.1f} s, "
+              f"{result['samples_per_second']:,.0f} samples/s; kept the {picked}")
+    say(args, f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {model.n_parameters():,} parameters; "
+              f"features {', '.join(model.feature_names)}"
+              + (f"; conditions {', '.join(model.condition_names)}" if model.condition_names else "") + ")")
+
+
+def _run_bootstrap(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
+    from ..stats.ensemble import train_ensemble
+
+    with Timer() as t:
+        paths = train_ensemble(table, args.bootstrap, args.model, out_dir=args.out,
+                               workers=args.workers, **options)
+    say(args, f"trained a bootstrap ensemble of {len(paths)} {args.model} models in {t.seconds:.1f} s; "
+              f"wrote {args.out}")
