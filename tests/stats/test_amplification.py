@@ -128,8 +128,12 @@ def test_result_round_trip_and_reports(tmp_path) -> None:
 
 def test_cv_bandwidth_near_optimal_for_a_gaussian() -> None:
     """For a Gaussian the MISE-optimal factor is (4/3)^(1/5) n^(-1/5) = 0.27 at n = 1000."""
-    factor = cv_bandwidth(np.random.default_rng(0).standard_normal((1000, 1)))
+    x = np.random.default_rng(0).standard_normal((1000, 1))
+    factor = cv_bandwidth(x)
     assert 0.15 < factor < 0.45
+    # duplicated events of a bootstrap resample must not collapse the width
+    boot = x[np.random.default_rng(1).integers(0, 1000, 1000)]
+    assert cv_bandwidth(boot) == pytest.approx(factor, rel=0.4)
 
 
 def test_flashgen_trainer_is_picklable_and_checks_columns() -> None:

@@ -66,7 +66,9 @@ def cv_bandwidth(points: np.ndarray, max_points: int = 1000) -> float:
     """Kernel width factor of ``gaussian_kde`` maximising the leave-one-out log-likelihood.
 
     In whitened coordinates (unit sample covariance) the kernel is an isotropic Gaussian of
-    width ``factor``; ``factor`` is searched on a log grid from 0.01 to 3, then refined. Samples larger than
+    width ``factor``; ``factor`` is searched on a log grid from 0.01 to 3, then refined. Exact
+    copies of a point are left out with it (otherwise the duplicates of a bootstrap resample
+    drive the width to zero). Samples larger than
     ``max_points`` are subsampled for the search and the factor rescaled by ``n^(-1/(d+4))``.
 
     Arguments:
@@ -86,7 +88,7 @@ def cv_bandwidth(points: np.ndarray, max_points: int = 1000) -> float:
     cov = np.atleast_2d(np.cov(sub.T))
     z = np.linalg.solve(np.linalg.cholesky(cov), (sub - sub.mean(axis=0)).T).T
     sq = np.sum((z[:, None, :] - z[None, :, :]) ** 2, axis=-1)
-    np.fill_diagonal(sq, np.inf)
+    sq[sq == 0] = np.inf  # leave out every copy of a point: bootstrap resamples hold duplicates
 
     def neg_loglik(log_f: float) -> float:
         rows = np.exp(sq * (-0.5 * np.exp(-2.0 * log_f))).sum(axis=1)
