@@ -13,7 +13,7 @@ from flashgen.sources.toys import simulate_toy
 from flashgen.stats.bands import table_band
 from flashgen.stats.ensemble import MANIFEST, Ensemble, member_path, train_ensemble
 
-SETTINGS = dict(preset="camelback", steps=30, seed=5)
+SETTINGS = dict(preset="camelback", steps=30, seed=5, batch_size=None, device="cpu", quiet=True)
 
 
 @pytest.fixture(scope="module")

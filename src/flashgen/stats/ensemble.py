@@ -74,6 +74,7 @@ class _MemberTask:
     preset: str | None
     steps: int | None
     seed: int
+    quiet: bool = True
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 
 
@@ -84,7 +85,7 @@ def _train_member(task: _MemberTask) -> Path:
     rows = np.random.default_rng(derive_seed(task.seed, task.index, 0)).integers(0, n, n)
     model = train(task.table.take(rows), task.model, features=task.features, conditions=task.conditions,
                   preset=task.preset, steps=task.steps, seed=derive_seed(task.seed, task.index, 1),
-                  quiet=True, **task.hyperparameters)
+                  quiet=task.quiet, **task.hyperparameters)
     info = {**model.info, "bootstrap": {"member": task.index, "seed": task.seed, "events": n}}
     model.info = json.loads(json.dumps(info, default=str))  # plain values only in the model file
     model.save(task.path)
@@ -106,7 +107,7 @@ def _is_valid_member(path: Path, index: int, seed: int) -> bool:
 def train_ensemble(table: EventTable, m: int, model: str = "flow", *,
                    features: Sequence[str] | None = None, conditions: Sequence[str] | None = None,
                    preset: str | None = None, steps: int | None = None, seed: int = 0,
-                   workers: int = 1, out_dir: str | os.PathLike[str],
+                   workers: int = 1, out_dir: str | os.PathLike[str], quiet: bool = True,
                    **hyperparameters: Any) -> Ensemble:
     """Train ``m`` models on bootstrap resamples of ``table`` into the folder ``out_dir``.
 
@@ -123,6 +124,8 @@ def train_ensemble(table: EventTable, m: int, model: str = "flow", *,
         seed: master seed of the resampling and of every member's training.
         workers: processes training members in parallel (one torch thread each).
         out_dir: ensemble folder (created if missing; its parent must exist).
+        quiet: no progress bars inside the member trainings (the members' bar follows
+            :func:`flashgen.progress.set_quiet`).
 
     Returns:
         The :class:`Ensemble` of the ``m`` members.
@@ -138,9 +141,11 @@ def train_ensemble(table: EventTable, m: int, model: str = "flow", *,
     if not parent.is_dir():
         raise FlashgenError(f"folder {parent} does not exist; create it first")
     data = _needed_columns(table, features, conditions, preset)
+    # settings that change the members (checked on resume); the device only changes where they run
+    recorded = {k: v for k, v in hyperparameters.items() if k != "device"}
     settings = {"model": model, "features": list(features) if features is not None else None,
                 "conditions": list(conditions) if conditions is not None else None, "preset": preset,
-                "steps": steps, "seed": seed, "hyperparameters": json.loads(json.dumps(hyperparameters, default=str)),
+                "steps": steps, "seed": seed, "hyperparameters": json.loads(json.dumps(recorded, default=str)),
                 "events": len(data), "data_checksum": _checksum(data)}
     manifest = out / MANIFEST
     if manifest.exists():
@@ -160,7 +165,8 @@ def train_ensemble(table: EventTable, m: int, model: str = "flow", *,
         tmp.write_text(json.dumps({**settings, "members": m_total}, indent=1))
     todo = [i for i in range(m) if not _is_valid_member(member_path(out, i), i, seed)]
     tasks = [_MemberTask(data, i, member_path(out, i), model,
-                         settings["features"], settings["conditions"], preset, steps, seed, dict(hyperparameters))
+                         settings["features"], settings["conditions"], preset, steps, seed,
+                         quiet or workers > 1, dict(hyperparameters))
              for i in todo]
     for _ in map_tasks(_train_member, tasks, workers, desc="bootstrap members"):
         pass
