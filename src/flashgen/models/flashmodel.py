@@ -41,7 +41,7 @@ def chunk_seed(seed: int, index: int) -> int:
 
 
 def _tensor_columns(table: EventTable, names: list[str], device: torch.device) -> dict[str, torch.Tensor]:
-    return {n: torch.as_tensor(np.asarray(table[n], dtype=np.float64), device=device) for n in names}
+    return {n: torch.tensor(np.asarray(table[n], dtype=np.float64), device=device) for n in names}
 
 
 def _plain(obj: Any) -> Any:

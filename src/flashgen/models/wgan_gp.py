@@ -55,6 +55,8 @@ class WGANGP(GenerativeModel):
         self.features, self.context, self.latent = features, context, latent
         self.generator = MLP(latent, features, generator_hidden, context)
         self.critic = MLP(features, 1, critic_hidden, context)
+        # The Wasserstein objective is blind to a constant offset of the critic: no output bias.
+        self.critic.layers[-1].register_parameter("bias", None)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:

@@ -15,6 +15,7 @@ import copy
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,8 +149,11 @@ class Trainer:
             for step in range(state["step"] + 1, cfg.steps + 1):
                 idx = torch.randint(len(x), (cfg.batch_size,), generator=gen, device=device)
                 losses = self.model.train_step(x[idx], c[idx], optimizers, gen)
-                for s in schedulers:
-                    s.step()
+                with warnings.catch_warnings():
+                    # a WGAN's generator optimiser first steps after several critic steps
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                    for s in schedulers:
+                        s.step()
                 bar.update(1)
                 if step % 50 == 0:
                     bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)

@@ -1,0 +1,161 @@
+"""Invertible preprocessing: exact round trips, unbiased dequantisation, physical outputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from flashgen.errors import FlashgenError
+from flashgen.transforms import (MUON_MASS, AzimuthalRotation, Dequantize, Log, OnShellEnergy,
+                                 Pipeline, Residual, SortDescending, Transform, ZeroPadding)
+
+
+def _t(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(x, dtype=np.float64))
+
+
+@pytest.fixture
+def muons(rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    n = 2000
+    cols = {}
+    for m in ("mu0", "mu1"):
+        px, py, pz = rng.normal(0, 30, (3, n))
+        cols |= {f"{m}_px": _t(px), f"{m}_py": _t(py), f"{m}_pz": _t(pz),
+                 f"{m}_e": _t(np.sqrt(px**2 + py**2 + pz**2 + MUON_MASS**2))}
+    cols |= {"met_x": _t(rng.normal(0, 20, n)), "met_y": _t(rng.normal(0, 20, n))}
+    return cols
+
+
+def _roundtrip(step: Transform, cols: dict[str, torch.Tensor], seed: int = 1) -> dict[str, torch.Tensor]:
+    step.fit(dict(cols))
+    g = torch.Generator().manual_seed(seed)
+    return step.inverse(step.forward(dict(cols), g), g)
+
+
+def test_on_shell_energy_is_dropped_and_rebuilt_exactly(muons):
+    step = OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e")
+    step.fit(muons)
+    fwd = step.forward(muons)
+    assert "mu0_e" not in fwd
+    back = step.inverse(fwd)
+    torch.testing.assert_close(back["mu0_e"], muons["mu0_e"], rtol=1e-12, atol=0)
+
+
+def test_on_shell_energy_refuses_off_shell_data(muons):
+    bad = dict(muons, mu0_e=muons["mu0_e"] * 1.01)
+    with pytest.raises(FlashgenError, match="mass shell"):
+        OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e").fit(bad)
+
+
+def test_rotation_sets_reference_py_to_zero_and_preserves_invariants(muons):
+    step = AzimuthalRotation([["mu0_px", "mu0_py"], ["met_x", "met_y"]], ["mu1_px", "mu1_py"])
+    step.fit(muons)
+    fwd = step.forward(muons)
+    assert "mu1_py" not in fwd
+    assert bool((fwd["mu1_px"] >= 0).all())
+    torch.testing.assert_close(fwd["mu1_px"], torch.hypot(muons["mu1_px"], muons["mu1_py"]))
+    # the rotation preserves lengths and relative angles
+    torch.testing.assert_close(torch.hypot(fwd["met_x"], fwd["met_y"]), torch.hypot(muons["met_x"], muons["met_y"]))
+    dot = muons["mu0_px"] * muons["mu1_px"] + muons["mu0_py"] * muons["mu1_py"]
+    torch.testing.assert_close(fwd["mu0_px"] * fwd["mu1_px"], dot)
+    # the inverse draws a uniform azimuth and keeps every invariant
+    back = step.inverse(fwd, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(torch.hypot(back["met_x"], back["met_y"]), torch.hypot(muons["met_x"], muons["met_y"]))
+    dot_back = back["mu0_px"] * back["mu1_px"] + back["mu0_py"] * back["mu1_py"]
+    torch.testing.assert_close(dot_back, dot)
+    phi = torch.atan2(back["mu1_py"], back["mu1_px"]).numpy()
+    counts, _ = np.histogram(phi, bins=8, range=(-math.pi, math.pi))
+    assert counts.min() > 0.8 * len(phi) / 8  # isotropic
+
+
+def test_log_round_trip_and_lower_bound():
+    x = _t([0.0, 0.5, 3.0, 100.0])
+    step = Log("iso", offset=0.01)
+    back = _roundtrip(step, {"iso": x})
+    torch.testing.assert_close(back["iso"], x)
+    clipped = step.inverse({"iso": torch.log(_t([0.001]))})  # below -offset + 0 in physical units
+    assert float(clipped["iso"][0]) == 0.0
+    with pytest.raises(FlashgenError, match="log transform"):
+        Log("iso").fit({"iso": x})  # zero without an offset
+
+
+def test_dequantize_round_trip_is_exact_and_unbiased(rng):
+    k = _t(rng.poisson(20, 100_000))
+    step = Dequantize("nvtx")
+    step.fit({"nvtx": k})
+    y = step.forward({"nvtx": k}, torch.Generator().manual_seed(0))["nvtx"]
+    assert bool(((y - k) >= 0).all()) and bool(((y - k) < 1).all())
+    torch.testing.assert_close(step.inverse({"nvtx": y})["nvtx"], k)
+    # a model that reproduces the continuous density returns integers with the right mean
+    resampled = step.inverse({"nvtx": y[torch.randperm(len(y))]})["nvtx"]
+    assert abs(float(resampled.mean() - k.mean())) < 1e-12
+    # the seed analysis' Gaussian smearing + floor would shift the mean by about -0.5
+    smeared = torch.floor(k + 0.5 * torch.randn(len(k), dtype=torch.float64))
+    assert float(k.mean() - smeared.mean()) == pytest.approx(0.5, abs=0.02)
+
+
+def test_dequantize_refuses_non_integers():
+    with pytest.raises(FlashgenError, match="integer"):
+        Dequantize("x").fit({"x": _t([0.5, 1.0])})
+
+
+def test_zero_padding_maps_spike_below_threshold_and_back(rng):
+    jets = _t(np.where(rng.random(1000) < 0.4, 0.0, 10 + rng.exponential(20, 1000)))
+    step = ZeroPadding(["j"], threshold=10.0)
+    step.fit({"j": jets})
+    y = step.forward({"j": jets}, torch.Generator().manual_seed(0))["j"]
+    zero = jets == 0
+    assert bool(((y[zero] >= 5) & (y[zero] < 10)).all())
+    torch.testing.assert_close(y[~zero], jets[~zero])
+    torch.testing.assert_close(step.inverse({"j": y})["j"], jets)
+    with pytest.raises(FlashgenError, match="below the threshold"):
+        ZeroPadding(["j"], threshold=10.0).fit({"j": _t([0.0, 5.0])})
+
+
+def test_sort_descending_orders_generated_slots():
+    step = SortDescending(["a", "b", "c"])
+    cols = {"a": _t([1.0, 5.0]), "b": _t([3.0, 4.0]), "c": _t([2.0, 6.0])}
+    out = step.inverse(cols)
+    assert out["a"].tolist() == [3.0, 6.0] and out["c"].tolist() == [1.0, 4.0]
+    assert step.inverse(cols, exact=False) is cols
+
+
+def test_residual_log_ratio_round_trip_and_constant_detection(rng):
+    gen = _t(rng.uniform(1, 20, 500))
+    reco = gen * torch.exp(0.05 * torch.as_tensor(rng.standard_normal(500)))
+    cols = {"pt": reco, "gen_pt": gen, "eta": gen * 0 + 1.3, "gen_eta": gen * 0 + 1.3}
+    r = Residual("pt", "gen_pt", mode="log-ratio")
+    back = _roundtrip(r, cols)
+    torch.testing.assert_close(back["pt"], reco)
+    const = Residual("eta", "gen_eta")
+    const.fit(cols)
+    assert const.constant == 0.0
+    fwd = const.forward(cols)
+    assert "eta" not in fwd
+    torch.testing.assert_close(const.inverse(fwd)["eta"], cols["gen_eta"])
+
+
+def test_pipeline_state_round_trip_and_inverse_of_forward(muons, rng):
+    n = len(muons["mu0_px"])
+    cols = dict(muons, nvtx=_t(rng.poisson(20, n)), iso=_t(rng.exponential(0.1, n)))
+    features = list(cols)
+    steps = [OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e"), Dequantize("nvtx"),
+             Log("iso", offset=0.01)]
+    pipe = Pipeline(features, steps)
+    z = pipe.fit(cols, torch.Generator().manual_seed(0))
+    assert z.shape == (n, len(features) - 1) and z.dtype == torch.float32
+    assert torch.allclose(z.double().mean(0), torch.zeros(z.shape[1], dtype=torch.float64), atol=1e-5)
+    clone = Pipeline.from_state(pipe.state())
+    z2 = clone.forward(cols, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(z2, pipe.forward(cols, torch.Generator().manual_seed(0)))
+    back = clone.inverse(z.double())
+    for name in features:
+        torch.testing.assert_close(back[name], cols[name], rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_step_in_state_is_a_clear_error():
+    with pytest.raises(FlashgenError, match="unknown preprocessing step"):
+        Transform.from_state({"kind": "nope"})
