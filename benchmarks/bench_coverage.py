@@ -11,7 +11,7 @@ prediction, std) and compared with what an ideal unbiased generator would give f
 Generators: the empirical distribution (no model: the bootstrap itself), a Gaussian KDE with
 cross-validated width, and flashgen's flow (camelback preset).
 
-    python benchmarks/bench_coverage.py [--workers 2] [--flow-repeats 5] [--resume]
+    python benchmarks/bench_coverage.py [--workers 2] [--flow-repeats 15] [--resume]
 
 writes benchmarks/results/coverage.{json,md} (updated after every case; --resume reuses cases).
 """
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bins", type=int, default=20, help="equal-probability bins (default 20)")
     p.add_argument("--n-gen", type=int, default=100_000, help="generated events per member (default 1e5)")
     p.add_argument("--repeats", type=int, default=20, help="repetitions, cheap generators (default 20)")
-    p.add_argument("--flow-repeats", type=int, default=5, help="repetitions with the flow (default 5; 0: skip)")
+    p.add_argument("--flow-repeats", type=int, default=15, help="repetitions with the flow (default 15; 0: skip)")
     p.add_argument("--flow-members", type=int, default=10, help="bootstrap members of the flow (default 10)")
     p.add_argument("--flow-steps", type=int, default=None, help="flow training steps (default: preset)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out_dir / "coverage.json"
     old = json.loads(path.read_text()).get("cases", {}) if args.resume and path.exists() else {}
     payload = {"benchmark": "coverage", "command": "python benchmarks/bench_coverage.py "
-               + " ".join(argv if argv is not None else sys.argv[1:]), "cases": {}, "findings": args.findings}
+               + shlex.join(argv if argv is not None else sys.argv[1:]), "cases": {}, "findings": args.findings}
     start = time.perf_counter()
     for case in _cases(args):
         key = _key(case)

@@ -11,7 +11,7 @@ import numpy as np
 from .amplification import AmplificationResult
 from .quantiles import expected_sampled_mse
 
-__all__ = ["format_summary", "markdown_report", "plot_amplification"]
+__all__ = ["format_summary", "markdown_report", "plot_amplification", "verdicts"]
 
 COLORS = {"sampled": "tab:blue", "train": "black", "fit": "tab:green", "gan": "tab:orange",
           "flow": "tab:purple", "wgan-gp": "tab:red", "kde": "tab:brown", "truth": "tab:gray"}
@@ -79,6 +79,7 @@ def markdown_report(result: AmplificationResult, published: dict[str, dict[int, 
                          f"{_num(s['n_equiv'], s['n_equiv_err'])} (G {_num(s['gain'], s['gain_err'], 2)})")
         cells += [p.get(row["K"], "") for p in (published or {}).values()]
         out.append("| " + " | ".join(cells) + " |")
+    out += [""] + [f"- {line}" for line in verdicts(result, n_gen)]
     out += ["", "Every method and generated size (median G: median over repetitions of the "
             "per-repetition G; n_equiv(∞): generated-sample noise subtracted).", "",
             "| K | method | events | quantile MSE | n_equiv | G | median G | n_equiv(∞) | ok |",
@@ -103,6 +104,30 @@ def markdown_report(result: AmplificationResult, published: dict[str, dict[int, 
             out += ["", f"**{method}: {len(messages)} of {result.repeats} trainings failed** "
                     f"(first: `{messages[0]}`)."]
     return "\n".join(out) + "\n"
+
+
+def verdicts(result: AmplificationResult, n_gen: int | None = None) -> list[str]:
+    """One sentence per generator (and the fit): does it amplify, by how much, at which ``K``?
+
+    "amplifies" means ``G - 2 sigma > 1``; "is worth less than its training sample" means
+    ``G + 2 sigma < 1``; otherwise the result is compatible with ``G = 1``.
+    """
+    lines = []
+    rows = result.headline(n_gen)
+    for method in ["fit"] + result.generators:
+        parts, words = [], set()
+        for row in rows:
+            s = row.get(method)
+            if s is None or not math.isfinite(s["gain"]):
+                continue
+            g, e = s["gain"], s["gain_err"] if math.isfinite(s["gain_err"]) else 0.0
+            word = "amplifies" if g - 2 * e > 1 else ("is worth less than its training sample"
+                                                      if g + 2 * e < 1 else "is compatible with G = 1")
+            words.add(word)
+            parts.append(f"K = {row['K']}: G = {_num(g, e, 2)} (median {_num(s['gain_median'], None, 2)}) {word}")
+        where = "" if method == "fit" else f" with {rows[0]['n_gen']:,} generated events"
+        lines.append(f"{method}{where}: " + "; ".join(parts) + ".")
+    return lines
 
 
 def plot_amplification(result: AmplificationResult, path: str | Path) -> None:
