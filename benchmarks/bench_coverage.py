@@ -111,9 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true", help="reuse finished cases of an existing coverage.json")
     p.add_argument("--note", default="", help="free text stored with the results")
     p.add_argument("--findings", default="", help="text of the Findings section of the Markdown")
+    p.add_argument("--render", action="store_true",
+                   help="only rewrite coverage.md from coverage.json (with --findings if given)")
     args = p.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = args.out_dir / "coverage.json"
+    if args.render:
+        payload = json.loads(path.read_text())
+        if args.findings:
+            payload["findings"] = args.findings
+            path.write_text(json.dumps(payload, indent=1))
+        (args.out_dir / "coverage.md").write_text(markdown(payload))
+        return 0
     old = json.loads(path.read_text()).get("cases", {}) if args.resume and path.exists() else {}
     payload = {"benchmark": "coverage", "command": "python benchmarks/bench_coverage.py "
                + shlex.join(argv if argv is not None else sys.argv[1:]), "cases": {}, "findings": args.findings}
