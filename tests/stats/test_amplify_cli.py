@@ -39,6 +39,7 @@ def test_amplify_quiet_prints_nothing(tmp_path, capsys) -> None:
     (["--generated", "0"], "positive integer"),
     (["--toy", "donut"], "invalid choice"),
     (["--train-events", "3", "--models", "fit"], "at least 6 training events"),
+    (["--models", "flow", "--preset", "nope"], "unknown preset 'nope'"),
 ])
 def test_amplify_errors_are_one_line(tmp_path, capsys, args, message) -> None:
     out = tmp_path / "a.json"

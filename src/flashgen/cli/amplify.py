@@ -104,6 +104,11 @@ def _run(args: argparse.Namespace) -> None:
         raise FlashgenError("--quantiles must all be at least 2")
     if min(args.generated) < 2:
         raise FlashgenError("--generated sizes must all be at least 2 events")
+    if any(m in ("flow", "gan", "wgan-gp") for m in args.models):
+        from ..training.presets import PRESETS
+
+        if args.preset not in PRESETS:
+            raise FlashgenError(f"unknown preset '{args.preset}'; choose from {', '.join(PRESETS)}")
     truth = TOYS[args.toy]()
     trainers = {m: make_trainer(m, truth, preset=args.preset, steps=args.steps)
                 for m in args.models if m != "fit"}
