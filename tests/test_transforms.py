@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flashgen.errors import FlashgenError
-from flashgen.transforms import (MUON_MASS, AzimuthalRotation, Dequantize, Log, OnShellEnergy,
+from flashgen.transforms import (MUON_MASS, Asinh, AzimuthalRotation, Dequantize, Log, OnShellEnergy,
                                  Pipeline, Residual, SortDescending, Transform, ZeroPadding)
 
 
@@ -159,3 +159,22 @@ def test_pipeline_state_round_trip_and_inverse_of_forward(muons, rng):
 def test_unknown_step_in_state_is_a_clear_error():
     with pytest.raises(FlashgenError, match="unknown preprocessing step"):
         Transform.from_state({"kind": "nope"})
+
+
+def test_zero_padding_below_zero_for_non_negative_quantities(rng):
+    iso = _t(np.where(rng.random(1000) < 0.05, 0.0, rng.exponential(0.1, 1000)))
+    step = ZeroPadding(["iso"], threshold=0.0, low=-0.01)
+    step.fit({"iso": iso})
+    y = step.forward({"iso": iso}, torch.Generator().manual_seed(0))["iso"]
+    assert bool(((y[iso == 0] >= -0.01) & (y[iso == 0] < 0)).all())
+    torch.testing.assert_close(step.inverse({"iso": y})["iso"], iso)
+    with pytest.raises(FlashgenError, match="low < threshold"):
+        ZeroPadding(["iso"], threshold=0.0, low=0.5)
+
+
+def test_asinh_round_trip_compresses_tails():
+    x = _t([-2000.0, -50.0, 0.0, 3.0, 800.0])
+    step = Asinh("pz", scale=50.0)
+    y = step.forward({"pz": x})["pz"]
+    assert float(y.abs().max()) < 5
+    torch.testing.assert_close(step.inverse({"pz": y})["pz"], x)

@@ -24,6 +24,7 @@ from torch import Tensor
 from .errors import FlashgenError
 
 __all__ = [
+    "Asinh",
     "AzimuthalRotation",
     "Dequantize",
     "Log",
@@ -247,21 +248,27 @@ class Dequantize(Transform):
 
 
 class ZeroPadding(Transform):
-    """Zero-padded slots (e.g. absent jets, pT = 0) -> uniform noise in ``[threshold/2, threshold)``.
+    """A spike at zero (absent jets, an isolation of exactly 0) -> a flat shelf in an empty gap.
 
-    Present entries are at or above ``threshold``, so the spike at zero becomes a flat shelf just
-    below the physical threshold, which a smooth model can learn; the exact inverse maps every
-    value below the threshold back to 0. The fraction of empty slots is preserved.
+    Zeros become uniform noise in ``[low, threshold)``, a range where the data have no other
+    values: for jets (pT = 0 or >= 10 GeV) the default shelf is ``[threshold/2, threshold)``; for
+    a non-negative quantity with some exact zeros use ``threshold=0`` and a negative ``low``. A
+    smooth model learns the shelf instead of a point mass; the exact inverse maps everything below
+    ``threshold`` back to 0, so the fraction of zeros is preserved.
 
     Arguments:
-        columns: zero-padded columns.
-        threshold: smallest non-zero value (same unit as the columns, e.g. 10 GeV for jets).
+        columns: columns with a spike at zero.
+        threshold: every non-zero value is at or above it (same unit as the columns).
+        low: lower edge of the shelf (default ``threshold / 2``).
     """
 
     kind = "zero_padding"
 
-    def __init__(self, columns: list[str], threshold: float) -> None:
+    def __init__(self, columns: list[str], threshold: float, low: float | None = None) -> None:
         self.columns, self.threshold = list(columns), float(threshold)
+        self.low = float(low) if low is not None else self.threshold / 2
+        if not self.low < self.threshold:
+            raise FlashgenError(f"zero padding needs low < threshold, got {self.low} >= {self.threshold}")
 
     def fit(self, cols: Columns) -> None:
         _need(cols, self.columns, "zero padding")
@@ -277,7 +284,7 @@ class ZeroPadding(Transform):
         for c in self.columns:
             x = cols[c]
             u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-            out[c] = torch.where(x == 0, self.threshold * (0.5 + 0.5 * u), x)
+            out[c] = torch.where(x == 0, self.low + (self.threshold - self.low) * u, x)
         return out
 
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,
@@ -288,6 +295,35 @@ class ZeroPadding(Transform):
         for c in self.columns:
             out[c] = torch.where(cols[c] < self.threshold, torch.zeros_like(cols[c]), cols[c])
         return out
+
+
+class Asinh(Transform):
+    """``y = asinh(x / scale)``: linear near zero, logarithmic in both tails.
+
+    For signed, heavy-tailed columns (a muon's pz, the missing momentum components) whose tails
+    would otherwise sit many standard deviations out, where splines and MLPs learn poorly.
+
+    Arguments:
+        column: column name.
+        scale: where the map turns from linear to logarithmic (same unit as the column).
+    """
+
+    kind = "asinh"
+
+    def __init__(self, column: str, scale: float) -> None:
+        if not scale > 0:
+            raise FlashgenError(f"asinh scale must be positive, got {scale}")
+        self.column, self.scale = column, float(scale)
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, [self.column], "asinh transform")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {**cols, self.column: torch.asinh(cols[self.column] / self.scale)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return {**cols, self.column: torch.sinh(cols[self.column]) * self.scale}
 
 
 class SortDescending(Transform):

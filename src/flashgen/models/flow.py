@@ -1,15 +1,18 @@
-"""Conditional neural spline flow (zuko) with coupling layers for fast sampling.
+"""Conditional neural spline flow (built on zuko) with coupling layers for fast sampling.
 
-Monotonic rational-quadratic spline transforms whose parameters come from a masked MLP of the
-other features and the condition. zuko's default NSF is fully autoregressive: exact and flexible,
-but sampling needs one network pass per feature (~2.5k events/s for 17 features on 2 cores).
-With ``passes=2`` each transform is a coupling layer (half the features condition the other half),
-so sampling needs two passes per transform; alternating orders between transforms keep every
-feature modelled given every other. Trained by maximum likelihood.
+Each transform is a monotonic rational-quadratic spline of half of the features whose knots come
+from an MLP of the other half and of the condition. zuko's default NSF is fully autoregressive:
+sampling needs one network pass per feature (~2.5k events/s for 17 features on 2 cores); zuko's
+``passes=2`` variant evaluates a full masked MLP twice per transform. A coupling layer evaluates
+its (smaller) MLP once on the conditioning half, so sampling costs one pass per transform.
+Successive transforms alternate the split (odd/even features, then first/second half), so every
+feature is modelled given every other. With one feature, the flow is a single (context-dependent)
+spline. Trained by maximum likelihood.
 
 References:
     Durkan, Bekasov, Murray, Papamakarios, "Neural Spline Flows", arXiv:1906.04032;
-    Rozet et al., zuko; Vaselli et al., "FlashSim" (seed paper 002).
+    Dinh, Sohl-Dickstein, Bengio, "Density estimation using Real NVP", arXiv:1605.08803;
+    Rozet et al., zuko (the flow machinery); Vaselli et al., "FlashSim" (seed paper 002).
 """
 
 from __future__ import annotations
@@ -17,12 +20,59 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 import zuko
 from torch import Tensor
+from zuko.distributions import DiagNormal
+from zuko.flows import Flow as ZukoFlow
+from zuko.flows import GeneralCouplingTransform, UnconditionalDistribution
+from zuko.transforms import MonotonicRQSTransform
 
 from .base import GenerativeModel
 
-__all__ = ["Flow"]
+__all__ = ["Flow", "RationalQuadraticSpline"]
+
+
+class RationalQuadraticSpline(MonotonicRQSTransform):
+    """Monotonic rational-quadratic spline on ``[-bound, bound]``, identity outside.
+
+    Reuses zuko's evaluation and inversion of the spline; only the parametrisation is ours: bin
+    widths and heights are a softmax (written as exp / sum, 2.5x faster on CPU than PyTorch's
+    softmax over a last dimension of ~8) with a minimum bin size, interior knot derivatives a
+    softplus, boundary derivatives 1 so the map joins the identity smoothly.
+
+    Arguments:
+        widths, heights: unnormalised bin sizes, shape ``(..., bins)``.
+        derivatives: unnormalised interior knot derivatives, shape ``(..., bins - 1)``.
+        bound: half-width of the spline's domain (standardised units).
+    """
+
+    MIN_BIN = 1e-3
+    MIN_SLOPE = 1e-3
+
+    def __init__(self, widths: Tensor, heights: Tensor, derivatives: Tensor, bound: float = 5.0,
+                 **kwargs) -> None:
+        super(MonotonicRQSTransform, self).__init__(**kwargs)
+        self.horizontal = self._knots(widths, bound)
+        self.vertical = self._knots(heights, bound)
+        self.derivatives = F.pad(F.softplus(derivatives) + self.MIN_SLOPE, (1, 1), value=1.0)
+
+    @classmethod
+    def _knots(cls, logits: Tensor, bound: float) -> Tensor:
+        e = torch.exp(logits - logits.amax(dim=-1, keepdim=True))
+        p = e / e.sum(dim=-1, keepdim=True)
+        p = cls.MIN_BIN + (1 - cls.MIN_BIN * p.shape[-1]) * p
+        return bound * (2 * F.pad(torch.cumsum(p, dim=-1), (1, 0)) - 1)
+
+
+def _mask(features: int, index: int) -> Tensor:
+    """Which features condition transform ``index``: odd/even, then first/second half."""
+    idx = torch.arange(features)
+    if (index // 2) % 2 == 0:
+        mask = idx % 2 == 0
+    else:
+        mask = idx < features // 2
+    return mask if index % 2 == 0 else ~mask
 
 
 class Flow(GenerativeModel):
@@ -34,21 +84,30 @@ class Flow(GenerativeModel):
         transforms: number of spline transforms.
         hidden: hidden layer sizes of each transform's MLP.
         bins: spline bins per feature.
-        passes: 2 for coupling layers (fast sampling), ``None`` for fully autoregressive.
-        lr: Adam learning rate.
+        coupling: coupling layers (fast sampling) instead of fully autoregressive transforms.
+        lr: AdamW learning rate.
         weight_decay: AdamW weight decay (regularises small training samples).
     """
 
-    def __init__(self, features: int, context: int = 0, transforms: int = 4,
-                 hidden: Sequence[int] = (128, 128), bins: int = 8, passes: int | None = 2,
+    def __init__(self, features: int, context: int = 0, transforms: int = 6,
+                 hidden: Sequence[int] = (64, 64), bins: int = 8, coupling: bool = True,
                  lr: float = 1e-3, weight_decay: float = 0.0) -> None:
         super().__init__(features=features, context=context, transforms=transforms,
-                         hidden=list(hidden), bins=bins, passes=passes, lr=lr,
+                         hidden=list(hidden), bins=bins, coupling=coupling, lr=lr,
                          weight_decay=weight_decay)
         self.features, self.context = features, context
-        self.flow = zuko.flows.NSF(features, context, transforms=transforms,
-                                   hidden_features=tuple(hidden), bins=bins,
-                                   passes=passes if features > 1 else None)
+        shapes = [(bins,), (bins,), (bins - 1,)]
+        if coupling and features > 1:
+            layers = [GeneralCouplingTransform(features, context, mask=_mask(features, i),
+                                               univariate=RationalQuadraticSpline, shapes=shapes,
+                                               hidden_features=tuple(hidden))
+                      for i in range(transforms)]
+            base = UnconditionalDistribution(DiagNormal, torch.zeros(features), torch.ones(features),
+                                             buffer=True)
+            self.flow = ZukoFlow(layers, base)
+        else:
+            self.flow = zuko.flows.NSF(features, context, transforms=transforms,
+                                       hidden_features=tuple(hidden), bins=bins)
 
     def _dist(self, c: Tensor | None) -> torch.distributions.Distribution:
         return self.flow(c) if self.context else self.flow()

@@ -18,7 +18,7 @@ from .. import physics
 from ..errors import FlashgenError
 from ..sources.zmumu.columns import FEATURES as ZMUMU_FEATURES
 from ..sources.zmumu.columns import JETS
-from ..transforms import (AzimuthalRotation, Dequantize, Log, OnShellEnergy, Residual,
+from ..transforms import (Asinh, AzimuthalRotation, Dequantize, Log, OnShellEnergy, Residual,
                           SortDescending, Transform, ZeroPadding)
 
 __all__ = ["PRESETS", "Preset", "QUANTITIES", "default_steps", "quantity"]
@@ -82,9 +82,14 @@ def _zmumu_steps() -> list[Transform]:
         OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e"),
         AzimuthalRotation([["mu0_px", "mu0_py"], ["met_x", "met_y"]], ["mu1_px", "mu1_py"]),
         Log("mu1_px"),  # the rotated μ1 px is its pT > 0
+        Asinh("mu0_pz", scale=50.0),
+        Asinh("mu1_pz", scale=50.0),
+        Asinh("met_x", scale=20.0),
+        Asinh("met_y", scale=20.0),
         Dequantize("nvtx"),
-        Log("iso0", offset=0.01),
-        Log("iso1", offset=0.01),
+        ZeroPadding(["iso0", "iso1"], threshold=0.0, low=-0.01),  # ~4 % are exactly 0
+        Log("iso0", offset=0.02, lower=None),
+        Log("iso1", offset=0.02, lower=None),
         ZeroPadding(JETS, threshold=10.0),
         *[Log(j) for j in JETS],
     ]
