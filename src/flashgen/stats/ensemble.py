@@ -83,9 +83,17 @@ def _train_member(task: _MemberTask) -> Path:
 
     n = len(task.table)
     rows = np.random.default_rng(derive_seed(task.seed, task.index, 0)).integers(0, n, n)
+    # Snapshots are selected on the out-of-bag events (~37 %), never on events the member saw
+    # (unless the settings keep the last snapshot: a validation fraction of 0).
+    from ..training.presets import PRESETS
+
+    fraction = task.hyperparameters.get("val_fraction")
+    if fraction is None:
+        fraction = PRESETS[task.preset].val_fraction if task.preset else 0.2
+    validation = task.table.take(np.setdiff1d(np.arange(n), rows)) if fraction > 0 else None
     model = train(task.table.take(rows), task.model, features=task.features, conditions=task.conditions,
                   preset=task.preset, steps=task.steps, seed=derive_seed(task.seed, task.index, 1),
-                  quiet=task.quiet, **task.hyperparameters)
+                  validation=validation, quiet=task.quiet, **task.hyperparameters)
     info = {**model.info, "bootstrap": {"member": task.index, "seed": task.seed, "events": n}}
     model.info = json.loads(json.dumps(info, default=str))  # plain values only in the model file
     model.save(task.path)

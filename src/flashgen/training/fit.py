@@ -74,7 +74,8 @@ def train(table: EventTable, model: str = "flow", *, features: Sequence[str] | N
           conditions: Sequence[str] | None = None, preset: str | None = None,
           steps: int | None = None, batch_size: int | None = None,
           snapshot_every: int | None = None, val_fraction: float | None = None,
-          selection: Sequence[str] | None = None, seed: int = 0, device: str = "auto",
+          selection: Sequence[str] | None = None, validation: EventTable | None = None,
+          seed: int = 0, device: str = "auto",
           checkpoint: str | os.PathLike[str] | None = None, resume: bool = False,
           quiet: bool = True, **hparams: Any) -> FlashModel:
     """Train a generative model of ``features`` (given ``conditions``) on ``table``.
@@ -90,6 +91,9 @@ def train(table: EventTable, model: str = "flow", *, features: Sequence[str] | N
         steps, batch_size, snapshot_every: training-loop overrides.
         val_fraction: held-out fraction for snapshot selection (0: keep the last snapshot).
         selection: quantities whose KS sum selects the snapshot (columns or derived names).
+        validation: held-out events for the selection; then every event of ``table`` is
+            trained on and ``val_fraction`` is ignored (e.g. the out-of-bag events of a
+            bootstrap resample, which must not be scored on events the model has seen).
         seed: seeds the split, the preprocessing noise, the initialisation and the training.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         checkpoint: file for resumable checkpoints; with ``resume=True`` training continues
@@ -113,9 +117,16 @@ def train(table: EventTable, model: str = "flow", *, features: Sequence[str] | N
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
+    n_train_table = len(table)
+    if validation is not None:
+        needed = feats + conds + ([eff_col] if eff_col else [])
+        table = EventTable.concat([table.select(needed), validation.select(needed)])
     rows = np.flatnonzero(table[eff_col] == 1) if eff_col else np.arange(len(table))
-    train_rows, val_rows = _split(len(rows), fraction, rng)
-    train_rows, val_rows = rows[train_rows], rows[val_rows]
+    if validation is not None:
+        train_rows, val_rows = rows[rows < n_train_table], rows[rows >= n_train_table]
+    else:
+        train_rows, val_rows = _split(len(rows), fraction, rng)
+        train_rows, val_rows = rows[train_rows], rows[val_rows]
     if len(train_rows) < 2:
         raise FlashgenError(f"too few training events ({len(train_rows)}); need at least 2")
 

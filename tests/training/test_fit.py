@@ -1,0 +1,25 @@
+"""train(): splits, explicit validation sets, presets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flashgen.data import EventTable
+from flashgen.training import train
+
+
+def _table(rng: np.random.Generator, n: int) -> EventTable:
+    return EventTable({"a": rng.normal(0, 1, n), "b": rng.normal(2, 1, n)})
+
+
+def test_seeded_split_holds_out_the_requested_fraction(rng) -> None:
+    model = train(_table(rng, 500), "flow", steps=5, batch_size=32, snapshot_every=5, val_fraction=0.3,
+                  transforms=1, hidden=(8,))
+    assert (model.info["train_events"], model.info["val_events"]) == (350, 150)
+
+
+def test_explicit_validation_set_is_used_for_selection_only(rng) -> None:
+    model = train(_table(rng, 400), "gan", steps=10, batch_size=32, snapshot_every=5,
+                  validation=_table(rng, 123), generator_hidden=(8,), discriminator_hidden=(8,))
+    assert (model.info["train_events"], model.info["val_events"]) == (400, 123)
+    assert all(h["score"] is not None for h in model.info["result"]["history"])
