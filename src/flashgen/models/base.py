@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GenerativeModel", "MLP", "Trainable"]
+__all__ = ["GenerativeModel", "LatentGenerator", "MLP", "Trainable"]
 
 
 class Trainable(nn.Module, ABC):
@@ -53,6 +53,16 @@ class Trainable(nn.Module, ABC):
         """A loss on held-out data, or ``None`` when the model has none that is meaningful."""
         return None
 
+    @staticmethod
+    def minimise(loss: Tensor, optimizer: torch.optim.Optimizer,
+                 clip: tuple[nn.Module, float] | None = None) -> None:
+        """One gradient step of ``optimizer`` on ``loss`` (optionally clipping a module's gradient norm)."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(clip[0].parameters(), clip[1])
+        optimizer.step()
+
 
 class GenerativeModel(Trainable):
     """A trainable model that samples features given conditions."""
@@ -60,6 +70,22 @@ class GenerativeModel(Trainable):
     @abstractmethod
     def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
         """``n`` samples ``(n, features)``; with conditions ``c`` of shape ``(n, context)``."""
+
+
+class LatentGenerator(GenerativeModel):
+    """A generative model that maps Gaussian latent noise (and the condition) through
+    ``self.generator``, an :class:`MLP`; subclasses set ``self.latent`` and ``self.generator``."""
+
+    latent: int
+    generator: MLP
+
+    def _noise(self, n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        return torch.randn(n, self.latent, generator=generator, device=like.device, dtype=like.dtype)
+
+    @torch.no_grad()
+    def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        ref = self.generator.layers[0].weight
+        return self.generator(self._noise(n, ref, generator), c)
 
 
 class MLP(nn.Module):

@@ -52,9 +52,7 @@ class EfficiencyClassifier(Trainable):
                    generator: torch.Generator) -> dict[str, float]:
         (opt,) = optimizers
         loss = self.loss(x, c)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.minimise(loss, opt)
         return {"bce": loss.item()}
 
     @torch.no_grad()

@@ -124,10 +124,7 @@ class Flow(GenerativeModel):
                    generator: torch.Generator) -> dict[str, float]:
         (opt,) = optimizers
         loss = self.loss(x, c)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.parameters(), 5.0)
-        opt.step()
+        self.minimise(loss, opt, clip=(self, 5.0))
         return {"nll": loss.item()}
 
     @torch.no_grad()

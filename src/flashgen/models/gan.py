@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import MLP, GenerativeModel
+from .base import MLP, LatentGenerator
 
 __all__ = ["GAN", "RegressionTerm"]
 
@@ -53,7 +53,7 @@ class RegressionTerm:
                 + self.weight_std * (q.std() - self.std) ** 2) / self.std**2
 
 
-class GAN(GenerativeModel):
+class GAN(LatentGenerator):
     """GAN with a BCE loss and optional physics regression terms.
 
     Arguments:
@@ -89,9 +89,6 @@ class GAN(GenerativeModel):
         return [torch.optim.Adam(self.generator.parameters(), lr=self.hparams["lr"], betas=betas),
                 torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams["lr"], betas=betas)]
 
-    def _noise(self, n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
-        return torch.randn(n, self.latent, generator=generator, device=like.device, dtype=like.dtype)
-
     def _blur(self, x: Tensor, generator: torch.Generator) -> Tensor:
         width = self.hparams["instance_noise"]
         if not width:
@@ -108,9 +105,7 @@ class GAN(GenerativeModel):
         fake_logit = self.discriminator(self._blur(fake.detach(), generator), c)
         d_loss = (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
                   + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
+        self.minimise(d_loss, opt_d)
 
         logit = self.discriminator(self._blur(fake, generator), c)
         g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
@@ -119,12 +114,5 @@ class GAN(GenerativeModel):
             reg = term.loss(fake, c)
             losses[term.name] = reg.item()
             g_loss = g_loss + reg
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
+        self.minimise(g_loss, opt_g)
         return losses
-
-    @torch.no_grad()
-    def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        ref = self.generator.layers[0].weight
-        return self.generator(self._noise(n, ref, generator), c)

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .base import MLP, GenerativeModel
+from .base import MLP, LatentGenerator
 
 __all__ = ["WGANGP"]
 
 
-class WGANGP(GenerativeModel):
+class WGANGP(LatentGenerator):
     """Conditional WGAN-GP.
 
     Arguments:
@@ -64,9 +64,6 @@ class WGANGP(GenerativeModel):
         return [torch.optim.Adam(self.generator.parameters(), lr=self.hparams["lr"], betas=betas),
                 torch.optim.Adam(self.critic.parameters(), lr=self.hparams["lr"], betas=betas)]
 
-    def _noise(self, n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
-        return torch.randn(n, self.latent, generator=generator, device=like.device, dtype=like.dtype)
-
     def train_step(self, x: Tensor, c: Tensor, optimizers: Sequence[torch.optim.Optimizer],
                    generator: torch.Generator) -> dict[str, float]:
         opt_g, opt_c = optimizers
@@ -78,21 +75,12 @@ class WGANGP(GenerativeModel):
         penalty = ((excess.clamp_min(0) if self.hparams["one_sided"] else excess) ** 2).mean()
         w_distance = self.critic(x, c).mean() - self.critic(fake, c).mean()
         c_loss = -w_distance + self.hparams["penalty"] * penalty
-        opt_c.zero_grad(set_to_none=True)
-        c_loss.backward()
-        opt_c.step()
+        self.minimise(c_loss, opt_c)
         losses = {"w": w_distance.item(), "gp": penalty.item()}
 
         self.updates += 1
         if int(self.updates) % self.hparams["critic_steps"] == 0:
             fake = self.generator(self._noise(len(x), x, generator), c)
             g_loss = -self.critic(fake, c).mean()
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
+            self.minimise(g_loss, opt_g)
         return losses
-
-    @torch.no_grad()
-    def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        ref = self.generator.layers[0].weight
-        return self.generator(self._noise(n, ref, generator), c)
