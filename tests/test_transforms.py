@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from flashgen.errors import FlashgenError
-from flashgen.transforms import (MUON_MASS, Asinh, AzimuthalRotation, Dequantize, Log, OnShellEnergy,
+from flashgen.transforms import (MUON_MASS, Asinh, AzimuthalRotation, DimuonMass, Logit, Dequantize, Log, OnShellEnergy,
                                  Pipeline, Residual, SortDescending, Transform, ZeroPadding)
 
 
@@ -178,3 +178,28 @@ def test_asinh_round_trip_compresses_tails():
     y = step.forward({"pz": x})["pz"]
     assert float(y.abs().max()) < 5
     torch.testing.assert_close(step.inverse({"pz": y})["pz"], x)
+
+
+def test_dimuon_mass_replaces_pz_exactly(muons):
+    step = DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"])
+    step.fit(muons)
+    fwd = step.forward(muons)
+    assert "mu0_pz" not in fwd and set(fwd["dy_sign"].unique().tolist()) == {0.0, 1.0}
+    e = muons["mu0_e"] + muons["mu1_e"]
+    p2 = sum((muons[f"mu0_{c}"] + muons[f"mu1_{c}"]) ** 2 for c in ("px", "py", "pz"))
+    torch.testing.assert_close(fwd["mll"], torch.sqrt(e**2 - p2))
+    back = step.inverse(fwd)
+    torch.testing.assert_close(back["mu0_pz"], muons["mu0_pz"], rtol=1e-7, atol=1e-6)
+    # a dequantised sign (values in [0, 2)) is read the same way
+    noisy = dict(fwd, dy_sign=fwd["dy_sign"] + 0.9)
+    torch.testing.assert_close(step.inverse(noisy)["mu0_pz"], muons["mu0_pz"], rtol=1e-7, atol=1e-6)
+
+
+def test_logit_keeps_values_inside_the_cut():
+    x = _t([50.5, 91.0, 149.0])
+    step = Logit("mll", 50.0, 150.0)
+    back = _roundtrip(step, {"mll": x})
+    torch.testing.assert_close(back["mll"], x)
+    assert 50 < float(step.inverse({"mll": _t([-12.0])})["mll"][0]) < 50.01
+    with pytest.raises(FlashgenError, match="outside"):
+        Logit("mll", 50.0, 150.0).fit({"mll": _t([49.0])})

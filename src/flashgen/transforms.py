@@ -27,7 +27,9 @@ __all__ = [
     "Asinh",
     "AzimuthalRotation",
     "Dequantize",
+    "DimuonMass",
     "Log",
+    "Logit",
     "OnShellEnergy",
     "Pipeline",
     "Residual",
@@ -127,6 +129,94 @@ class OnShellEnergy(Transform):
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,
                 exact: bool = True) -> Columns:
         return {**cols, self.e: self._energy(cols)}
+
+
+class DimuonMass(Transform):
+    """Replace the leading muon's pz by the dimuon mass m(μμ) and the sign of Δy = y0 − y1.
+
+    For on-shell muons ``m(μμ)^2 = 2 m^2 + 2 (mT0 mT1 cosh Δy − pT0·pT1)``, so given both
+    transverse momenta and μ1's rapidity, ``(m(μμ), sign Δy)`` determines μ0's pz exactly:
+    ``cosh Δy = (m(μμ)^2/2 − m^2 + pT0·pT1) / (mT0 mT1)``, ``pz0 = mT0 sinh(y1 + Δy)``. A model then
+    learns the Z line shape as a coordinate of its own instead of as a narrow ridge in the
+    muon momenta. ``sign Δy`` is stored as 0/1 (dequantise it). A generated mass below the
+    kinematic minimum of its event (``cosh Δy < 1``) is read as ``Δy = 0``.
+
+    Arguments:
+        mu0, mu1: ``[px, py, pz]`` column names of the two muons (GeV); ``mu0``'s pz is replaced.
+        mass: the muon mass (GeV).
+        mll, sign: names of the new columns.
+    """
+
+    kind = "dimuon_mass"
+
+    def __init__(self, mu0: list[str], mu1: list[str], mass: float = MUON_MASS,
+                 mll: str = "mll", sign: str = "dy_sign") -> None:
+        self.mu0, self.mu1, self.mass = list(mu0), list(mu1), float(mass)
+        self.mll, self.sign = mll, sign
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, self.mu0 + self.mu1, "dimuon mass")
+
+    def _transverse(self, cols: Columns) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        (x0, y0, _), (x1, y1, z1) = self.mu0, self.mu1
+        m2 = self.mass**2
+        mt0 = torch.sqrt(m2 + cols[x0] ** 2 + cols[y0] ** 2)
+        mt1 = torch.sqrt(m2 + cols[x1] ** 2 + cols[y1] ** 2)
+        dot = cols[x0] * cols[x1] + cols[y0] * cols[y1]
+        return mt0, mt1, dot, torch.asinh(cols[z1] / mt1)
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        mt0, mt1, dot, rap1 = self._transverse(cols)
+        rap0 = torch.asinh(cols[self.mu0[2]] / mt0)
+        dy = rap0 - rap1
+        mll2 = 2 * self.mass**2 + 2 * (mt0 * mt1 * torch.cosh(dy) - dot)
+        out = {k: v for k, v in cols.items() if k != self.mu0[2]}
+        out[self.mll] = torch.sqrt(mll2.clamp_min(0))
+        out[self.sign] = (dy > 0).to(dy.dtype)
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        mt0, mt1, dot, rap1 = self._transverse(cols)
+        cosh_dy = (cols[self.mll] ** 2 / 2 - self.mass**2 + dot) / (mt0 * mt1)
+        dy = torch.acosh(cosh_dy.clamp_min(1.0 + 1e-12))
+        # 1 means Δy > 0; dequantised values of 1 lie in [1, 2), of 0 in [0, 1)
+        dy = torch.where(cols[self.sign] >= 1.0, dy, -dy)
+        out = {k: v for k, v in cols.items() if k not in (self.mll, self.sign)}
+        out[self.mu0[2]] = mt0 * torch.sinh(rap1 + dy)
+        return out
+
+
+class Logit(Transform):
+    """``y = logit((x − low) / (high − low))`` for a column confined to ``(low, high)`` by a cut.
+
+    Generated values then always respect the cut (e.g. the selection 50 < m(μμ) < 150 GeV).
+
+    Arguments:
+        column: column name.
+        low, high: the open interval of allowed values (same unit as the column).
+    """
+
+    kind = "logit"
+
+    def __init__(self, column: str, low: float, high: float) -> None:
+        if not low < high:
+            raise FlashgenError(f"logit needs low < high, got {low} >= {high}")
+        self.column, self.low, self.high = column, float(low), float(high)
+
+    def fit(self, cols: Columns) -> None:
+        _need(cols, [self.column], "logit transform")
+        x = cols[self.column]
+        if not bool(((x > self.low) & (x < self.high)).all()):
+            raise FlashgenError(f"column '{self.column}' has values outside ({self.low}, {self.high})")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        u = (cols[self.column] - self.low) / (self.high - self.low)
+        return {**cols, self.column: torch.log(u) - torch.log1p(-u)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return {**cols, self.column: self.low + (self.high - self.low) * torch.sigmoid(cols[self.column])}
 
 
 class AzimuthalRotation(Transform):

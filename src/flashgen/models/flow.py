@@ -53,9 +53,11 @@ class RationalQuadraticSpline(MonotonicRQSTransform):
     def __init__(self, widths: Tensor, heights: Tensor, derivatives: Tensor, bound: float = 5.0,
                  **kwargs) -> None:
         super(MonotonicRQSTransform, self).__init__(**kwargs)
-        self.horizontal = self._knots(widths, bound)
-        self.vertical = self._knots(heights, bound)
-        self.derivatives = F.pad(F.softplus(derivatives) + self.MIN_SLOPE, (1, 1), value=1.0)
+        # The parameters arrive as strided slices of one MLP output; elementwise kernels on
+        # them are several times slower than on contiguous copies (softplus: 6x, measured).
+        self.horizontal = self._knots(widths.contiguous(), bound)
+        self.vertical = self._knots(heights.contiguous(), bound)
+        self.derivatives = F.pad(F.softplus(derivatives.contiguous()) + self.MIN_SLOPE, (1, 1), value=1.0)
 
     @classmethod
     def _knots(cls, logits: Tensor, bound: float) -> Tensor:

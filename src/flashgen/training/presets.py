@@ -18,8 +18,8 @@ from .. import physics
 from ..errors import FlashgenError
 from ..sources.zmumu.columns import FEATURES as ZMUMU_FEATURES
 from ..sources.zmumu.columns import JETS
-from ..transforms import (Asinh, AzimuthalRotation, Dequantize, Log, OnShellEnergy, Residual,
-                          SortDescending, Transform, ZeroPadding)
+from ..transforms import (Asinh, AzimuthalRotation, Dequantize, DimuonMass, Log, Logit,
+                          OnShellEnergy, Residual, SortDescending, Transform, ZeroPadding)
 
 __all__ = ["PRESETS", "Preset", "QUANTITIES", "default_steps", "quantity"]
 
@@ -80,9 +80,14 @@ def _zmumu_steps() -> list[Transform]:
         SortDescending(JETS),
         OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e"),
         OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e"),
+        # m(μμ) becomes a coordinate (its line shape is learnt directly) in place of μ0's pz
+        DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"]),
+        Logit("mll", 50.0, 150.0),  # the selection window
+        Dequantize("dy_sign"),
         AzimuthalRotation([["mu0_px", "mu0_py"], ["met_x", "met_y"]], ["mu1_px", "mu1_py"]),
         Log("mu1_px"),  # the rotated μ1 px is its pT > 0
-        Asinh("mu0_pz", scale=50.0),
+        Asinh("mu0_px", scale=30.0),
+        Asinh("mu0_py", scale=20.0),
         Asinh("mu1_pz", scale=50.0),
         Asinh("met_x", scale=20.0),
         Asinh("met_y", scale=20.0),
@@ -129,8 +134,9 @@ PRESETS: dict[str, Preset] = {
         train={"flow": {"steps": 4000, "batch_size": 1024},
                "gan": {"steps": 8000, "batch_size": 1024},
                "wgan-gp": {"steps": 8000, "batch_size": 1024},
-               "efficiency": {"steps": 3000, "batch_size": 2048}},
-        hparams={"flow": {"transforms": 3, "hidden": (64, 64), "bins": 8}},
+               "efficiency": {"steps": 8000, "batch_size": 4096}},
+        hparams={"flow": {"transforms": 3, "hidden": (128, 128), "bins": 16},
+                 "efficiency": {"hidden": (128, 128, 128), "lr": 3e-3}},
     ),
     "camelback": Preset(
         name="camelback",
