@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import physics
 from ..data import Column, EventTable
 from ..errors import FlashgenError
 
@@ -104,59 +105,14 @@ def wrap_angle(phi: np.ndarray) -> np.ndarray:
 # Z→μμ
 
 
-def _mu1_py(table: EventTable) -> np.ndarray:
-    """μ1's py (GeV); zero for a table already in the analysis frame (no ``mu1_py`` column)."""
-    if "mu1_py" in table:
-        return np.asarray(table["mu1_py"], dtype=np.float64)
-    return np.zeros(len(table))
-
-
 def _f(table: EventTable, name: str) -> np.ndarray:
     return np.asarray(table[name], dtype=np.float64)
 
 
-def _dimuon(table: EventTable) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    px = _f(table, "mu0_px") + _f(table, "mu1_px")
-    py = _f(table, "mu0_py") + _mu1_py(table)
-    pz = _f(table, "mu0_pz") + _f(table, "mu1_pz")
-    e = _f(table, "mu0_e") + _f(table, "mu1_e")
-    return px, py, pz, e
-
-
-def mll(table: EventTable) -> np.ndarray:
-    """Invariant mass of the muon pair, GeV (0 where the four-vector sum is space-like)."""
-    px, py, pz, e = _dimuon(table)
-    return np.sqrt(np.clip(e**2 - px**2 - py**2 - pz**2, 0.0, None))
-
-
-def ptll(table: EventTable) -> np.ndarray:
-    """Transverse momentum of the muon pair (the Z pT), GeV."""
-    px, py, _, _ = _dimuon(table)
-    return np.hypot(px, py)
-
-
-def met(table: EventTable) -> np.ndarray:
-    """Missing transverse momentum magnitude, GeV."""
-    return np.hypot(_f(table, "met_x"), _f(table, "met_y"))
-
-
-def met_phi(table: EventTable) -> np.ndarray:
-    """φ_miss: azimuth of the missing momentum measured from μ1's direction, rad in [-π, π).
-
-    This is the seed analysis' φ_miss, computed there in the frame where μ1 has py = 0, px > 0;
-    measured relative to μ1 it is the same in any azimuthally rotated frame.
-    """
-    phi_mu1 = np.arctan2(_mu1_py(table), _f(table, "mu1_px"))
-    return wrap_angle(np.arctan2(_f(table, "met_y"), _f(table, "met_x")) - phi_mu1)
-
-
-def dphi_mumu(table: EventTable) -> np.ndarray:
-    """Δφ(μ0, μ1) = φ(μ0) - φ(μ1), rad in [-π, π)."""
-    phi0 = np.arctan2(_f(table, "mu0_py"), _f(table, "mu0_px"))
-    phi1 = np.arctan2(_mu1_py(table), _f(table, "mu1_px"))
-    return wrap_angle(phi0 - phi1)
-
-
+# The quantities themselves live in flashgen.physics (one implementation, shared with the GAN's
+# regression terms and the training's snapshot selection); a table without ``mu1_py`` is read as
+# already rotated (μ1 py = 0).
+mll, ptll, met, met_phi, dphi_mumu = physics.mll, physics.ptll, physics.met, physics.met_phi, physics.dphi_mumu
 _JETS = tuple(f"jet{i}_pt" for i in range(1, 6))
 NJET_THRESHOLD = 15.0
 """Jet pT threshold (GeV) of the jet multiplicity, as in the seed analysis."""
@@ -164,7 +120,7 @@ NJET_THRESHOLD = 15.0
 
 def njet15(table: EventTable) -> np.ndarray:
     """Number of the five stored jets with pT > 15 GeV."""
-    return np.sum([_f(table, j) > NJET_THRESHOLD for j in _JETS], axis=0).astype(np.float64)
+    return physics.n_jets(table, NJET_THRESHOLD)
 
 
 _MU = ("mu0_px", "mu0_py", "mu0_pz", "mu0_e", "mu1_px", "mu1_pz", "mu1_e")
