@@ -1,0 +1,523 @@
+"""The main job end to end (``flashgen run``): simulate, split, train, generate, validate.
+
+Every stage writes its output inside one run folder ``DIR`` and is skipped when that output
+already exists, is valid and is newer than its inputs, so an interrupted job continues where it
+stopped::
+
+    DIR/run.json                    settings, per-stage timings and the summary
+    DIR/reference/                  1. Z→μμ reference with pileup (sharded; resumes missing shards)
+    DIR/reference-train.parquet     2. the reference split by a seeded permutation: training part
+    DIR/reference-heldout.parquet      and held-out part (never trained on, used for validation)
+    DIR/model.pt                    3. trained model (checkpoint DIR/.model.pt.ckpt while training)
+    DIR/generated.parquet           4. ``factor`` x the selected reference events, generated
+    DIR/validation/                 5. report.html, metrics.json and figures: held-out vs generated
+
+Speed-up. The cost of one analysis-level event of the reference is the simulation wall time
+(PYTHIA8 hard process, pileup library and overlay, detector, jets, selection; PYTHIA and Dask
+start-up included) divided by the number of *selected* events; the generator's cost is the
+generation wall time to Parquet divided by the generated events. Their ratio is the speed-up per
+analysis-level event; the ratio per generated (not selected) reference event is also reported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .data import atomic_path, check_output_path
+from .errors import FlashgenError
+
+__all__ = ["DEFAULT_EVENTS", "DEFAULT_FACTOR", "RUN_FILE", "STAGES", "RunSettings", "run_pipeline",
+           "stage_seed", "worst_feature"]
+
+RUN_FILE = "run.json"
+DEFAULT_EVENTS = 20_000
+"""Generated Z→μμ events of the default job (about 37 % are selected)."""
+DEFAULT_FACTOR = 100.0
+DEFAULT_HOLDOUT = 0.25
+DEFAULT_VALIDATION_EVENTS = 100_000
+GENERATION_CHUNK = 20_000
+"""Events generated and written at once: on a CPU, chunks of 20-50k events generate about twice
+as fast as 200k (the network's activations stay in cache); measured with ``flashgen bench``."""
+STAGES = ("simulate", "split", "train", "generate", "validate")
+
+REFERENCE = "reference"
+TRAIN_SPLIT = "reference-train.parquet"
+HELDOUT_SPLIT = "reference-heldout.parquet"
+MODEL = "model.pt"
+CHECKPOINT = ".model.pt.ckpt"
+GENERATED = "generated.parquet"
+VALIDATION = "validation"
+OUTPUTS = {"simulate": [REFERENCE], "split": [TRAIN_SPLIT, HELDOUT_SPLIT],
+           "train": [MODEL, CHECKPOINT], "generate": [GENERATED], "validate": [VALIDATION]}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Settings of the job; all but ``workers`` define its outputs.
+
+    Arguments:
+        events: generated Z→μμ reference events (hard processes; about 37 % are selected).
+        seed: seeds the simulation, the split, the training and the generation.
+        model: ``"flow"``, ``"gan"`` or ``"wgan-gp"`` (zmumu preset).
+        factor: generated events per selected reference event.
+        steps: training steps (``None``: the preset's).
+        pileup: mean number of pileup interactions per event.
+        library_events: minimum-bias events in the pileup library.
+        holdout: fraction of the selected reference events held out for validation.
+        validation_events: at most this many events of each table enter the validation
+            (a seeded subsample of the generated events; the held-out split is smaller).
+        workers: simulation worker processes (does not change any output).
+    """
+
+    events: int = DEFAULT_EVENTS
+    seed: int = 0
+    model: str = "flow"
+    factor: float = DEFAULT_FACTOR
+    steps: int | None = None
+    pileup: float = 20.0
+    library_events: int = 5000
+    holdout: float = DEFAULT_HOLDOUT
+    validation_events: int = DEFAULT_VALIDATION_EVENTS
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        from .models.flashmodel import MODELS
+
+        for name in ("events", "library_events", "validation_events", "workers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise FlashgenError(f"{name} must be a positive integer, got {value!r}")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
+            raise FlashgenError(f"steps must be a positive integer, got {self.steps!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise FlashgenError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
+        if self.model not in MODELS:
+            raise FlashgenError(f"unknown model '{self.model}'; choose from {', '.join(MODELS)}")
+        if not (math.isfinite(self.factor) and self.factor > 0):
+            raise FlashgenError(f"factor must be a positive number, got {self.factor!r}")
+        if not 0 < self.holdout < 1:
+            raise FlashgenError(f"the held-out fraction must be in (0, 1), got {self.holdout!r}")
+        if not (math.isfinite(self.pileup) and self.pileup >= 0):
+            raise FlashgenError(f"pileup must be a number >= 0, got {self.pileup!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that define the outputs (everything but ``workers``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workers"}
+
+
+DEPENDS: dict[str, tuple[str, ...]] = {
+    "simulate": ("events", "seed", "pileup", "library_events"),
+    "split": ("holdout",),
+    "train": ("model", "steps"),
+    "generate": ("factor",),
+    "validate": ("validation_events",),
+}
+"""Settings each stage reads besides the outputs of the stages before it."""
+
+
+def stage_seed(seed: int, stage: str) -> int:
+    """Independent 63-bit seed of ``stage`` derived from the run seed (the simulation uses
+    ``seed`` itself, so that ``flashgen simulate zmumu --seed`` reproduces the reference)."""
+    if stage == "simulate":
+        return seed
+    state = np.random.SeedSequence([seed, STAGES.index(stage)]).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+# ------------------------------------------------------------------------------- the state file
+
+
+def _load_state(out: Path) -> dict[str, Any] | None:
+    path = out / RUN_FILE
+    if not path.exists():
+        return None
+    try:
+        state = json.loads(path.read_text())
+        if not isinstance(state, dict) or not isinstance(state.get("settings"), dict):
+            raise ValueError("no settings")
+    except (OSError, ValueError):
+        raise FlashgenError(f"{path} is unreadable; remove {out} (or choose another --out) and "
+                            "start again") from None
+    state.setdefault("stages", {})
+    return state
+
+
+def _save_state(out: Path, state: dict[str, Any]) -> None:
+    state["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    with atomic_path(out / RUN_FILE) as tmp:
+        tmp.write_text(json.dumps(state, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def _remove_outputs(out: Path, stages: list[str]) -> None:
+    for stage in stages:
+        for name in OUTPUTS[stage]:
+            path = out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+
+def _open_run(out: Path, settings: RunSettings, force: bool,
+              log: Callable[[str], None]) -> dict[str, Any]:
+    """Check that ``out`` can take this job; return its state (new, resumed or forced)."""
+    check_output_path(out, directory=True)
+    state = _load_state(out) if out.exists() else None
+    new = settings.identity()
+    if state is None:
+        if out.exists() and any(out.iterdir()):
+            raise FlashgenError(f"{out} is not empty and holds no flashgen run ({RUN_FILE}); "
+                                "choose a new or empty folder for --out")
+        out.mkdir(exist_ok=True)
+        state = {"flashgen_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                 "settings": new, "stages": {}}
+    else:
+        old = state["settings"]
+        changed = [k for k in new if old.get(k) != new[k]]
+        if changed:
+            diff = ", ".join(f"{k}={old.get(k)!r} (now {new[k]!r})" for k in changed)
+            if not force:
+                raise FlashgenError(f"{out} holds a run with other settings: {diff}; rerun with the "
+                                    "same options to resume it, add --force to redo the stages they "
+                                    "affect, or choose another --out")
+            first = min(i for i, s in enumerate(STAGES)
+                        if any(k in changed for k in sum((DEPENDS[t] for t in STAGES[:i + 1]), ())))
+            redo = list(STAGES[first:])
+            _remove_outputs(out, redo)
+            for stage in redo:
+                state["stages"].pop(stage, None)
+            state.pop("summary", None)
+            state["settings"] = new
+            log(f"--force: settings changed ({diff}); redoing {', '.join(redo)}")
+    state["workers"] = settings.workers
+    _save_state(out, state)
+    return state
+
+
+# ------------------------------------------------------------------------------- validity checks
+
+
+def _rows(path: Path) -> int | None:
+    """Rows of a Parquet file from its footer, or ``None`` if it is missing or unreadable."""
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception:  # noqa: BLE001 - any failure means "not a valid output"
+        return None
+
+
+def _mtime(path: Path) -> float:
+    if path.is_dir():
+        times = [p.stat().st_mtime for p in path.glob("*.parquet")]
+        return max(times, default=path.stat().st_mtime)
+    return path.stat().st_mtime
+
+
+def _newer(output: Path, *inputs: Path) -> bool:
+    return output.exists() and all(_mtime(output) >= _mtime(i) for i in inputs if i.exists())
+
+
+# ------------------------------------------------------------------------------- the stages
+
+
+class _Job:
+    """One invocation of the job on ``out``."""
+
+    def __init__(self, out: Path, settings: RunSettings, state: dict[str, Any], quiet: bool,
+                 log: Callable[[str], None]) -> None:
+        self.out, self.settings, self.state, self.quiet, self.log = out, settings, state, quiet, log
+        self.skipped: list[str] = []
+        self.timings: dict[str, float | None] = {}
+
+    def stage(self, index: int, name: str, what: str, done: bool, work: Callable[[], dict[str, Any]],
+              reason: str = "") -> None:
+        prefix = f"[{index}/{len(STAGES)}] {name}"
+        if done:
+            self.skipped.append(name)
+            self.timings[name] = None
+            self.log(f"{prefix}: skipped ({reason or 'already done'})")
+            return
+        self.log(f"{prefix}: {what}")
+        start = time.perf_counter()
+        info = work()
+        seconds = time.perf_counter() - start
+        record = self.state["stages"].get(name, {}) if name == "simulate" else {}
+        record.update(info)
+        record["seconds"] = record.get("seconds", 0.0) + seconds if name == "simulate" else seconds
+        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.state["stages"][name] = record
+        self.timings[name] = seconds
+        _save_state(self.out, self.state)
+        self.log(f"{prefix}: done in {seconds:.1f} s")
+
+    # --- 1. simulate
+    def simulate(self) -> None:
+        from .sources.zmumu.production import DEFAULT_SHARD_SIZE, shard_sizes
+        from .sources.zmumu.production import RUN_FILE as SIM_RUN_FILE
+        from .sources.zmumu.pipeline import shard_path
+
+        s = self.settings
+        folder = self.out / REFERENCE
+        n_shards = len(shard_sizes(s.events, DEFAULT_SHARD_SIZE))
+        complete = (folder / SIM_RUN_FILE).exists() and "simulate" in self.state["stages"] and all(
+            shard_path(folder, i).exists() for i in range(n_shards))
+
+        def work() -> dict[str, Any]:
+            from .sources.zmumu import simulate_zmumu
+
+            r = simulate_zmumu(s.events, stage_seed(s.seed, "simulate"), folder, pileup=s.pileup,
+                               workers=s.workers, library_events=s.library_events, quiet=self.quiet)
+            old = self.state["stages"].get("simulate", {})
+            new_events = int(round(r["events_per_second"] * r["seconds"]))
+            return {"events_generated": r["events_generated"], "events_selected": r["events_selected"],
+                    "selection_efficiency": r["selection_efficiency"], "shards": r["shards"],
+                    "timed_events": old.get("timed_events", 0) + new_events,
+                    "library_seconds": old.get("library_seconds", 0.0) + r["library_seconds"],
+                    "workers": s.workers}
+
+        self.stage(1, "simulate", f"{s.events:,} Z→μμ events with pileup {s.pileup:g} on "
+                   f"{s.workers} worker(s) -> {folder}", complete, work, f"{folder} is complete")
+
+    # --- 2. split
+    def split(self) -> None:
+        s = self.settings
+        sim = self.state["stages"]["simulate"]
+        n = sim["events_selected"]
+        n_held = int(round(s.holdout * n))
+        train_path, held_path = self.out / TRAIN_SPLIT, self.out / HELDOUT_SPLIT
+        reference = self.out / REFERENCE
+        done = (_rows(train_path) == n - n_held and _rows(held_path) == n_held
+                and _newer(train_path, reference) and _newer(held_path, reference))
+
+        def work() -> dict[str, Any]:
+            from .data import read_table, write_table
+
+            if n_held < 2 or n - n_held < 2:
+                raise FlashgenError(f"only {n} selected reference events: too few to split into "
+                                    "training and held-out parts; ask for more --events")
+            table = read_table(reference)
+            if len(table) != n:
+                raise FlashgenError(f"{reference} holds {len(table)} events, {RUN_FILE} says {n}; "
+                                    f"remove {self.out} and start again")
+            perm = np.random.default_rng(stage_seed(s.seed, "split")).permutation(n)
+            held, train = np.sort(perm[:n_held]), np.sort(perm[n_held:])
+            for rows, path, part in ((train, train_path, "train"), (held, held_path, "held-out")):
+                t = table.take(rows)
+                t.meta = {**{k: v for k, v in table.meta.items() if k not in ("source", "shards")},
+                          "split": {"part": part, "fraction": len(rows) / n, "seed": s.seed}}
+                write_table(t, path)
+            return {"train_events": int(len(train)), "heldout_events": int(len(held))}
+
+        self.stage(2, "split", f"{n:,} selected events -> {n - n_held:,} for training, {n_held:,} "
+                   f"held out (seeded permutation)", done, work, "both parts exist")
+
+    # --- 3. train
+    def train(self) -> None:
+        s = self.settings
+        model_path, ckpt = self.out / MODEL, self.out / CHECKPOINT
+        done = _newer(model_path, self.out / TRAIN_SPLIT) and self._loads(model_path)
+        resume = ckpt.exists()
+
+        def work() -> dict[str, Any]:
+            from .data import read_table
+            from .training import train
+
+            table = read_table(self.out / TRAIN_SPLIT)
+            model = train(table, s.model, preset="zmumu", steps=s.steps,
+                          seed=stage_seed(s.seed, "train"), quiet=self.quiet, checkpoint=ckpt,
+                          resume=True)
+            model.save(model_path)
+            ckpt.unlink(missing_ok=True)
+            r = model.info["result"]
+            return {"model": s.model, "steps": r["steps"], "best_step": r["best_step"],
+                    "best_score": r["best_score"], "samples_per_second": r["samples_per_second"],
+                    "trainer_seconds": r["seconds"],
+                    "train_events": model.info["train_events"], "val_events": model.info["val_events"],
+                    "parameters": model.n_parameters(), "file_mb": model_path.stat().st_size / 1e6}
+
+        what = f"{s.model} (zmumu preset) on {self.out / TRAIN_SPLIT}"
+        self.stage(3, "train", what + (f", resuming from {ckpt}" if resume else ""), done, work,
+                   f"{model_path} exists")
+
+    def _loads(self, path: Path) -> bool:
+        from .models.flashmodel import FlashModel
+
+        try:
+            FlashModel.load(path)
+        except FlashgenError:
+            return False
+        return True
+
+    # --- 4. generate
+    def n_generate(self) -> int:
+        return int(math.ceil(self.settings.factor * self.state["stages"]["simulate"]["events_selected"]))
+
+    def generate(self) -> None:
+        s = self.settings
+        n = self.n_generate()
+        path, model_path = self.out / GENERATED, self.out / MODEL
+        done = _rows(path) == n and _newer(path, model_path)
+
+        def work() -> dict[str, Any]:
+            from .generation import generate
+            from .models.flashmodel import FlashModel
+
+            model = FlashModel.load(model_path)
+            r = generate(model, path, n, seed=stage_seed(s.seed, "generate"),
+                         chunk_size=GENERATION_CHUNK, quiet=self.quiet)
+            return {"events": r.events, "chunk_size": GENERATION_CHUNK, "generation_seconds": r.seconds,
+                    "events_per_second": r.events_per_second,
+                    "file_mb": path.stat().st_size / 1e6}
+
+        self.stage(4, "generate", f"{n:,} events ({s.factor:g} x the selected reference) -> {path}",
+                   done, work, f"{path} holds {n:,} events")
+
+    # --- 5. validate
+    def validate(self) -> None:
+        s = self.settings
+        folder = self.out / VALIDATION
+        metrics = folder / "metrics.json"
+        held, gen = self.out / HELDOUT_SPLIT, self.out / GENERATED
+        done = (_newer(metrics, held, gen) and (folder / "report.html").exists()
+                and self._metrics() is not None)
+
+        def work() -> dict[str, Any]:
+            from .data import read_table
+            from .validation import validate
+
+            result = validate(read_table(held), read_table(gen), folder,
+                              max_events=s.validation_events, seed=stage_seed(s.seed, "validate"),
+                              quiet=self.quiet)
+            return {"verdict": result["summary"]["verdict"]}
+
+        self.stage(5, "validate", f"held-out reference vs generated (at most "
+                   f"{s.validation_events:,} events each) -> {folder}/report.html", done, work,
+                   f"{metrics} is newer than its inputs")
+
+    def _metrics(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.out / VALIDATION / "metrics.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+
+def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = None, *,
+                 force: bool = False, quiet: bool = False,
+                 log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) the main job in the folder ``out``; return its summary.
+
+    Arguments:
+        out: run folder (created; its parent must exist). A folder holding a run with other
+            settings is refused unless ``force``.
+        settings: the job's settings (default: :class:`RunSettings`'s defaults).
+        force: accept changed settings: redo the first stage they affect and every later one.
+        quiet: no progress bars.
+        log: called with one line per stage event (default: silent).
+
+    Returns:
+        The summary (also stored in ``out/run.json``): ``reference``, ``generation``,
+        ``speedup``, ``model``, ``validation``, ``stages`` (seconds of each stage as recorded)
+        and ``this_run`` (seconds of each stage in this call, ``None`` where skipped),
+        ``skipped`` (stages skipped in this call).
+    """
+    settings = settings or RunSettings()
+    log = log or (lambda message: None)
+    out_path = Path(out)
+    state = _open_run(out_path, settings, force, log)
+    job = _Job(out_path, settings, state, quiet, log)
+    job.simulate()
+    job.split()
+    job.train()
+    job.generate()
+    job.validate()
+    summary = _summarise(job)
+    state["summary"] = summary
+    _save_state(out_path, state)
+    return summary
+
+
+# ------------------------------------------------------------------------------- the summary
+
+
+def worst_feature(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The generated feature with the largest KS statistic in a ``metrics.json`` content.
+
+    Returns:
+        ``{"name", "ks_stat", "w1_norm", "status"}`` or ``None`` when no feature was compared.
+    """
+    features = [(key.split("/", 1)[1], values) for key, values in metrics.get("metrics", {}).items()
+                if key.startswith("feature/") and values.get("ks_stat") is not None]
+    if not features:
+        return None
+    name, values = max(features, key=lambda item: item[1]["ks_stat"])
+    status = next((c["status"] for c in metrics.get("checks", [])
+                   if c["key"] == f"feature/{name}" and c["metric"] == "ks_stat"), None)
+    return {"name": name, "ks_stat": values["ks_stat"], "w1_norm": values.get("w1_norm"),
+            "status": status}
+
+
+def _summarise(job: _Job) -> dict[str, Any]:
+    stages = job.state["stages"]
+    sim, gen, trained = stages["simulate"], stages["generate"], stages["train"]
+    sim_seconds = sim["seconds"]
+    per_generated = sim["timed_events"] / sim_seconds if sim["timed_events"] else None
+    per_selected = per_generated * sim["selection_efficiency"] if per_generated else None
+    metrics = job._metrics() or {}
+    clf = metrics.get("classifier")
+    summary: dict[str, Any] = {
+        "out": str(job.out),
+        "settings": asdict(job.settings),
+        "reference": {
+            "events_generated": sim["events_generated"], "events_selected": sim["events_selected"],
+            "selection_efficiency": sim["selection_efficiency"], "seconds": sim_seconds,
+            "library_seconds": sim["library_seconds"], "workers": sim.get("workers"),
+            "selected_events_per_second": per_selected,
+            "generated_events_per_second": per_generated,
+            "definition": "selected (analysis-level) reference events per second of simulation "
+                          "wall time, PYTHIA/Dask start-up and the pileup library included",
+        },
+        "generation": {"events": gen["events"], "seconds": gen["generation_seconds"],
+                       "events_per_second": gen["events_per_second"], "file_mb": gen["file_mb"],
+                       "factor": gen["events"] / sim["events_selected"]},
+        "speedup": {
+            "per_selected_event": gen["events_per_second"] / per_selected if per_selected else None,
+            "per_generated_event": gen["events_per_second"] / per_generated if per_generated else None,
+        },
+        "model": {k: trained[k] for k in ("model", "parameters", "file_mb", "steps", "best_step",
+                                          "samples_per_second", "train_events", "val_events")},
+        "split": stages["split"],
+        "validation": {
+            "report": str(job.out / VALIDATION / "report.html"),
+            "verdict": metrics.get("summary", {}).get("verdict"),
+            "counts": metrics.get("summary", {}).get("counts"),
+            "reference_events": metrics.get("samples", {}).get("reference", {}).get("n_used"),
+            "generated_events": metrics.get("samples", {}).get("generated", {}).get("n_used"),
+            "classifier_auc": clf["auc"] if clf else None,
+            "classifier_auc_err": clf["auc_err"] if clf else None,
+            "worst_feature": worst_feature(metrics),
+        },
+        "stages": {name: stages.get(name, {}).get("seconds") for name in STAGES},
+        "this_run": dict(job.timings),
+        "skipped": list(job.skipped),
+    }
+    # the trainer's clock adds up interrupted and resumed parts of the training
+    summary["model"]["train_seconds"] = trained.get("trainer_seconds", trained["seconds"])
+    return summary
