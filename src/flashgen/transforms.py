@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -550,7 +551,8 @@ class Pipeline:
         return ((z - self.mean.to(z)) / self.std.to(z)).float()
 
     def inverse(self, z: Tensor, conditions: Columns | None = None,
-                generator: torch.Generator | None = None, exact: bool = True) -> Columns:
+                generator: torch.Generator | None = None, exact: bool = True,
+                keep: Sequence[str] = ()) -> Columns:
         """Model matrix ``(n_events, len(model_columns))`` -> physical columns (``self.columns``).
 
         Arguments:
@@ -558,6 +560,8 @@ class Pipeline:
             conditions: physical condition columns, when steps need them.
             generator: seeds the randomness of inverses (e.g. the azimuth of a rotation).
             exact: ``False`` keeps the map differentiable (skips floors, thresholds, sorting).
+            keep: intermediate columns to return too, as they were last seen on the way back
+                (e.g. ``"mll"``, a model coordinate that the physical columns only imply).
         """
         x = z * self.std.to(z) + self.mean.to(z)
         cols: Columns = {c: x[:, j] for j, c in enumerate(self.model_columns)}
@@ -566,9 +570,11 @@ class Pipeline:
                 raise FlashgenError("this model needs condition columns to generate: "
                                     + ", ".join(self.conditions))
             cols.update({c: conditions[c].to(x) for c in self.conditions})
+        kept = {k: cols[k] for k in keep if k in cols}
         for step in reversed(self.steps):
             cols = step.inverse(cols, generator, exact=exact)
-        return {c: cols[c] for c in self.columns}
+            kept.update({k: cols[k] for k in keep if k in cols})
+        return {**kept, **{c: cols[c] for c in self.columns}}
 
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted pipeline (plain values and tensors)."""

@@ -198,7 +198,9 @@ def _regression_terms(pre: Preset, fpipe: Pipeline, table: EventTable, rows: np.
         values = np.asarray(quantity(name, phys), dtype=np.float64)
 
         def function(x: torch.Tensor, c: torch.Tensor, name: str = name) -> torch.Tensor:
-            return quantity(name, fpipe.inverse(x, None, None, exact=False))
+            # a quantity that is itself a model coordinate (m(μμ) in the zmumu preset) is taken
+            # from there: smooth, and free of the far tails of the full inverse map
+            return quantity(name, fpipe.inverse(x, None, None, exact=False, keep=[name]))
 
         terms.append(RegressionTerm(name, function, float(values.mean()), float(values.std()), w_mean, w_std))
     return terms

@@ -35,11 +35,11 @@ QUANTITIES: dict[str, Callable[[Any], Any]] = {
 
 
 def quantity(name: str, cols: dict[str, Any]) -> Any:
-    """Evaluate a column or a derived quantity of :data:`QUANTITIES` on ``cols``."""
-    if name in QUANTITIES:
-        return QUANTITIES[name](cols)
+    """A column of ``cols`` named ``name``, else the derived quantity of :data:`QUANTITIES`."""
     if name in cols:
         return cols[name]
+    if name in QUANTITIES:
+        return QUANTITIES[name](cols)
     raise FlashgenError(f"unknown quantity '{name}': not a column, nor one of {', '.join(QUANTITIES)}")
 
 
