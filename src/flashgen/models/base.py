@@ -74,10 +74,27 @@ class GenerativeModel(Trainable):
 
 class LatentGenerator(GenerativeModel):
     """A generative model that maps Gaussian latent noise (and the condition) through
-    ``self.generator``, an :class:`MLP`; subclasses set ``self.latent`` and ``self.generator``."""
+    ``self.generator``, an :class:`MLP`; subclasses set ``self.latent`` and ``self.generator``.
+
+    ``regression`` holds physics regression terms (:class:`flashgen.models.gan.RegressionTerm`)
+    that the generator loss adds; they are set by the trainer and are not saved.
+    """
 
     latent: int
     generator: MLP
+
+    def __init__(self, **hparams: Any) -> None:
+        super().__init__(**hparams)
+        self.regression: list[Any] = []
+
+    def regression_loss(self, fake: Tensor, c: Tensor, losses: dict[str, float]) -> Tensor | float:
+        """Sum of the regression terms on a generated batch; records each in ``losses``."""
+        total: Tensor | float = 0.0
+        for term in self.regression:
+            value = term.loss(fake, c)
+            losses[term.name] = value.item()
+            total = total + value
+        return total
 
     def _noise(self, n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
         return torch.randn(n, self.latent, generator=generator, device=like.device, dtype=like.dtype)

@@ -82,7 +82,6 @@ class GAN(LatentGenerator):
         self.features, self.context, self.latent = features, context, latent
         self.generator = MLP(latent, features, generator_hidden, context)
         self.discriminator = MLP(features, 1, discriminator_hidden, context)
-        self.regression: list[RegressionTerm] = []  # set by the trainer; training-only, not saved
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         betas = tuple(self.hparams["betas"])
@@ -110,9 +109,5 @@ class GAN(LatentGenerator):
         logit = self.discriminator(self._blur(fake, generator), c)
         g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
         losses = {"d": d_loss.item(), "g": g_loss.item()}
-        for term in self.regression:
-            reg = term.loss(fake, c)
-            losses[term.name] = reg.item()
-            g_loss = g_loss + reg
-        self.minimise(g_loss, opt_g)
+        self.minimise(g_loss + self.regression_loss(fake, c, losses), opt_g)
         return losses

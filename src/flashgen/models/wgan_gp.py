@@ -82,5 +82,5 @@ class WGANGP(LatentGenerator):
         if int(self.updates) % self.hparams["critic_steps"] == 0:
             fake = self.generator(self._noise(len(x), x, generator), c)
             g_loss = -self.critic(fake, c).mean()
-            self.minimise(g_loss, opt_g)
+            self.minimise(g_loss + self.regression_loss(fake, c, losses), opt_g)
         return losses

@@ -24,7 +24,8 @@ from ..data import Column, EventTable
 from ..errors import FlashgenError
 from ..models.efficiency import EfficiencyClassifier
 from ..models.flashmodel import MODELS, FlashModel
-from ..models.gan import GAN, RegressionTerm
+from ..models.base import LatentGenerator
+from ..models.gan import RegressionTerm
 from ..transforms import Pipeline
 from .presets import PRESETS, Preset, default_steps, quantity
 from .trainer import TrainConfig, Trainer
@@ -157,7 +158,7 @@ def train(table: EventTable, model: str = "flow", *, features: Sequence[str] | N
             net = MODELS[model](features=x_train.shape[1], context=c_train.shape[1], **{**defaults, **hparams})
         except TypeError as err:
             raise FlashgenError(f"bad hyperparameter for model '{model}': {err}") from None
-        if isinstance(net, GAN) and pre is not None and own_steps and pre.regression:
+        if isinstance(net, LatentGenerator) and pre is not None and own_steps and pre.regression:
             net.regression = _regression_terms(pre, fpipe, table, train_rows, conds)
         quantities = list(selection or (pre.selection if pre and own_steps else ()) or feats)
         score = _ks_score(fpipe, cpipe, table, val_rows, conds, c_val, quantities, seed, config)
