@@ -1,0 +1,269 @@
+"""Column-wise invertible steps: logs, logits, asinh, dequantisation, zero padding, ordering,
+residuals with respect to a condition."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..errors import FlashgenError
+from .base import Columns, Transform, need
+
+__all__ = ["Asinh", "Dequantize", "Log", "Logit", "Residual", "SortDescending", "ZeroPadding"]
+
+
+class Logit(Transform):
+    """``y = logit((x − low) / (high − low))`` for a column confined to ``(low, high)`` by a cut.
+
+    Generated values then always respect the cut (e.g. the selection 50 < m(μμ) < 150 GeV).
+
+    Arguments:
+        column: column name.
+        low, high: the open interval of allowed values (same unit as the column).
+    """
+
+    kind = "logit"
+
+    def __init__(self, column: str, low: float, high: float) -> None:
+        if not low < high:
+            raise FlashgenError(f"logit needs low < high, got {low} >= {high}")
+        self.column, self.low, self.high = column, float(low), float(high)
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "logit transform")
+        x = cols[self.column]
+        if not bool(((x > self.low) & (x < self.high)).all()):
+            raise FlashgenError(f"column '{self.column}' has values outside ({self.low}, {self.high})")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        u = (cols[self.column] - self.low) / (self.high - self.low)
+        return {**cols, self.column: torch.log(u) - torch.log1p(-u)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return {**cols, self.column: self.low + (self.high - self.low) * torch.sigmoid(cols[self.column])}
+
+
+class Log(Transform):
+    """``y = log(x + offset)`` for positive or heavy-tailed columns; inverse clipped at ``lower``.
+
+    Arguments:
+        column: column name.
+        offset: added before the log (same unit as the column); 0 for strictly positive values.
+        lower: physical lower bound restored by the exact inverse (e.g. 0 for a pT or an isolation).
+    """
+
+    kind = "log"
+
+    def __init__(self, column: str, offset: float = 0.0, lower: float | None = 0.0) -> None:
+        self.column, self.offset, self.lower = column, float(offset), lower
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "log transform")
+        low = float((cols[self.column] + self.offset).min())
+        if not low > 0:
+            raise FlashgenError(f"column '{self.column}' has values <= {-self.offset}; "
+                                f"a log transform with offset {self.offset} cannot represent them")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {**cols, self.column: torch.log(cols[self.column] + self.offset)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        x = torch.exp(cols[self.column]) - self.offset
+        if exact and self.lower is not None:
+            x = x.clamp_min(self.lower)
+        return {**cols, self.column: x}
+
+
+class Dequantize(Transform):
+    """Integers -> continuous: add ``u ~ U[0, 1)``; the inverse takes the floor.
+
+    ``floor(k + u) = k`` exactly, and a model that learns the density of ``k + u`` returns ``k``
+    with its right probability: the round trip is unbiased (unlike Gaussian smearing + floor,
+    which shifts the mean by half a unit).
+
+    Arguments:
+        column: an integer-valued column (e.g. ``nvtx``).
+    """
+
+    kind = "dequantize"
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.minimum = 0.0
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "dequantisation")
+        x = cols[self.column]
+        if not torch.equal(x, torch.floor(x)):
+            raise FlashgenError(f"column '{self.column}' is not integer-valued; do not dequantise it")
+        self.minimum = float(x.min())
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        x = cols[self.column]
+        u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        return {**cols, self.column: x + u}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        if not exact:
+            return cols
+        return {**cols, self.column: torch.floor(cols[self.column]).clamp_min(self.minimum)}
+
+
+class ZeroPadding(Transform):
+    """A spike at zero (absent jets, an isolation of exactly 0) -> a flat shelf in an empty gap.
+
+    Zeros become uniform noise in ``[low, threshold)``, a range where the data have no other
+    values: for jets (pT = 0 or >= 10 GeV) the default shelf is ``[threshold/2, threshold)``; for
+    a non-negative quantity with some exact zeros use ``threshold=0`` and a negative ``low``. A
+    smooth model learns the shelf instead of a point mass; the exact inverse maps everything below
+    ``threshold`` back to 0, so the fraction of zeros is preserved.
+
+    Arguments:
+        columns: columns with a spike at zero.
+        threshold: every non-zero value is at or above it (same unit as the columns).
+        low: lower edge of the shelf (default ``threshold / 2``).
+    """
+
+    kind = "zero_padding"
+
+    def __init__(self, columns: list[str], threshold: float, low: float | None = None) -> None:
+        self.columns, self.threshold = list(columns), float(threshold)
+        self.low = float(low) if low is not None else self.threshold / 2
+        if not self.low < self.threshold:
+            raise FlashgenError(f"zero padding needs low < threshold, got {self.low} >= {self.threshold}")
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, self.columns, "zero padding")
+        for c in self.columns:
+            x = cols[c]
+            bad = (x != 0) & (x < self.threshold)
+            if bool(bad.any()):
+                raise FlashgenError(f"column '{c}' has non-zero values below the threshold "
+                                    f"{self.threshold}; set a lower threshold")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        out = dict(cols)
+        for c in self.columns:
+            x = cols[c]
+            u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            out[c] = torch.where(x == 0, self.low + (self.threshold - self.low) * u, x)
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        if not exact:
+            return cols
+        out = dict(cols)
+        for c in self.columns:
+            out[c] = torch.where(cols[c] < self.threshold, torch.zeros_like(cols[c]), cols[c])
+        return out
+
+
+class Asinh(Transform):
+    """``y = asinh(x / scale)``: linear near zero, logarithmic in both tails.
+
+    For signed, heavy-tailed columns (a muon's pz, the missing momentum components) whose tails
+    would otherwise sit many standard deviations out, where splines and MLPs learn poorly.
+
+    Arguments:
+        column: column name.
+        scale: where the map turns from linear to logarithmic (same unit as the column).
+    """
+
+    kind = "asinh"
+
+    def __init__(self, column: str, scale: float) -> None:
+        if not scale > 0:
+            raise FlashgenError(f"asinh scale must be positive, got {scale}")
+        self.column, self.scale = column, float(scale)
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "asinh transform")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {**cols, self.column: torch.asinh(cols[self.column] / self.scale)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return {**cols, self.column: torch.sinh(cols[self.column]) * self.scale}
+
+
+class SortDescending(Transform):
+    """Keep ordered slots ordered: the exact inverse sorts ``columns`` in descending order.
+
+    Arguments:
+        columns: slots that are ordered in the data (e.g. jet1_pt >= jet2_pt >= ...).
+    """
+
+    kind = "sort_descending"
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = list(columns)
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, self.columns, "ordering")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return cols
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        if not exact:
+            return cols
+        stacked = torch.stack([cols[c] for c in self.columns], dim=1)
+        ordered = torch.sort(stacked, dim=1, descending=True).values
+        return {**cols, **{c: ordered[:, j] for j, c in enumerate(self.columns)}}
+
+
+class Residual(Transform):
+    """Model a reconstructed quantity relative to its true value (a condition column).
+
+    ``kind="log-ratio"``: ``y = log(x / ref)`` (a relative response, e.g. pT'/pT);
+    ``kind="difference"``: ``y = x - ref``. A residual that is constant in the training data
+    (e.g. a detector that does not change eta) is recognised at fit time, dropped from the model
+    columns and restored exactly, so no model has to learn a zero-width distribution.
+
+    Arguments:
+        column: reconstructed column.
+        reference: the condition column it is compared with.
+        mode: ``"log-ratio"`` or ``"difference"``.
+    """
+
+    kind = "residual"
+
+    def __init__(self, column: str, reference: str, mode: str = "difference") -> None:
+        if mode not in ("log-ratio", "difference"):
+            raise FlashgenError(f"residual mode must be 'log-ratio' or 'difference', got '{mode}'")
+        self.column, self.reference, self.mode = column, reference, mode
+        self.constant: float | None = None
+
+    def _residual(self, cols: Columns) -> Tensor:
+        x, ref = cols[self.column], cols[self.reference]
+        return torch.log(x / ref) if self.mode == "log-ratio" else x - ref
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column, self.reference], "residual")
+        r = self._residual(cols)
+        if not bool(torch.isfinite(r).all()):
+            raise FlashgenError(f"residual of '{self.column}' w.r.t. '{self.reference}' is not "
+                                "finite (zero or negative values in a log-ratio?)")
+        spread = float(r.max() - r.min())
+        self.constant = float(r.mean()) if spread <= 1e-9 * max(1.0, float(r.abs().max())) else None
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        out = dict(cols)
+        if self.constant is not None:
+            del out[self.column]
+        else:
+            out[self.column] = self._residual(cols)
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        ref = cols[self.reference]
+        r = torch.full_like(ref, self.constant) if self.constant is not None else cols[self.column]
+        x = ref * torch.exp(r) if self.mode == "log-ratio" else ref + r
+        return {**cols, self.column: x}
