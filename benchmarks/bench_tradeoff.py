@@ -9,8 +9,8 @@ fidelity against the held-out part (classifier AUC, worst-KS feature, m(μμ) pe
 
 Usage::
 
-    python benchmarks/bench_tradeoff.py --data /work/data/dy24k [--steps 3000]
-        [--configs flow:2x32,flow:4x64,flow:6x128,flow:8x256,gan:64-64,gan:128-256-256-128]
+    python benchmarks/bench_tradeoff.py --data /work/data/dy24k [--steps 2000]
+        [--configs flow:4x32,flow:8x64,flow:8x128,gan:64-64,gan:128-256-256-128]
         [--gen-events 100000] [--out benchmarks/results]
 
 Config syntax: ``flow:TxW`` = T transforms with two hidden layers of width W; ``gan:A-B-...`` =
@@ -32,7 +32,7 @@ from typing import Any
 from bench_fidelity import SEED, split
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_CONFIGS = "flow:2x32,flow:4x64,flow:6x128,flow:8x256,gan:64-64,gan:128-256-256-128,gan:256-512-512-256"
+DEFAULT_CONFIGS = "flow:4x32,flow:8x64,flow:8x128,gan:64-64,gan:128-256-256-128"
 
 
 def parse_config(text: str) -> tuple[str, dict[str, Any]]:
@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="Z→μμ reference folder")
     parser.add_argument("--configs", default=DEFAULT_CONFIGS, help=f"default {DEFAULT_CONFIGS}")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps of every config (default 3000)")
+    parser.add_argument("--steps", type=int, default=2000,
+                        help="training steps of every config, the same budget for all (default 2000)")
     parser.add_argument("--holdout", type=float, default=0.25, help="held-out fraction (default 0.25)")
     parser.add_argument("--gen-events", type=int, default=100_000,
                         help="generated events for fidelity and speed (default 100,000)")

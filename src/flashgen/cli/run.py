@@ -106,9 +106,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"({_f(ref['generated_events_per_second'], ',.1f')} generated events/s)",
         f"generation: {gen['events']:,} events ({gen['factor']:.0f}x the selected reference) in "
         f"{gen['seconds']:.1f} s: {gen['events_per_second']:,.0f} events/s to Parquet",
-        f"speed-up (generation events/s / reference events/s): "
-        f"{_f(speed['per_selected_event'], ',.0f')}x per analysis-level (selected) event, "
-        f"{_f(speed['per_generated_event'], ',.0f')}x per generated reference event",
+        f"speed-up: {_f(speed['per_selected_event'], ',.0f')}x per analysis-level (selected) "
+        f"event, {_f(speed['per_generated_event'], ',.0f')}x per generated reference event "
+        f"(generation events/s / reference events/s, both measured in this run)",
         f"model: {model['model']}, {model['file_mb']:.2f} MB, {model['parameters']:,} parameters; "
         f"trained on {model['train_events']:,} events ({model['val_events']:,} for snapshot "
         f"selection) for {model['steps']:,} steps in {model['train_seconds']:.0f} s, kept step "
