@@ -121,10 +121,13 @@ PRESETS: dict[str, Preset] = {
         regression=(("mll", 1.0, 1.0),),
         # Measured on 6,900 training events (9,199 selected, a quarter held out): the flow below
         # reproduces the m(μμ) peak to 0.01 GeV and its width to 0.5 %, classifier AUC 0.56.
+        # The GAN needs many steps and instance noise: with 40,000 steps and no noise its m(μμ)
+        # width came out 26 % narrow; with noise 0.1 and lr 1e-4, 5 % narrow (peak +0.3 GeV).
         train={"flow": {"steps": 5000, "batch_size": 512},
-               "gan": {"steps": 10000, "batch_size": 512},
+               "gan": {"steps": 40000, "batch_size": 512},
                "wgan-gp": {"steps": 10000, "batch_size": 512}},
-        hparams={"flow": {"transforms": 8, "hidden": (64, 64), "bins": 8}},
+        hparams={"flow": {"transforms": 8, "hidden": (64, 64), "bins": 8},
+                 "gan": {"instance_noise": 0.1, "lr": 1e-4}},
     ),
     "electron": Preset(
         name="electron",
