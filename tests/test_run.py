@@ -20,17 +20,6 @@ TINY = RunSettings(events=600, seed=5, pileup=0.0, steps=20, factor=3.0, workers
                    validation_events=5000)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: two OpenMP threads stall badly on a CPU shared with other jobs."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def job(tmp_path_factory) -> tuple[Path, dict, list[str]]:
     out = tmp_path_factory.mktemp("job") / "run"

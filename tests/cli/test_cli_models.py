@@ -11,22 +11,7 @@ from flashgen.cli.main import main
 from flashgen.data import read_table, write_table
 from flashgen.sources.electron import simulate_electrons
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as stop:  # argparse errors exit through SystemExit
-        code = int(stop.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(capsys, *argv: str, match: str) -> None:
-    code, _, err = run(capsys, *argv)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("flashgen: error:"), err
-    assert match in lines[0]
+from .helpers import assert_user_error, run
 
 
 @pytest.fixture(scope="module")

@@ -13,36 +13,10 @@ import pytest
 from flashgen.cli.main import main
 from flashgen.data import read_table
 
+from .helpers import assert_user_error, run
+
 TINY = ["--events", "600", "--pileup", "2", "--library-events", "100", "--steps", "20",
         "--factor", "2", "--workers", "1", "--seed", "3"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: two OpenMP threads stall badly on a CPU shared with other jobs."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as stop:  # argparse errors exit through SystemExit
-        code = int(stop.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_user_error(capsys, *argv: str, match: str) -> None:
-    code, _, err = run(capsys, *argv)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("flashgen: error:"), err
-    assert match in lines[0]
 
 
 @pytest.fixture(scope="module")
