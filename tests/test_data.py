@@ -403,6 +403,16 @@ def test_event_table_shape_checks_and_helpers() -> None:
         EventTable.concat([table, table.select(["a"])])
 
 
+def test_concat_metadata_of_shards() -> None:
+    shards = [EventTable({"x": np.zeros(n)}, meta={"producer": "p", "shard": i, "events_generated": 10,
+                                                      "events_selected": n, "efficiency": n / 10})
+              for i, n in enumerate([3, 4])]
+    meta = EventTable.concat(shards).meta
+    assert meta["producer"] == "p" and meta["events_generated"] == 20 and meta["events_selected"] == 7
+    assert "shard" not in meta and "efficiency" not in meta
+    assert meta["varies"] == ["shard", "efficiency"]
+
+
 def test_failure_while_finishing_the_file_leaves_nothing(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk when the footer is written must not leave a broken file or a temporary."""

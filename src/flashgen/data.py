@@ -141,7 +141,12 @@ class EventTable:
 
     @staticmethod
     def concat(tables: Sequence[EventTable]) -> EventTable:
-        """Rows of ``tables`` one after the other; schema and metadata of the first."""
+        """Rows of ``tables`` one after the other; schema of the first.
+
+        Metadata entries that all tables share are kept; integer event counts (``events_*``, per
+        shard) are summed; other entries that differ (a shard's index or seed) are dropped and
+        their keys listed under ``"varies"``, so no table's value stands for the whole.
+        """
         if not tables:
             raise FlashgenError("nothing to concatenate")
         names = tables[0].names
@@ -149,7 +154,19 @@ class EventTable:
             if t.names != names:
                 raise FlashgenError(f"tables have different columns: {names} vs {t.names}")
         data = {n: np.concatenate([t.data[n] for t in tables]) for n in names}
-        return EventTable(data, dict(tables[0].columns), dict(tables[0].meta))
+        meta: dict[str, Any] = {}
+        varies = []
+        for key, value in tables[0].meta.items():
+            values = [t.meta.get(key) for t in tables]
+            if key.startswith("events_") and all(type(v) is int for v in values):
+                meta[key] = sum(values)
+            elif all(v == value for v in values):
+                meta[key] = value
+            else:
+                varies.append(key)
+        if varies:
+            meta["varies"] = varies
+        return EventTable(data, dict(tables[0].columns), meta)
 
 
 # ---------------------------------------------------------------------------------------------
