@@ -370,6 +370,20 @@ def test_unwritable_output_folder(tmp_path: Path) -> None:
     assert blocker.read_text() == "a file, not a folder"
 
 
+def test_temporary_file_refused_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    # e.g. /proc passes the access check but refuses new files
+    import errno
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(FlashgenError, match=r"cannot write .*t\.parquet: Permission denied$"):
+        write_table(sample_table(), tmp_path / "t.parquet")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_check_output_path_rules(tmp_path: Path) -> None:
     existing = write_table(sample_table(3), tmp_path / "e.parquet")
     assert check_output_path(existing) == existing

@@ -223,7 +223,10 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    except OSError as err:
+        raise FlashgenError(f"cannot write {target}: {err.strerror or err}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
