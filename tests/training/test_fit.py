@@ -23,3 +23,15 @@ def test_explicit_validation_set_is_used_for_selection_only(rng) -> None:
                   validation=_table(rng, 123), generator_hidden=(8,), discriminator_hidden=(8,))
     assert (model.info["train_events"], model.info["val_events"]) == (400, 123)
     assert all(h["score"] is not None for h in model.info["result"]["history"])
+
+
+def test_selection_by_held_out_loss(rng) -> None:
+    model = train(_table(rng, 600), "flow", steps=60, batch_size=64, snapshot_every=20,
+                  val_fraction=0.25, selection=["loss"], transforms=1, hidden=(8,), seed=3)
+    history = model.info["result"]["history"]
+    scores = [h["score"] for h in history]
+    assert [h["step"] for h in history] == [20, 40, 60]
+    assert model.info["result"]["best_score"] == min(scores)
+    # held-out NLL of two standardised Gaussian features, about 2 x 1.42 nats per event; a KS sum
+    # of two features could not exceed 2
+    assert 2.2 < min(scores) < 3.6

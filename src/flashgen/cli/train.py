@@ -68,7 +68,8 @@ def register(sub: Any) -> None:
                    help="columns to condition on (default: the preset's, else none)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=positive_int,
-                        help="optimisation steps (default: the preset's, else 4000)")
+                        help="optimisation steps, also of a detection-efficiency classifier "
+                        "(default: the preset's, else 4000)")
     length.add_argument("--epochs", type=positive_int,
                         help="passes over the training split, converted to steps")
     p.add_argument("--batch-size", type=positive_int,
