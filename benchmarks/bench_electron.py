@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from flashgen.bench import describe_machine, machine_info
+from flashgen.bench import describe_machine, machine_info, write_results
 from flashgen.data import EventTable
 from flashgen.sources.electron import efficiency, response_cdf, simulate_electrons
 from flashgen.training import train
@@ -75,9 +75,6 @@ def main() -> None:
         }
         print(kind, json.dumps(result["models"][kind]["max_ks"]),
               json.dumps(result["models"][kind]["max_efficiency_difference"]), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "electron.json").write_text(json.dumps(result, indent=1))
     lines = ["# Single-electron response: generated vs exact", "",
              f"{describe_machine(result['machine'])} Dataset B, {args.events:,} training rows, "
              f"seed {args.seed}; {PER_POINT:,} generated electrons per point. Targets: KS < 0.05, "
@@ -92,7 +89,7 @@ def main() -> None:
                          f"{p['efficiency_exact']:.2f} | {p['efficiency'] - p['efficiency_exact']:+.4f}{mark} |")
         lines += ["", f"Largest KS distance {r['max_ks']:.4f}; largest efficiency difference "
                       f"{r['max_efficiency_difference']:.4f}.", ""]
-    (out / "electron.md").write_text("\n".join(lines))
+    write_results(result, "\n".join(lines), args.out, "electron")
 
 
 if __name__ == "__main__":

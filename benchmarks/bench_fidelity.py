@@ -20,8 +20,6 @@ writes ``fidelity.json`` and ``fidelity.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -124,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
-    from flashgen.bench import machine_info, mll_peak_width
+    from flashgen.bench import command_line, machine_info, mll_peak_width, write_results
     from flashgen.data import read_table
 
     start = time.perf_counter()
@@ -132,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     train_part, held = split(table, args.holdout, args.seed)
     result: dict[str, Any] = {
         "benchmark": "fidelity",
-        "command": shlex.join(["python", "benchmarks/bench_fidelity.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_line("bench_fidelity.py", argv),
         "machine": machine_info(), "data": args.data, "events": len(table),
         "train_part": len(train_part), "heldout": len(held), "gen_events": args.gen_events,
         "seed": args.seed, "reference_mll": mll_peak_width(held, bootstrap=50, seed=args.seed),
@@ -149,11 +147,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['mll']['generated']['peak']:.2f} width {r['mll']['generated']['width']:.2f} GeV "
               f"(trained in {r['train_seconds']:.0f} s)", flush=True)
     result["wall_seconds"] = time.perf_counter() - start
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "fidelity.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "fidelity.md").write_text(markdown(result))
-    print(f"wrote {out / 'fidelity.json'} and {out / 'fidelity.md'}")
+    json_path, md_path = write_results(result, markdown(result), args.out, "fidelity")
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

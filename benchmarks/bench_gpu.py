@@ -24,8 +24,6 @@ measurements on the CPU (to check the script; small sizes advised).
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import tempfile
 import time
@@ -152,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_gpu: no CUDA device available; nothing measured, nothing written. Run it on "
               "a GPU machine, or with --device cpu to check the script here.")
         return 0
-    from flashgen.bench import machine_info, matmul_roofline
+    from flashgen.bench import command_line, machine_info, matmul_roofline, write_results
 
     start = time.perf_counter()
     batches = [int(float(b)) for b in args.batch_sizes.split(",")]
@@ -169,17 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     trained = any(m.get("trained_here") for m in models.values())
     result = {
         "benchmark": "gpu", "device": args.device,
-        "command": shlex.join(["python", "benchmarks/bench_gpu.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_line("bench_gpu.py", argv),
         "machine": machine_info(args.device), "roofline_flops": roofline, "roofline_size": size,
         "repeats": args.repeats, "models": results, "wall_seconds": time.perf_counter() - start,
         "models_note": (f"zmumu preset architectures trained {args.steps} steps on the device "
                         "(speed does not depend on training length)") if trained else "given files",
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "gpu.md").write_text(markdown(result))
-    print(f"wrote {out / 'gpu.json'} and {out / 'gpu.md'} in {result['wall_seconds']:.0f} s")
+    json_path, md_path = write_results(result, markdown(result), args.out, "gpu")
+    print(f"wrote {json_path} and {md_path} in {result['wall_seconds']:.0f} s")
     return 0
 
 

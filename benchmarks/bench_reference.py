@@ -18,10 +18,8 @@ the mean pileup density rho of its dataset (jets are pileup-corrected, see
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import shlex
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from flashgen.bench import command_line, write_results
 from flashgen.data import read_table
 from flashgen.sources.zmumu import simulate_zmumu
 from flashgen.sources.zmumu.production import DEFAULT_LIBRARY_EVENTS, DEFAULT_SHARD_SIZE
@@ -147,16 +146,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"({runs[-1]['seconds']:.1f} s)", flush=True)
     result = {
         "benchmark": "reference", "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": shlex.join(["python", "benchmarks/bench_reference.py", *(argv or sys.argv[1:])]),
+        "command": command_line("bench_reference.py", argv),
         "machine": machine(), "seed": SEED, "shard_size": DEFAULT_SHARD_SIZE,
         "library_events": DEFAULT_LIBRARY_EVENTS, "runs": runs,
         "note": args.note or "Wall-clock timings; see the load averages for other work on the machine.",
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "reference.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "reference.md").write_text(markdown(result))
-    print(f"wrote {out / 'reference.json'} and {out / 'reference.md'}")
+    json_path, md_path = write_results(result, markdown(result), args.out, "reference")
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

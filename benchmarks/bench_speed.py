@@ -23,9 +23,7 @@ generation speed not on how well, so short trainings are enough here.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
-import shlex
 import sys
 import tempfile
 import time
@@ -182,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
-    from flashgen.bench import machine_info
+    from flashgen.bench import command_line, machine_info, write_results
     from flashgen.sources.zmumu.production import DEFAULT_LIBRARY_EVENTS
 
     start = time.perf_counter()
@@ -190,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [k.strip() for k in args.models.split(",")]
     result: dict[str, Any] = {
         "benchmark": "speed",
-        "command": shlex.join(["python", "benchmarks/bench_speed.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_line("bench_speed.py", argv),
         "machine": machine_info(), "seed": SEED, "library_events": DEFAULT_LIBRARY_EVENTS,
         "gen_events": args.gen_events, "chunk_size": args.chunk_size, "repeats": args.repeats,
         "note": args.note or "Wall-clock timings; the load averages show other work on the machine.",
@@ -225,11 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{g['roofline_fraction']:.1%} of the roofline", flush=True)
     result["wall_seconds"] = time.perf_counter() - start
     result["machine"]["load_average_end"] = machine_info()["load_average"]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "speed.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "speed.md").write_text(markdown(result))
-    print(f"wrote {out / 'speed.json'} and {out / 'speed.md'}")
+    json_path, md_path = write_results(result, markdown(result), args.out, "speed")
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

@@ -21,8 +21,6 @@ generator hidden layers (the discriminator keeps the preset's). Writes ``tradeof
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import tempfile
 import time
@@ -123,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
-    from flashgen.bench import machine_info, mll_peak_width
+    from flashgen.bench import command_line, machine_info, mll_peak_width, write_results
     from flashgen.data import read_table
 
     configs = args.configs.split(",")
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     train_part, held = split(table, args.holdout, args.seed)
     result: dict[str, Any] = {
         "benchmark": "tradeoff",
-        "command": shlex.join(["python", "benchmarks/bench_tradeoff.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": command_line("bench_tradeoff.py", argv),
         "machine": machine_info(), "data": args.data, "steps": args.steps,
         "train_part": len(train_part), "heldout": len(held), "gen_events": args.gen_events,
         "seed": args.seed, "reference_mll": mll_peak_width(held, bootstrap=50, seed=args.seed),
@@ -150,11 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"events/s to Parquet, AUC {r['auc']}, m(μμ) width "
                   f"{r['mll']['generated']['width']:.2f} GeV", flush=True)
     result["wall_seconds"] = time.perf_counter() - start
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "tradeoff.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (out / "tradeoff.md").write_text(markdown(result))
-    print(f"wrote {out / 'tradeoff.json'} and {out / 'tradeoff.md'}")
+    json_path, md_path = write_results(result, markdown(result), args.out, "tradeoff")
+    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

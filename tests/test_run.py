@@ -206,6 +206,19 @@ def test_speed_benchmark_of_a_model_file(job, tmp_path) -> None:
     assert json.loads(path.read_text())["settings"]["events"] == 3000
 
 
+def test_benchmark_results_are_written_as_json_and_markdown(tmp_path) -> None:
+    from flashgen.bench import command_line, write_results
+
+    folder = tmp_path / "new" / "results"
+    paths = write_results({"rate": 1.5, "path": tmp_path}, "# table\n", folder, "speed")
+    assert paths == (folder / "speed.json", folder / "speed.md")
+    assert json.loads(paths[0].read_text()) == {"rate": 1.5, "path": str(tmp_path)}
+    assert paths[1].read_text() == "# table\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["speed.json", "speed.md"]  # no temporaries
+    assert command_line("bench_x.py", ["--data", "a b"]) == "python benchmarks/bench_x.py --data 'a b'"
+    assert command_line("bench_x.py", []) == "python benchmarks/bench_x.py"
+
+
 def test_time_rate_counts_events_per_wall_second() -> None:
     import time
 

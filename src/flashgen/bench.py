@@ -21,7 +21,9 @@ import json
 import os
 import platform
 import resource
+import shlex
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -36,10 +38,11 @@ from .data import EventTable, atomic_path
 from .errors import FlashgenError
 from .models.flashmodel import FlashModel
 
-__all__ = ["MLL_WINDOW", "QUICK_EVENTS", "QUICK_STEPS", "columns_job", "describe_machine",
-           "fidelity", "half_sample_mode", "linear_macs_per_event", "machine_info",
-           "matmul_roofline", "mll_peak_width", "network_job", "parquet_job", "peak_rss_mb",
-           "quick_model", "sigma_eff", "speed_benchmark", "time_rate", "write_json"]
+__all__ = ["MLL_WINDOW", "QUICK_EVENTS", "QUICK_STEPS", "columns_job", "command_line",
+           "describe_machine", "fidelity", "half_sample_mode", "linear_macs_per_event",
+           "machine_info", "matmul_roofline", "mll_peak_width", "network_job", "parquet_job",
+           "peak_rss_mb", "quick_model", "sigma_eff", "speed_benchmark", "time_rate", "write_json",
+           "write_results"]
 
 QUICK_EVENTS = 1000
 """Generated Z→μμ events (pileup 0) of the quick built-in model's training sample."""
@@ -336,6 +339,23 @@ def write_json(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return target
+
+
+def write_results(result: dict[str, Any], markdown: str, folder: str | os.PathLike[str],
+                  name: str) -> tuple[Path, Path]:
+    """Write a benchmark's ``folder/name.json`` (:func:`write_json`) and ``folder/name.md``,
+    each atomically; the folder is created. Returns both paths."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    table = out / f"{name}.md"
+    with atomic_path(table) as tmp:
+        tmp.write_text(markdown)
+    return write_json(result, out / f"{name}.json"), table
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The shell command that ran ``benchmarks/script`` with ``argv`` (default: this process's)."""
+    return shlex.join(["python", f"benchmarks/{script}", *(argv if argv is not None else sys.argv[1:])])
 
 
 # ------------------------------------------------------------------------------- peak and width
