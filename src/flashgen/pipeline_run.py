@@ -46,9 +46,6 @@ DEFAULT_EVENTS = 20_000
 DEFAULT_FACTOR = 100.0
 DEFAULT_HOLDOUT = 0.25
 DEFAULT_VALIDATION_EVENTS = 100_000
-GENERATION_CHUNK = 20_000
-"""Events generated and written at once: on a CPU, chunks of 20-50k events generate about twice
-as fast as 200k (the network's activations stay in cache); measured with ``flashgen bench``."""
 STAGES = ("simulate", "split", "train", "generate", "validate")
 
 REFERENCE = "reference"
@@ -377,13 +374,13 @@ class _Job:
         done = _rows(path) == n and _newer(path, model_path)
 
         def work() -> dict[str, Any]:
-            from .generation import generate
+            from .generation import DEFAULT_CHUNK, generate
             from .models.flashmodel import FlashModel
 
             model = FlashModel.load(model_path)
             r = generate(model, path, n, seed=stage_seed(s.seed, "generate"),
-                         chunk_size=GENERATION_CHUNK, quiet=self.quiet)
-            return {"events": r.events, "chunk_size": GENERATION_CHUNK, "generation_seconds": r.seconds,
+                         chunk_size=DEFAULT_CHUNK, quiet=self.quiet)
+            return {"events": r.events, "chunk_size": DEFAULT_CHUNK, "generation_seconds": r.seconds,
                     "events_per_second": r.events_per_second,
                     "file_mb": path.stat().st_size / 1e6}
 
