@@ -25,7 +25,7 @@ import zuko
 from torch import Tensor
 from zuko.distributions import DiagNormal
 from zuko.flows import Flow as ZukoFlow
-from zuko.flows import GeneralCouplingTransform, MaskedAutoregressiveTransform, UnconditionalDistribution
+from zuko.flows import GeneralCouplingTransform, UnconditionalDistribution
 from zuko.transforms import MonotonicRQSTransform
 
 from .base import GenerativeModel
@@ -87,18 +87,15 @@ class Flow(GenerativeModel):
         hidden: hidden layer sizes of each transform's MLP.
         bins: spline bins per feature.
         coupling: coupling layers (fast sampling) instead of fully autoregressive transforms.
-        affine: an autoregressive affine transform (shift and scale from an MLP of the condition)
-            before the splines, so that the splines only shape what the affine map has already
-            centred and scaled; for responses whose width changes a lot with the condition.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay (regularises small training samples).
     """
 
     def __init__(self, features: int, context: int = 0, transforms: int = 6,
                  hidden: Sequence[int] = (64, 64), bins: int = 8, coupling: bool = True,
-                 affine: bool = False, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+                 lr: float = 1e-3, weight_decay: float = 0.0) -> None:
         super().__init__(features=features, context=context, transforms=transforms,
-                         hidden=list(hidden), bins=bins, coupling=coupling, affine=affine, lr=lr,
+                         hidden=list(hidden), bins=bins, coupling=coupling, lr=lr,
                          weight_decay=weight_decay)
         self.features, self.context = features, context
         shapes = [(bins,), (bins,), (bins - 1,)]
@@ -109,15 +106,10 @@ class Flow(GenerativeModel):
                       for i in range(transforms)]
             base = UnconditionalDistribution(DiagNormal, torch.zeros(features), torch.ones(features),
                                              buffer=True)
+            self.flow = ZukoFlow(layers, base)
         else:
-            nsf = zuko.flows.NSF(features, context, transforms=transforms,
-                                 hidden_features=tuple(hidden), bins=bins)
-            layers, base = list(nsf.transform.transforms), nsf.base
-        if affine:  # applied to the data first (the spline layers see its output)
-            layers.insert(0, MaskedAutoregressiveTransform(
-                features, context, passes=2 if coupling and features > 1 else None,
-                hidden_features=tuple(hidden)))
-        self.flow = ZukoFlow(layers, base)
+            self.flow = zuko.flows.NSF(features, context, transforms=transforms,
+                                       hidden_features=tuple(hidden), bins=bins)
 
     def _dist(self, c: Tensor | None) -> torch.distributions.Distribution:
         return self.flow(c) if self.context else self.flow()
