@@ -19,9 +19,12 @@ def test_seeded_split_holds_out_the_requested_fraction(rng) -> None:
 
 
 def test_explicit_validation_set_is_used_for_selection_only(rng) -> None:
-    model = train(_table(rng, 400), "gan", steps=10, batch_size=32, snapshot_every=5,
-                  validation=_table(rng, 123), generator_hidden=(8,), discriminator_hidden=(8,))
+    table, validation = _table(rng, 400), _table(rng, 123)
+    table.meta["source"], validation.meta["source"] = "train.parquet", "other.parquet"
+    model = train(table, "gan", steps=10, batch_size=32, snapshot_every=5,
+                  validation=validation, generator_hidden=(8,), discriminator_hidden=(8,))
     assert (model.info["train_events"], model.info["val_events"]) == (400, 123)
+    assert model.info["source"]["source"] == "train.parquet"  # the training table's, not merged
     assert all(h["score"] is not None for h in model.info["result"]["history"])
 
 

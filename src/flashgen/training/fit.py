@@ -122,6 +122,7 @@ def train(table: EventTable, model: str = "flow", *, features: Sequence[str] | N
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     n_train_table = len(table)
+    source = {k: table.meta.get(k) for k in ("source", "producer", "seed", "command")}
     if validation is not None:
         needed = feats + conds + ([eff_col] if eff_col else [])
         table = EventTable.concat([table.select(needed), validation.select(needed)])
@@ -189,7 +190,7 @@ def train(table: EventTable, model: str = "flow", *, features: Sequence[str] | N
         "kind": model, "preset": preset, "features": feats, "conditions": conds,
         "train_events": int(len(train_rows)), "val_events": int(len(val_rows)),
         "selection": quantities, "config": {**config.__dict__}, "result": result.as_dict(),
-        "source": {k: table.meta.get(k) for k in ("source", "producer", "seed", "command")},
+        "source": source,
         "versions": _versions(), "seconds": time.perf_counter() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
