@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from flashgen.sources.toys import CamelBack
-from flashgen.stats.coverage import ElectronResponse, coverage_study
+from flashgen.sources.electron import ElectronResponse
+from flashgen.stats.coverage import coverage_study
 from flashgen.stats.generators import EmpiricalTrainer, FlashgenTrainer, KDETrainer
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from flashgen.bench import describe_machine, machine_info, write_results
+from common import describe_machine, write_results
+from flashgen.bench import machine_info
 from flashgen.data import EventTable
 from flashgen.sources.electron import efficiency, response_cdf, simulate_electrons
 from flashgen.training import train

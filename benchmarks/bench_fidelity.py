@@ -41,7 +41,7 @@ def split(table: Any, holdout: float, seed: int) -> tuple[Any, Any]:
 def evaluate(kind: str, train_part: Any, held: Any, gen_events: int, steps: int | None,
              seed: int, **hparams: Any) -> dict[str, Any]:
     """Train ``kind`` (zmumu preset, ``hparams`` overriding), generate, compare with ``held``."""
-    from flashgen.bench import fidelity
+    from common import fidelity
     from flashgen.training import train
 
     start = time.perf_counter()
@@ -69,7 +69,7 @@ def _pm(value: float | None, err: float | None = None, fmt: str = ".2f") -> str:
 
 
 def markdown(result: dict[str, Any]) -> str:
-    from flashgen.bench import describe_machine
+    from common import describe_machine
 
     ref = result["reference_mll"]
     lines = [
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
-    from flashgen.bench import command_line, machine_info, mll_peak_width, write_results
+    from common import command_line, mll_peak_width, write_results
+    from flashgen.bench import machine_info
     from flashgen.data import read_table
 
     start = time.perf_counter()

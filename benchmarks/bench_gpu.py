@@ -96,7 +96,7 @@ def measure(path: str, device: str, batches: list[int], events: int, repeats: in
 
 
 def markdown(result: dict[str, Any]) -> str:
-    from flashgen.bench import describe_machine
+    from common import describe_machine
 
     lines = [
         f"# Generation speed on {result['device'].upper()}: batch sizes swept",
@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         print("bench_gpu: no CUDA device available; nothing measured, nothing written. Run it on "
               "a GPU machine, or with --device cpu to check the script here.")
         return 0
-    from flashgen.bench import command_line, machine_info, matmul_roofline, write_results
+    from common import command_line, write_results
+    from flashgen.bench import machine_info, matmul_roofline
 
     start = time.perf_counter()
     batches = [int(float(b)) for b in args.batch_sizes.split(",")]

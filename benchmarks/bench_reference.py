@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from flashgen.bench import command_line, write_results
+from common import command_line, write_results
 from flashgen.data import read_table
 from flashgen.sources.zmumu import simulate_zmumu
 from flashgen.sources.zmumu.production import DEFAULT_LIBRARY_EVENTS, DEFAULT_SHARD_SIZE

@@ -93,7 +93,7 @@ def roofline_2_threads() -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     """speed.md: the machine and three tables."""
-    from flashgen.bench import describe_machine
+    from common import describe_machine
 
     ref = {r["workers"]: r for r in result["reference"]}
     base = ref[max(ref)]
@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
-    from flashgen.bench import command_line, machine_info, write_results
+    from common import command_line, write_results
+    from flashgen.bench import machine_info
     from flashgen.sources.zmumu.production import DEFAULT_LIBRARY_EVENTS
 
     start = time.perf_counter()

@@ -5,7 +5,7 @@ model is trained with the zmumu preset and the same number of steps on the same 
 the reference, then measured twice: generation speed (network alone and end to end to Parquet,
 :func:`flashgen.bench.speed_benchmark`, FLOPs per event counted from the linear layers) and
 fidelity against the held-out part (classifier AUC, worst-KS feature, m(μμ) peak and width,
-:func:`flashgen.bench.fidelity`). The result is the published trade-off table.
+``fidelity`` of ``benchmarks/common.py``). The result is the published trade-off table.
 
 Usage::
 
@@ -50,7 +50,8 @@ def parse_config(text: str) -> tuple[str, dict[str, Any]]:
 
 def run_config(text: str, train_part: Any, held: Any, steps: int, gen_events: int, seed: int,
                folder: Path) -> dict[str, Any]:
-    from flashgen.bench import fidelity, speed_benchmark
+    from common import fidelity
+    from flashgen.bench import speed_benchmark
     from flashgen.training import train
 
     kind, hparams = parse_config(text)
@@ -72,7 +73,7 @@ def run_config(text: str, train_part: Any, held: Any, steps: int, gen_events: in
 
 
 def markdown(result: dict[str, Any]) -> str:
-    from flashgen.bench import describe_machine
+    from common import describe_machine
 
     ref = result["reference_mll"]
     lines = [
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
-    from flashgen.bench import command_line, machine_info, mll_peak_width, write_results
+    from common import command_line, mll_peak_width, write_results
+    from flashgen.bench import machine_info
     from flashgen.data import read_table
 
     configs = args.configs.split(",")

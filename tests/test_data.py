@@ -16,12 +16,12 @@ from flashgen.data import (
     Column,
     EventTable,
     TableWriter,
-    check_output_path,
     read_table,
     table_format,
     write_table,
 )
 from flashgen.errors import FlashgenError
+from flashgen.files import check_output_path
 
 FORMATS = ["parquet", "root"]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from flashgen.data import read_table
-from flashgen.generation import generate
+from flashgen.generation import generate, sample
 from flashgen.models import FlashModel
 from flashgen.sources.electron import simulate_electrons
 from flashgen.sources.toys import simulate_toy
@@ -22,11 +22,11 @@ def test_train_on_cuda_generate_on_cpu_and_cuda(kind, tmp_path) -> None:
     table = simulate_toy("ring", 4000, seed=1)
     model = train(table, kind, steps=300, batch_size=256, snapshot_every=100, seed=2, device="cuda")
     path = model.save(tmp_path / "m.pt")
-    cpu = FlashModel.load(path).sample(5000, seed=3)
+    cpu = sample(FlashModel.load(path), 5000, seed=3)
     gpu_model = FlashModel.load(path, device="cuda")
     assert gpu_model.device.type == "cuda"
-    gpu = gpu_model.sample(5000, seed=3)
-    again = gpu_model.sample(5000, seed=3)
+    gpu = sample(gpu_model, 5000, seed=3)
+    again = sample(gpu_model, 5000, seed=3)
     np.testing.assert_array_equal(gpu["x"], again["x"])  # seeded on the GPU too
     for t in (cpu, gpu):
         r = np.hypot(t["x"], t["y"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import math
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from flashgen.data import read_table
 from flashgen.errors import FlashgenError
 from flashgen.models.flashmodel import FlashModel
 from flashgen.cli.run import summary_lines
-from flashgen.pipeline_run import RUN_FILE, STAGES, RunSettings, run_pipeline, stage_seed, worst_feature
+from flashgen.pipeline_run import RUN_FILE, STAGES, RunSettings, run_pipeline, stage_seed
 
 TINY = RunSettings(events=600, seed=5, pileup=0.0, steps=20, factor=3.0, workers=1,
                    validation_events=5000)
@@ -124,15 +127,6 @@ def test_validation_compares_held_out_with_generated(job) -> None:
     assert "speed-up:" in text and worst["name"] in text
 
 
-def test_worst_feature_of_a_metrics_dict() -> None:
-    metrics = {"metrics": {"feature/a": {"ks_stat": 0.1, "w1_norm": 0.2},
-                           "feature/b": {"ks_stat": 0.3, "w1_norm": 0.05},
-                           "observable/mll": {"ks_stat": 0.9}},
-               "checks": [{"key": "feature/b", "metric": "ks_stat", "status": "fail"}]}
-    assert worst_feature(metrics) == {"name": "b", "ks_stat": 0.3, "w1_norm": 0.05, "status": "fail"}
-    assert worst_feature({"metrics": {}}) is None
-
-
 def test_a_finished_job_is_skipped_whole(job) -> None:
     out, first, _ = job
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != RUN_FILE}
@@ -159,7 +153,18 @@ def test_a_foreign_folder_is_refused(tmp_path) -> None:
 
 
 # ----------------------------------------------------------------------------- flashgen.bench
-# (the speed measurements behind flashgen bench and benchmarks/)
+# (the speed measurements behind flashgen bench and benchmarks/), and benchmarks/common.py
+
+
+@functools.cache
+def bench_common() -> ModuleType:
+    """``benchmarks/common.py``, the benchmark scripts' shared helpers, imported from its path."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "common.py"
+    spec = importlib.util.spec_from_file_location("flashgen_benchmarks_common", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_linear_multiply_adds_of_a_gan_are_its_generator_layers(job) -> None:
@@ -189,7 +194,8 @@ def test_flow_multiply_adds_per_event_do_not_depend_on_the_batch(job) -> None:
 
 
 def test_speed_benchmark_of_a_model_file(job, tmp_path) -> None:
-    from flashgen.bench import speed_benchmark, write_json
+    from flashgen.bench import speed_benchmark
+    from flashgen.files import write_json
 
     result = speed_benchmark(job[0] / "model.pt", events=3000, chunk_size=1000, repeats=2,
                              roofline=1e10)
@@ -207,7 +213,7 @@ def test_speed_benchmark_of_a_model_file(job, tmp_path) -> None:
 
 
 def test_benchmark_results_are_written_as_json_and_markdown(tmp_path) -> None:
-    from flashgen.bench import command_line, write_results
+    command_line, write_results = bench_common().command_line, bench_common().write_results
 
     folder = tmp_path / "new" / "results"
     paths = write_results({"rate": 1.5, "path": tmp_path}, "# table\n", folder, "speed")
@@ -245,7 +251,7 @@ def test_roofline_is_a_positive_rate() -> None:
 
 
 def test_half_sample_mode_and_sigma_eff(rng) -> None:
-    from flashgen.bench import half_sample_mode, sigma_eff
+    from flashgen.stats.estimators import half_sample_mode, sigma_eff
 
     gauss = rng.normal(1.0, 2.0, 40_000)
     assert half_sample_mode(gauss) == pytest.approx(1.0, abs=0.15)
@@ -260,9 +266,7 @@ def test_half_sample_mode_and_sigma_eff(rng) -> None:
 
 
 def test_mll_peak_and_width_of_the_reference(job) -> None:
-    from flashgen.bench import mll_peak_width
-
-    r = mll_peak_width(read_table(job[0] / "reference"), bootstrap=10)
+    r = bench_common().mll_peak_width(read_table(job[0] / "reference"), bootstrap=10)
     assert 88 < r["peak"] < 94  # the Z peak, 91.19 GeV
     assert 1 < r["width"] < 8  # Γ_Z / 2 ⊕ muon resolution
     assert r["peak_err"] > 0 and r["width_err"] > 0

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from flashgen.errors import FlashgenError
-from flashgen.transforms import (MUON_MASS, Asinh, AzimuthalRotation, DimuonMass, Logit, Dequantize, Log, OnShellEnergy,
+from flashgen.sources.zmumu.physics import MUON_MASS
+from flashgen.transforms import (Asinh, AzimuthalRotation, DimuonMass, Logit, Dequantize, Log, OnShellEnergy,
                                  Pipeline, Residual, SortDescending, Transform, ZeroPadding)
 
 
@@ -36,7 +37,7 @@ def _roundtrip(step: Transform, cols: dict[str, torch.Tensor], seed: int = 1) ->
 
 
 def test_on_shell_energy_is_dropped_and_rebuilt_exactly(muons):
-    step = OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e")
+    step = OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS)
     step.fit(muons)
     fwd = step.forward(muons)
     assert "mu0_e" not in fwd
@@ -47,7 +48,7 @@ def test_on_shell_energy_is_dropped_and_rebuilt_exactly(muons):
 def test_on_shell_energy_refuses_off_shell_data(muons):
     bad = dict(muons, mu0_e=muons["mu0_e"] * 1.01)
     with pytest.raises(FlashgenError, match="mass shell"):
-        OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e").fit(bad)
+        OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS).fit(bad)
 
 
 def test_rotation_sets_reference_py_to_zero_and_preserves_invariants(muons):
@@ -142,7 +143,7 @@ def test_pipeline_state_round_trip_and_inverse_of_forward(muons, rng):
     n = len(muons["mu0_px"])
     cols = dict(muons, nvtx=_t(rng.poisson(20, n)), iso=_t(rng.exponential(0.1, n)))
     features = list(cols)
-    steps = [OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e"), Dequantize("nvtx"),
+    steps = [OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS), Dequantize("nvtx"),
              Log("iso", offset=0.01)]
     pipe = Pipeline(features, steps)
     z = pipe.fit(cols, torch.Generator().manual_seed(0))
@@ -181,7 +182,7 @@ def test_asinh_round_trip_compresses_tails():
 
 
 def test_dimuon_mass_replaces_pz_exactly(muons):
-    step = DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"])
+    step = DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"], MUON_MASS)
     step.fit(muons)
     fwd = step.forward(muons)
     assert "mu0_pz" not in fwd and set(fwd["dy_sign"].unique().tolist()) == {0.0, 1.0}

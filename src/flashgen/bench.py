@@ -1,4 +1,5 @@
-"""Speed of generation, measured: the library behind ``flashgen bench`` and ``benchmarks/``.
+"""Speed of generation, measured: what ``flashgen bench`` runs (the speed benchmark scripts in
+``benchmarks/`` reuse the same measurements).
 
 Three rates are measured for a model file, each the best of a few repeats (the machine may be
 shared; the median is kept too):
@@ -12,18 +13,17 @@ add up the multiply-adds evaluated while sampling (for a flow: the layers run by
 transforms), so FLOPs per event = 2 x multiply-adds per event. Divided into the machine's
 roofline, the float32 matrix-product rate of torch (:func:`matmul_roofline`), it says how close
 generation gets to the arithmetic limit.
+
+:func:`flashgen.files.write_json` writes the JSON result of ``flashgen bench``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import platform
 import resource
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,15 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import EventTable, atomic_path
+from .data import EventTable
 from .errors import FlashgenError
 from .models.flashmodel import FlashModel
 
-__all__ = ["MLL_WINDOW", "QUICK_EVENTS", "QUICK_STEPS", "columns_job", "command_line",
-           "describe_machine", "fidelity", "half_sample_mode", "linear_macs_per_event",
-           "machine_info", "matmul_roofline", "mll_peak_width", "network_job", "parquet_job",
-           "peak_rss_mb", "quick_model", "sigma_eff", "speed_benchmark", "time_rate", "write_json",
-           "write_results"]
+__all__ = ["QUICK_EVENTS", "QUICK_STEPS", "columns_job", "linear_macs_per_event", "machine_info",
+           "matmul_roofline", "network_job", "parquet_job", "peak_rss_mb", "quick_model",
+           "speed_benchmark", "time_rate"]
 
 QUICK_EVENTS = 1000
 """Generated Z→μμ events (pileup 0) of the quick built-in model's training sample."""
@@ -86,16 +84,6 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
                        "multiprocessors": props.multi_processor_count,
                        "cuda": torch.version.cuda}
     return info
-
-
-def describe_machine(info: dict[str, Any]) -> str:
-    """One Markdown line describing :func:`machine_info`."""
-    gpu = f"; GPU {info['gpu']['name']} ({info['gpu']['memory_gib']} GiB, CUDA {info['gpu']['cuda']})" \
-        if "gpu" in info else ""
-    return (f"Machine: {info['cpu_model']}, {info['cores']} cores, {info['memory_gib']} GiB, "
-            f"torch {info['versions']['torch']} ({info['torch_threads']} threads), Python "
-            f"{info['python']}, {info['platform']}{gpu}; measured {info['date']}, load average "
-            f"{' / '.join(str(x) for x in info['load_average'])} (1 / 5 / 15 min).")
 
 
 def peak_rss_mb() -> float:
@@ -223,9 +211,10 @@ def network_job(model: FlashModel, n: int, batch: int, seed: int) -> Callable[[]
 def columns_job(model: FlashModel, n: int, batch: int, seed: int,
                   conditions: EventTable | None) -> Callable[[], int]:
     """A :func:`time_rate` job: ``n`` events as physical columns in memory (no file)."""
+    from .generation import iter_chunks
 
     def work() -> int:
-        for _ in model.iter_chunks(n, seed=seed, conditions=conditions, chunk_size=batch):
+        for _ in iter_chunks(model, n, seed=seed, conditions=conditions, chunk_size=batch):
             pass
         return n
 
@@ -254,7 +243,7 @@ def quick_model(kind: str, workdir: str | os.PathLike[str], *, seed: int = 0,
                 quiet: bool = True) -> Path:
     """Train the quick built-in model: ``kind`` with the zmumu preset's architecture, ``steps``
     steps on ``events`` freshly simulated Z→μμ events without pileup. Its generation speed is
-    that of a fully trained model of the same size (its fidelity is not). Returns the model file.
+    that of a fully trained model of the same size (its accuracy is not). Returns the model file.
     """
     from .data import read_table
     from .sources.zmumu import simulate_zmumu
@@ -326,117 +315,3 @@ def speed_benchmark(model_path: str | os.PathLike[str], *, events: int = 1_000_0
         "roofline_fraction": flops * rates["network"]["best"] / roofline,
         "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def write_json(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``result`` as indented JSON, atomically; returns the path."""
-    target = Path(path)
-    if target.is_dir():
-        raise FlashgenError(f"{target} is a directory; give a file name such as {target / 'bench.json'}")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise FlashgenError(f"folder {parent} does not exist; create it first")
-    with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    return target
-
-
-def write_results(result: dict[str, Any], markdown: str, folder: str | os.PathLike[str],
-                  name: str) -> tuple[Path, Path]:
-    """Write a benchmark's ``folder/name.json`` (:func:`write_json`) and ``folder/name.md``,
-    each atomically; the folder is created. Returns both paths."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    table = out / f"{name}.md"
-    with atomic_path(table) as tmp:
-        tmp.write_text(markdown)
-    return write_json(result, out / f"{name}.json"), table
-
-
-def command_line(script: str, argv: list[str] | None) -> str:
-    """The shell command that ran ``benchmarks/script`` with ``argv`` (default: this process's)."""
-    return shlex.join(["python", f"benchmarks/{script}", *(argv if argv is not None else sys.argv[1:])])
-
-
-# ------------------------------------------------------------------------------- peak and width
-
-
-def half_sample_mode(x: np.ndarray) -> float:
-    """Robust mode of a 1D sample: repeatedly keep the shortest half (Bickel & Frühwirth 2006).
-
-    References:
-        Bickel, Frühwirth, "On a fast, robust estimator of the mode", Comput. Stat. Data Anal.
-        50 (2006) 3500.
-    """
-    v = np.sort(np.asarray(x, dtype=np.float64)[np.isfinite(x)])
-    if v.size == 0:
-        return float("nan")
-    while v.size > 3:
-        h = (v.size + 1) // 2
-        widths = v[h - 1:] - v[:v.size - h + 1]
-        start = int(np.argmin(widths))
-        v = v[start:start + h]
-    if v.size == 3:
-        return float(v[:2].mean() if v[1] - v[0] < v[2] - v[1] else
-                     v[1:].mean() if v[1] - v[0] > v[2] - v[1] else v[1])
-    return float(v.mean())
-
-
-def sigma_eff(x: np.ndarray, window: tuple[float, float] | None = None,
-              fraction: float = 0.6827) -> float:
-    """Half-width of the narrowest interval holding ``fraction`` of the sample (in ``window``).
-
-    For a Gaussian it equals σ; for a peak with tails it measures the core width.
-    """
-    v = np.sort(np.asarray(x, dtype=np.float64)[np.isfinite(x)])
-    if window is not None:
-        v = v[(v >= window[0]) & (v <= window[1])]
-    k = int(np.ceil(fraction * v.size))
-    if v.size < 2 or k < 2:
-        return float("nan")
-    widths = v[k - 1:] - v[:v.size - k + 1]
-    return float(widths.min() / 2)
-
-
-MLL_WINDOW = (70.0, 110.0)
-"""m(μμ) window of the peak width, GeV."""
-
-
-def mll_peak_width(table: EventTable, *, bootstrap: int = 0, seed: int = 0) -> dict[str, float]:
-    """m(μμ) peak (half-sample mode) and core width (σ_eff in 70-110 GeV) of a Z→μμ table, GeV.
-
-    With ``bootstrap > 0``, also their standard errors from that many bootstrap resamples.
-    """
-    from . import physics
-
-    cols = {n: np.asarray(table[n], dtype=np.float64) for n in table.names}
-    m = np.asarray(physics.mll(cols))
-    out = {"peak": half_sample_mode(m), "width": sigma_eff(m, MLL_WINDOW), "events": int(m.size)}
-    if bootstrap:
-        rng = np.random.default_rng(seed)
-        draws = [rng.choice(m, m.size) for _ in range(bootstrap)]
-        out["peak_err"] = float(np.std([half_sample_mode(d) for d in draws], ddof=1))
-        out["width_err"] = float(np.std([sigma_eff(d, MLL_WINDOW) for d in draws], ddof=1))
-    return out
-
-
-def fidelity(reference: EventTable, generated: EventTable, *, max_events: int | None = 100_000,
-             seed: int = 0, repeats: int = 10) -> dict[str, Any]:
-    """Headline fidelity numbers of a generated Z→μμ table against a (held-out) reference.
-
-    Returns:
-        ``auc``, ``auc_err`` (classifier two-sample test), ``worst_feature`` (largest KS, with
-        W1/σ and status), ``counts`` and ``verdict`` of every check of
-        :func:`flashgen.validation.validate`, and ``mll`` peak and width of both tables.
-    """
-    from .pipeline_run import worst_feature
-    from .validation import validate
-
-    metrics = validate(reference, generated, None, max_events=max_events, seed=seed, quiet=True,
-                       repeats=repeats)
-    clf = metrics.get("classifier") or {}
-    return {"auc": clf.get("auc"), "auc_err": clf.get("auc_err"),
-            "worst_feature": worst_feature(metrics), "counts": metrics["summary"]["counts"],
-            "verdict": metrics["summary"]["verdict"],
-            "mll": {"reference": mll_peak_width(reference, bootstrap=50, seed=seed),
-                    "generated": mll_peak_width(generated)}}

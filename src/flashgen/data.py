@@ -15,8 +15,7 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,14 @@ from typing import Any
 import numpy as np
 
 from .errors import FlashgenError
+from .files import TABLE_FORMATS, atomic_path, check_output_path, plain
 
 __all__ = [
     "Column",
     "EventTable",
     "TableWriter",
-    "atomic_path",
-    "check_output_path",
     "read_table",
+    "split_rows",
     "table_format",
     "write_table",
 ]
@@ -39,7 +38,7 @@ __all__ = [
 META_KEY = "flashgen"
 ROOT_TREE = "Events"
 ROOT_META = "flashgen_meta"
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".root": "root"}
+FORMATS = TABLE_FORMATS
 
 
 @dataclass(frozen=True)
@@ -169,6 +168,17 @@ class EventTable:
         return EventTable(data, dict(tables[0].columns), meta)
 
 
+def split_rows(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``n`` rows by a seeded permutation: ``round(fraction * n)`` held out, the rest kept.
+
+    Returns:
+        ``(kept, held_out)``: sorted row indices, disjoint, together ``0 .. n-1``.
+    """
+    perm = rng.permutation(n)
+    n_held = int(round(fraction * n))
+    return np.sort(perm[n_held:]), np.sort(perm[:n_held])
+
+
 # ---------------------------------------------------------------------------------------------
 # Paths
 
@@ -184,76 +194,12 @@ def table_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
-def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
-                      overwrite: bool = True) -> Path:
-    """Check up front that ``path`` can be written, so that no work is wasted.
-
-    Arguments:
-        path: target file (``.parquet``/``.root``) or, with ``directory=True``, target folder.
-        directory: whether the output is a folder (a Parquet dataset or a report).
-        overwrite: whether an existing file may be replaced.
-
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
-    """
-    p = Path(path)
-    if directory:
-        if p.exists() and not p.is_dir():
-            raise FlashgenError(f"{p} exists and is not a directory; give a folder for this output")
-        parent = p if p.exists() else p.parent
-    else:
-        if p.is_dir():
-            raise FlashgenError(f"{p} is a directory; give a file name such as {p / 'events.parquet'}")
-        if p.suffix.lower() not in FORMATS:
-            raise FlashgenError(f"{p}: unknown table format '{p.suffix}'; use .parquet or .root")
-        if p.exists() and not overwrite:
-            raise FlashgenError(f"{p} exists; remove it or choose another name")
-        parent = p.parent
-    parent = parent if str(parent) else Path(".")
-    if not parent.exists():
-        raise FlashgenError(f"folder {parent} does not exist; create it first")
-    if not parent.is_dir():
-        raise FlashgenError(f"cannot write into {parent}: it is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise FlashgenError(f"cannot write to {parent}: permission denied")
-    return p
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    except OSError as err:
-        raise FlashgenError(f"cannot write {target}: {err.strerror or err}") from None
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
 def _meta_json(columns: Mapping[str, Column], meta: Mapping[str, Any]) -> str:
     from . import __version__
 
     payload = {"columns": {n: asdict(c) for n, c in columns.items()}, "flashgen_version": __version__}
     payload.update(meta)
-    return json.dumps(payload, default=_json_default)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot store {type(obj).__name__} in table metadata")
+    return json.dumps(plain(payload, strict=True))
 
 
 def _parse_meta(text: str | bytes | None) -> tuple[dict[str, Column], dict[str, Any]]:

@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .data import atomic_path, check_output_path
 from .errors import FlashgenError
+from .manifest import Manifest
+from .seeds import check_seed, derive_seed
 
 __all__ = ["DEFAULT_EVENTS", "DEFAULT_FACTOR", "RUN_FILE", "STAGES", "RunSettings", "run_pipeline",
-           "stage_seed", "worst_feature"]
+           "stage_seed"]
 
 RUN_FILE = "run.json"
 DEFAULT_EVENTS = 20_000
@@ -66,7 +66,7 @@ class RunSettings:
     Arguments:
         events: generated Z→μμ reference events (hard processes; about 37 % are selected).
         seed: seeds the simulation, the split, the training and the generation.
-        model: ``"flow"``, ``"gan"`` or ``"wgan-gp"`` (zmumu preset).
+        model: a registered model family (:data:`flashgen.models.MODELS`), zmumu preset.
         factor: generated events per selected reference event.
         steps: training steps (``None``: the preset's).
         pileup: mean number of pileup interactions per event.
@@ -79,7 +79,7 @@ class RunSettings:
 
     events: int = DEFAULT_EVENTS
     seed: int = 0
-    model: str = "flow"
+    model: str = "flow"  # flashgen.models.DEFAULT_MODEL (not imported here: it loads torch)
     factor: float = DEFAULT_FACTOR
     steps: int | None = None
     pileup: float = 20.0
@@ -89,7 +89,7 @@ class RunSettings:
     workers: int = 2
 
     def __post_init__(self) -> None:
-        from .models.flashmodel import MODELS
+        from .models import get_model
 
         for name in ("events", "library_events", "validation_events", "workers"):
             value = getattr(self, name)
@@ -97,10 +97,8 @@ class RunSettings:
                 raise FlashgenError(f"{name} must be a positive integer, got {value!r}")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
             raise FlashgenError(f"steps must be a positive integer, got {self.steps!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise FlashgenError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
-        if self.model not in MODELS:
-            raise FlashgenError(f"unknown model '{self.model}'; choose from {', '.join(MODELS)}")
+        check_seed(self.seed)
+        get_model(self.model)  # a clear error naming the registered families
         if not (math.isfinite(self.factor) and self.factor > 0):
             raise FlashgenError(f"factor must be a positive number, got {self.factor!r}")
         if not 0 < self.holdout < 1:
@@ -126,40 +124,10 @@ DEPENDS: dict[str, tuple[str, ...]] = {
 def stage_seed(seed: int, stage: str) -> int:
     """Independent 63-bit seed of ``stage`` derived from the run seed (the simulation uses
     ``seed`` itself, so that ``flashgen simulate zmumu --seed`` reproduces the reference)."""
-    if stage == "simulate":
-        return seed
-    state = np.random.SeedSequence([seed, STAGES.index(stage)]).generate_state(2, np.uint32)
-    return int(state[0]) << 31 | int(state[1]) >> 1
+    return seed if stage == "simulate" else derive_seed(seed, STAGES.index(stage))
 
 
-# ------------------------------------------------------------------------------- the state file
-
-
-def _load_state(out: Path) -> dict[str, Any] | None:
-    path = out / RUN_FILE
-    if not path.exists():
-        return None
-    try:
-        state = json.loads(path.read_text())
-        if not isinstance(state, dict) or not isinstance(state.get("settings"), dict):
-            raise ValueError("no settings")
-    except (OSError, ValueError):
-        raise FlashgenError(f"{path} is unreadable; remove {out} (or choose another --out) and "
-                            "start again") from None
-    state.setdefault("stages", {})
-    return state
-
-
-def _save_state(out: Path, state: dict[str, Any]) -> None:
-    state["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    with atomic_path(out / RUN_FILE) as tmp:
-        tmp.write_text(json.dumps(state, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return str(obj)
+# ------------------------------------------------------------------------------- the run manifest
 
 
 def _remove_outputs(out: Path, stages: list[str]) -> None:
@@ -173,39 +141,24 @@ def _remove_outputs(out: Path, stages: list[str]) -> None:
 
 
 def _open_run(out: Path, settings: RunSettings, force: bool,
-              log: Callable[[str], None]) -> dict[str, Any]:
-    """Check that ``out`` can take this job; return its state (new, resumed or forced)."""
-    check_output_path(out, directory=True)
-    state = _load_state(out) if out.exists() else None
-    new = settings.identity()
-    if state is None:
-        if out.exists() and any(out.iterdir()):
-            raise FlashgenError(f"{out} is not empty and holds no flashgen run ({RUN_FILE}); "
-                                "choose a new or empty folder for --out")
-        out.mkdir(exist_ok=True)
-        state = {"flashgen_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 "settings": new, "stages": {}}
-    else:
-        old = state["settings"]
-        changed = [k for k in new if old.get(k) != new[k]]
-        if changed:
-            diff = ", ".join(f"{k}={old.get(k)!r} (now {new[k]!r})" for k in changed)
-            if not force:
-                raise FlashgenError(f"{out} holds a run with other settings: {diff}; rerun with the "
-                                    "same options to resume it, add --force to redo the stages they "
-                                    "affect, or choose another --out")
-            first = min(i for i, s in enumerate(STAGES)
-                        if any(k in changed for k in sum((DEPENDS[t] for t in STAGES[:i + 1]), ())))
-            redo = list(STAGES[first:])
-            _remove_outputs(out, redo)
-            for stage in redo:
-                state["stages"].pop(stage, None)
-            state.pop("summary", None)
-            state["settings"] = new
-            log(f"--force: settings changed ({diff}); redoing {', '.join(redo)}")
-    state["workers"] = settings.workers
-    _save_state(out, state)
-    return state
+              log: Callable[[str], None]) -> Manifest:
+    """Check that ``out`` can take this job; return its manifest (new, resumed or forced)."""
+    run = Manifest.open(out, RUN_FILE, settings.identity(), what="flashgen run", force=force,
+                        hint="rerun with the same options to resume it, add --force to redo the "
+                        "stages they affect, or choose another --out")
+    run.state.setdefault("stages", {})
+    if run.changed:
+        first = min(i for i, s in enumerate(STAGES)
+                    if any(k in run.changed for k in sum((DEPENDS[t] for t in STAGES[:i + 1]), ())))
+        redo = list(STAGES[first:])
+        _remove_outputs(out, redo)
+        for stage in redo:
+            run.state["stages"].pop(stage, None)
+        run.state.pop("summary", None)
+        log(f"--force: settings changed ({run.describe_changes()}); redoing {', '.join(redo)}")
+    run.state["workers"] = settings.workers
+    run.save()
+    return run
 
 
 # ------------------------------------------------------------------------------- validity checks
@@ -238,9 +191,10 @@ def _newer(output: Path, *inputs: Path) -> bool:
 class _Job:
     """One invocation of the job on ``out``."""
 
-    def __init__(self, out: Path, settings: RunSettings, state: dict[str, Any], quiet: bool,
+    def __init__(self, out: Path, settings: RunSettings, run: Manifest, quiet: bool,
                  log: Callable[[str], None]) -> None:
-        self.out, self.settings, self.state, self.quiet, self.log = out, settings, state, quiet, log
+        self.out, self.settings, self.run, self.quiet, self.log = out, settings, run, quiet, log
+        self.state = run.state
         self.skipped: list[str] = []
         self.timings: dict[str, float | None] = {}
 
@@ -262,7 +216,7 @@ class _Job:
         record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.state["stages"][name] = record
         self.timings[name] = seconds
-        _save_state(self.out, self.state)
+        self.run.save()
         self.log(f"{prefix}: done in {seconds:.1f} s")
 
     # --- 1. simulate
@@ -305,7 +259,7 @@ class _Job:
                 and _newer(train_path, reference) and _newer(held_path, reference))
 
         def work() -> dict[str, Any]:
-            from .data import read_table, write_table
+            from .data import read_table, split_rows, write_table
 
             if n_held < 2 or n - n_held < 2:
                 raise FlashgenError(f"only {n} selected reference events: too few to split into "
@@ -314,8 +268,7 @@ class _Job:
             if len(table) != n:
                 raise FlashgenError(f"{reference} holds {len(table)} events, {RUN_FILE} says {n}; "
                                     f"remove {self.out} and start again")
-            perm = np.random.default_rng(stage_seed(s.seed, "split")).permutation(n)
-            held, train = np.sort(perm[:n_held]), np.sort(perm[n_held:])
+            train, held = split_rows(n, s.holdout, np.random.default_rng(stage_seed(s.seed, "split")))
             for rows, path, part in ((train, train_path, "train"), (held, held_path, "held-out")):
                 t = table.take(rows)
                 t.meta = {**{k: v for k, v in table.meta.items() if k not in ("source", "shards")},
@@ -355,7 +308,7 @@ class _Job:
                    f"{model_path} exists")
 
     def _loads(self, path: Path) -> bool:
-        from .models.flashmodel import FlashModel
+        from .models import FlashModel
 
         try:
             FlashModel.load(path)
@@ -375,7 +328,7 @@ class _Job:
 
         def work() -> dict[str, Any]:
             from .generation import DEFAULT_CHUNK, generate
-            from .models.flashmodel import FlashModel
+            from .models import FlashModel
 
             model = FlashModel.load(model_path)
             r = generate(model, path, n, seed=stage_seed(s.seed, "generate"),
@@ -438,40 +391,25 @@ def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = Non
     settings = settings or RunSettings()
     log = log or (lambda message: None)
     out_path = Path(out)
-    state = _open_run(out_path, settings, force, log)
-    job = _Job(out_path, settings, state, quiet, log)
+    run = _open_run(out_path, settings, force, log)
+    job = _Job(out_path, settings, run, quiet, log)
     job.simulate()
     job.split()
     job.train()
     job.generate()
     job.validate()
     summary = _summarise(job)
-    state["summary"] = summary
-    _save_state(out_path, state)
+    run.state["summary"] = summary
+    run.save()
     return summary
 
 
 # ------------------------------------------------------------------------------- the summary
 
 
-def worst_feature(metrics: dict[str, Any]) -> dict[str, Any] | None:
-    """The generated feature with the largest KS statistic in a ``metrics.json`` content.
-
-    Returns:
-        ``{"name", "ks_stat", "w1_norm", "status"}`` or ``None`` when no feature was compared.
-    """
-    features = [(key.split("/", 1)[1], values) for key, values in metrics.get("metrics", {}).items()
-                if key.startswith("feature/") and values.get("ks_stat") is not None]
-    if not features:
-        return None
-    name, values = max(features, key=lambda item: item[1]["ks_stat"])
-    status = next((c["status"] for c in metrics.get("checks", [])
-                   if c["key"] == f"feature/{name}" and c["metric"] == "ks_stat"), None)
-    return {"name": name, "ks_stat": values["ks_stat"], "w1_norm": values.get("w1_norm"),
-            "status": status}
-
-
 def _summarise(job: _Job) -> dict[str, Any]:
+    from .validation.summary import worst_feature
+
     stages = job.state["stages"]
     sim, gen, trained = stages["simulate"], stages["generate"], stages["train"]
     sim_seconds = sim["seconds"]

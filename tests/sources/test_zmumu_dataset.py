@@ -149,7 +149,7 @@ def test_columns_units_and_metadata(pu_run: tuple[Path, dict[str, Any]]) -> None
     assert summary["selection_efficiency"] == pytest.approx(selected / 400)
     assert 0.25 < summary["selection_efficiency"] < 0.55
     assert summary["shards"] == summary["shards_written"] == 4
-    run = json.loads((out / RUN_FILE).read_text())
+    run = json.loads((out / RUN_FILE).read_text())["settings"]
     assert run["events"] == 400 and run["seed"] == 11 and run["pileup"] == 20.0
     assert library_path(out, 11).is_file()
 

@@ -139,7 +139,7 @@ def test_cv_bandwidth_near_optimal_for_a_gaussian() -> None:
 def test_flashgen_trainer_is_picklable_and_checks_columns() -> None:
     import pickle
 
-    trainer = make_trainer("flow", Ring(), steps=10)
+    trainer = make_trainer("flow", Ring(), preset="camelback", steps=10)
     assert isinstance(trainer, FlashgenTrainer) and trainer.columns == ("x", "y")
     assert pickle.loads(pickle.dumps(trainer)) == trainer
     with pytest.raises(FlashgenError, match="columns"):

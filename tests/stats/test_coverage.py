@@ -9,7 +9,8 @@ from scipy import integrate, stats
 from flashgen.errors import FlashgenError
 from flashgen.sources.toys import CamelBack
 from flashgen.stats.bands import band_coverage, band_from_members, histogram_band
-from flashgen.stats.coverage import ElectronResponse, coverage_study, ideal_coverage
+from flashgen.sources.electron import ElectronResponse
+from flashgen.stats.coverage import coverage_study, ideal_coverage
 from flashgen.stats.generators import EmpiricalTrainer, TruthTrainer
 
 

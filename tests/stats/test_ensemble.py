@@ -27,7 +27,8 @@ def ensemble_dir(tmp_path_factory):  # type: ignore[no-untyped-def]
 def test_members_written_with_manifest(ensemble_dir) -> None:
     out, table = ensemble_dir
     manifest = json.loads((out / MANIFEST).read_text())
-    assert manifest["members"] == 3 and manifest["model"] == "flow" and manifest["events"] == 300
+    assert manifest["members"] == 3 and manifest["settings"]["model"] == "flow"
+    assert manifest["settings"]["events"] == 300
     assert [p.name for p in sorted(out.glob("member_*.pt"))] == ["member_000.pt", "member_001.pt", "member_002.pt"]
 
 
@@ -63,7 +64,7 @@ def test_resume_skips_valid_members_and_redoes_broken_ones(ensemble_dir) -> None
 
 def test_other_settings_are_refused(ensemble_dir) -> None:
     out, table = ensemble_dir
-    with pytest.raises(FlashgenError, match="other steps"):
+    with pytest.raises(FlashgenError, match="steps=30"):
         train_ensemble(table, 3, "flow", out_dir=out, **{**SETTINGS, "steps": 31})
     with pytest.raises(FlashgenError, match="data_checksum"):
         train_ensemble(simulate_toy("camelback", 300, 2), 3, "flow", out_dir=out, **SETTINGS)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from flashgen.data import EventTable
+from flashgen.errors import FlashgenError
 from flashgen.training import train
 
 
@@ -38,3 +40,19 @@ def test_selection_by_held_out_loss(rng) -> None:
     # held-out NLL of two standardised Gaussian features, about 2 x 1.42 nats per event; a KS sum
     # of two features could not exceed 2
     assert 2.2 < min(scores) < 3.6
+
+
+def test_split_is_validated_resolved_once_and_seeded() -> None:
+    from flashgen.sources.profile import get_preset
+    from flashgen.training import Split
+
+    assert Split.resolve(None, None).val_fraction == 0.2
+    assert Split.resolve(None, get_preset("camelback")).val_fraction == 0.0
+    assert Split.resolve(0.5, get_preset("camelback")).val_fraction == 0.5
+    with pytest.raises(FlashgenError, match=r"validation fraction must be in \[0, 1\)"):
+        Split(1.0)
+    rows = np.arange(10, 30)
+    kept, held = Split(0.25).rows(rows, np.random.default_rng(3))
+    again = Split(0.25).rows(rows, np.random.default_rng(3))
+    assert len(held) == 5 and len(kept) == 15 and set(kept) | set(held) == set(rows)
+    np.testing.assert_array_equal(kept, again[0])

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from flashgen.errors import FlashgenError
-from flashgen.models import GAN, Flow
+from flashgen.models.flow import Flow
+from flashgen.models.gan import GAN
 from flashgen.training import TrainConfig, Trainer
 
 
@@ -106,9 +107,10 @@ def test_gan_regression_terms_pull_a_derived_quantity() -> None:
     from flashgen.models import RegressionTerm
 
     torch.manual_seed(0)
-    gan = GAN(2, generator_hidden=(16,), discriminator_hidden=(16,), lr=1e-2)
-    gan.regression = [RegressionTerm("sum", lambda x, c: x[:, 0] + x[:, 1], mean=3.0, std=0.5,
-                                     weight_mean=100.0, weight_std=100.0)]
+    term = RegressionTerm("sum", lambda x, c: x[:, 0] + x[:, 1], mean=3.0, std=0.5,
+                          weight_mean=100.0, weight_std=100.0)
+    gan = GAN(2, generator_hidden=(16,), discriminator_hidden=(16,), lr=1e-2, regression=[term])
+    assert "regression" not in gan.hparams  # built from the data by the trainer, never saved
     x, c = _data()
     Trainer(gan, TrainConfig(steps=300, batch_size=128, snapshot_every=300, lr_decay=1.0, device="cpu"),
             score=lambda m: 0.0, quiet=True).fit(x, c, x, c)

@@ -128,9 +128,31 @@ def test_chi2_rejects_bad_input() -> None:
         chi2_histograms(np.array([1.0, -1.0]), np.ones(2))
 
 
-def test_binomial_fraction() -> None:
-    assert binomial_fraction(np.array([1, 1, 0, 0])) == pytest.approx((0.5, 0.25))
-    assert binomial_fraction(np.ones(10)) == (1.0, 0.0)
+def test_binomial_fraction_is_clopper_pearson() -> None:
+    tail = stats.norm.sf(1.0)  # (1 - 0.6827) / 2 = 0.15866
+    # k of n: [Beta(k, n-k+1).ppf(tail), Beta(k+1, n-k).ppf(1 - tail)], error = half the width
+    lower, upper = stats.beta.ppf(tail, 2, 3), stats.beta.ppf(1 - tail, 3, 2)
+    assert binomial_fraction(np.array([1, 1, 0, 0])) == pytest.approx((0.5, (upper - lower) / 2),
+                                                                    rel=1e-9)
+    assert (upper - lower) / 2 == pytest.approx(0.3147, abs=1e-4)  # Wald would say 0.25
+
+
+@pytest.mark.parametrize("n", [1, 10, 1000])
+def test_binomial_fraction_at_zero_and_one_is_not_exact(n: int) -> None:
+    # k = 0: the interval is [0, 1 - 0.15866^(1/n)] (the Beta(1, n) quantile); k = n mirrors it
+    upper = 1.0 - stats.norm.sf(1.0) ** (1.0 / n)
+    assert upper == pytest.approx(stats.beta.ppf(1 - stats.norm.sf(1.0), 1, n), rel=1e-12)
+    if n == 10:
+        assert upper == pytest.approx(1 - 0.15865 ** 0.1, rel=1e-4)
+    assert binomial_fraction(np.zeros(n)) == pytest.approx((0.0, upper / 2), rel=1e-9)
+    assert binomial_fraction(np.ones(n, dtype=bool)) == pytest.approx((1.0, upper / 2), rel=1e-9)
+
+
+def test_binomial_fraction_approaches_wald_and_handles_empty(rng: np.random.Generator) -> None:
+    passed = rng.random(200_000) < 0.3
+    p, err = binomial_fraction(passed)
+    assert p == passed.mean()
+    assert err == pytest.approx(np.sqrt(p * (1 - p) / passed.size), rel=1e-2)
     assert all(np.isnan(binomial_fraction(np.array([]))))
 
 

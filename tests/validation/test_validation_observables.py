@@ -8,15 +8,14 @@ from validation_synthetic import MZ, make_zmumu
 
 from flashgen.data import EventTable
 from flashgen.errors import FlashgenError
-from flashgen.validation.conditions import SLICINGS, Slicing, applicable_slicings, register_slicing
+from flashgen.sources.zmumu.quantities import TRANSVERSE, align_frames, rotate_to_mu1_frame
+from flashgen.validation.conditions import (SLICINGS, Slicing, applicable_slicings, register_slicing,
+                                            resolve_slicing)
 from flashgen.validation.observables import (
     OBSERVABLES,
-    TRANSVERSE,
     Observable,
-    align_frames,
     applicable_observables,
     register_observable,
-    rotate_to_mu1_frame,
     wrap_angle,
 )
 
@@ -138,12 +137,12 @@ def test_observable_registry() -> None:
 def test_slicings_resolve_from_the_reference() -> None:
     table = make_zmumu(5000, 4)
     nvtx = SLICINGS["nvtx"]
-    resolved = nvtx.resolve(nvtx.variable(table), ["met", "iso0"], table.names)
+    resolved = resolve_slicing(nvtx, nvtx.variable(table), ["met", "iso0"], table.names)
     median = np.median(table["nvtx"])
     assert resolved.bins == [(-np.inf, median), (median, np.inf)]
     assert resolved.labels() == [f"nvtx < {median:.4g}", f"nvtx >= {median:.4g}"]
     assert resolved.targets == ("met", "iso0") and resolved.efficiency is None
-    assert nvtx.resolve(nvtx.variable(table), [], table.names) is None  # nothing to compare
+    assert resolve_slicing(nvtx, nvtx.variable(table), [], table.names) is None  # nothing to compare
     assert {s.name for s in applicable_slicings(["gen_pt", "gen_eta", "detected"])} == {
         "gen_pt", "abs_gen_eta"}
 
@@ -154,7 +153,7 @@ def test_slicing_of_a_fixed_input_has_one_bin() -> None:
     table = simulate_electrons(2000, 1, fixed=(4.25, 2.5, 1.5))
     for name in ("gen_pt", "abs_gen_eta"):
         s = SLICINGS[name]
-        resolved = s.resolve(s.variable(table), ["pt"], table.names)
+        resolved = resolve_slicing(s, s.variable(table), ["pt"], table.names)
         assert len(resolved.bins) == 1 and resolved.efficiency == "detected"
         assert resolved.mask(s.variable(table), 0).all()
     with pytest.raises(FlashgenError, match="already registered"):

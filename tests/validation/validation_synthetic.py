@@ -54,7 +54,7 @@ def make_zmumu(n: int, seed: int, *, muon_scale: float = 1.0, met_scale: float =
             "muon_scale": muon_scale, "met_scale": met_scale}
     table = EventTable(data, {c.name: c for c in RECO_COLUMNS}, meta)
     if analysis_frame:
-        from flashgen.validation.observables import rotate_to_mu1_frame
+        from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
 
         table = rotate_to_mu1_frame(table)
     return table

@@ -4,30 +4,29 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
 from .common import Timer, add_common, csv_list, positive_int, say, seed_int
 
 __all__ = ["register"]
 
-GENERATORS = ("kde", "flow", "gan", "wgan-gp", "truth")
-
-
 def _int_list(text: str) -> list[int]:
     return [positive_int(item) for item in csv_list(text)]
 
 
 def _models(text: str) -> list[str]:
+    from ..stats.generators import generator_names
+
     names = csv_list(text)
-    bad = [n for n in names if n != "fit" and n not in GENERATORS]
+    bad = [n for n in names if n != "fit" and n not in generator_names()]
     if bad:
         raise argparse.ArgumentTypeError(
-            f"unknown model(s) {', '.join(bad)}; choose from fit, {', '.join(GENERATORS)}")
+            f"unknown model(s) {', '.join(bad)}; choose from fit, {', '.join(generator_names())}")
     return names
 
 
 def register(sub: Any) -> None:
+    from ..models import COMPARED_MODELS, MODELS
     cores = os.cpu_count() or 1
     p = sub.add_parser(
         "amplify", help="equivalent sampled events of a fit and of generated samples (toys)",
@@ -48,11 +47,12 @@ def register(sub: Any) -> None:
                    help="numbers of equal-probability bins (default 10,20,50)")
     p.add_argument("--repeats", type=positive_int, default=20, metavar="R",
                    help="independent training samples, >= 2 (default 20)")
-    p.add_argument("--models", type=_models, default=["fit", "flow", "gan"], metavar="M,M,...",
+    default_models = ["fit", *COMPARED_MODELS]
+    p.add_argument("--models", type=_models, default=default_models, metavar="M,M,...",
                    help="what to score besides sampled sets and the training sample: fit (always "
                    "computed; it is cheap), and generators kde (Gaussian KDE, cross-validated "
-                   "width), flow, gan, wgan-gp (flashgen models) or truth (a perfect generator) "
-                   "(default fit,flow,gan)")
+                   f"width), empirical (the training sample resampled), {', '.join(sorted(MODELS))} "
+                   f"(flashgen models) or truth (a perfect generator) (default {','.join(default_models)})")
     p.add_argument("--generated", type=_int_list, default=[100, 1_000, 10_000], metavar="N,N,...",
                    help="generated sample sizes in events (default 100,1000,10000)")
     p.add_argument("--steps", type=positive_int, default=None,
@@ -70,45 +70,34 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_run)
 
 
-def _check(path: str | None, suffixes: tuple[str, ...], what: str) -> None:
-    from ..errors import FlashgenError
+def _check(path: str | None, suffixes: tuple[str, ...]) -> None:
+    from ..files import check_output_path
 
-    if path is None:
-        return
-    p = Path(path)
-    if p.suffix.lower() not in suffixes:
-        raise FlashgenError(f"{what} {p} must end in {' or '.join(suffixes)}")
-    if p.is_dir():
-        raise FlashgenError(f"{what} {p} is a directory; give a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise FlashgenError(f"folder {parent} does not exist; create it first")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise FlashgenError(f"cannot write to {parent}: permission denied")
+    if path is not None:
+        check_output_path(path, suffixes=suffixes)
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ..data import atomic_path
+    from ..files import atomic_path
     from ..errors import FlashgenError
+    from ..models import MODELS
+    from ..sources.profile import get_preset
     from ..sources.toys import TOYS
     from ..stats.amplification import amplification_study
     from ..stats.generators import make_trainer
     from ..stats.report import format_summary, markdown_report, plot_amplification
 
-    _check(args.out, (".json",), "--out")
-    _check(args.plot, (".png", ".pdf", ".svg"), "--plot")
-    _check(args.markdown, (".md",), "--markdown")
+    _check(args.out, (".json",))
+    _check(args.plot, (".png", ".pdf", ".svg"))
+    _check(args.markdown, (".md",))
     if args.repeats < 2:
         raise FlashgenError("--repeats must be at least 2 to give an uncertainty")
     if min(args.quantiles) < 2:
         raise FlashgenError("--quantiles must all be at least 2")
     if min(args.generated) < 2:
         raise FlashgenError("--generated sizes must all be at least 2 events")
-    if any(m in ("flow", "gan", "wgan-gp") for m in args.models):
-        from ..training.presets import PRESETS
-
-        if args.preset not in PRESETS:
-            raise FlashgenError(f"unknown preset '{args.preset}'; choose from {', '.join(PRESETS)}")
+    if any(m in MODELS for m in args.models):
+        get_preset(args.preset)  # an unknown preset is an error before any work
     truth = TOYS[args.toy]()
     trainers = {m: make_trainer(m, truth, preset=args.preset, steps=args.steps)
                 for m in args.models if m != "fit"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from .common import add_common, positive_int, say, seed_int
@@ -15,7 +14,7 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     from ..bench import QUICK_EVENTS, QUICK_STEPS
     from ..generation import DEFAULT_CHUNK
-    from ..models.flashmodel import MODELS
+    from ..models import MODELS
 
     p = sub.add_parser(
         "bench", help="speed benchmark of generation; JSON result",
@@ -50,16 +49,12 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> None:
     import torch
 
-    from ..bench import machine_info, quick_model, speed_benchmark, write_json
+    from ..bench import machine_info, quick_model, speed_benchmark
     from ..data import read_table
     from ..errors import FlashgenError
+    from ..files import check_output_path, write_json
 
-    out = Path(args.out)
-    if out.is_dir():
-        raise FlashgenError(f"{out} is a directory; give a file name such as {out / 'bench.json'}")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FlashgenError(f"folder {parent} does not exist; create it first")
+    out = check_output_path(args.out, suffixes=(".json",))
     if args.device == "cuda" and not torch.cuda.is_available():
         raise FlashgenError("--device cuda requested but no CUDA device is available")
     conditions = read_table(args.conditions) if args.conditions else None

@@ -54,7 +54,8 @@ def _device(name: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ..data import check_output_path, read_table
+    from ..data import read_table
+    from ..files import check_output_path
     from ..errors import FlashgenError
 
     check_output_path(args.out)

@@ -19,7 +19,7 @@ def _fraction(text: str) -> float:
 
 
 def register(sub: Any) -> None:
-    from ..models.flashmodel import MODELS
+    from ..models import DEFAULT_MODEL, MODELS
     from ..pipeline_run import (DEFAULT_EVENTS, DEFAULT_FACTOR, DEFAULT_HOLDOUT,
                                 DEFAULT_VALIDATION_EVENTS)
 
@@ -47,8 +47,8 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=seed_int, default=0,
                    help="seeds simulation, split, training and generation; the same seed gives "
                    "the same outputs (default 0)")
-    p.add_argument("--model", "-m", choices=sorted(MODELS), default="flow",
-                   help="model family, zmumu preset (default flow: fastest generation)")
+    p.add_argument("--model", "-m", choices=sorted(MODELS), default=DEFAULT_MODEL,
+                   help=f"model family, zmumu preset (default {DEFAULT_MODEL})")
     p.add_argument("--factor", type=positive_float, default=DEFAULT_FACTOR,
                    help=f"generated events per selected reference event (default {DEFAULT_FACTOR:g})")
     p.add_argument("--steps", type=positive_int,

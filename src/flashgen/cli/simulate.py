@@ -75,7 +75,8 @@ def register(sub: Any) -> None:
 
 
 def _write(args: argparse.Namespace, make: Any) -> None:
-    from ..data import check_output_path, write_table
+    from ..data import write_table
+    from ..files import check_output_path
 
     check_output_path(args.out)
     with Timer() as t:

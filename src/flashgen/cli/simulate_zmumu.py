@@ -74,8 +74,14 @@ def register(srcs: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
+    from ..extras import require
     from ..sources.zmumu.production import simulate_zmumu
 
+    # the optional packages (pip install 'flashgen[zmumu]'), checked before anything is written
+    for module in ("pythia8mc", "fastjet", "awkward"):
+        require(module, "zmumu")
+    if args.workers > 1 or args.scheduler is not None:
+        require("dask.distributed", "zmumu")
     summary = simulate_zmumu(args.events, args.seed, args.out, pileup=args.pileup,
                              workers=args.workers, scheduler=args.scheduler,
                              shard_size=args.shard_size, library_events=args.pileup_library,

@@ -41,14 +41,14 @@ def checkpoint_path(out: str | Path) -> Path:
 
 
 def register(sub: Any) -> None:
-    from ..models.flashmodel import MODELS
-    from ..training.presets import PRESETS
+    from ..models import MODELS
+    from ..sources.profile import PRESETS
+    from ..training.fit import DEFAULT_VAL_FRACTION
 
+    families = "; ".join(f"{name}: {MODELS[name].summary()}" for name in sorted(MODELS))
     p = sub.add_parser(
         "train", help="train a generative model on a table; write one model file",
-        description="Train a generative model (flow: conditional neural spline flow; gan: GAN with "
-        "physics regression terms; wgan-gp: conditional Wasserstein GAN with gradient penalty) on "
-        "the features of a table, optionally conditioned on other columns. The preprocessing is "
+        description=f"Train a generative model ({families}) on the features of a table, optionally conditioned on other columns. The preprocessing is "
         "fitted on the data and saved in the model file with the weights, the column schema and "
         "the training settings. Snapshots are scored every --snapshot-every steps on a held-out "
         "split (sum of KS statistics of the preset's quantities, or of the features) and the best "
@@ -78,7 +78,7 @@ def register(sub: Any) -> None:
                    help="steps between scored snapshots and checkpoints (default: the preset's, else 250)")
     p.add_argument("--val-fraction", type=_fraction,
                    help="held-out fraction for snapshot selection; 0 keeps the last snapshot "
-                   "(default: the preset's, else 0.2)")
+                   f"(default: the preset's, else {DEFAULT_VAL_FRACTION})")
     p.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="model hyperparameter, repeatable, e.g. --set transforms=8 "
                    "--set hidden=256,256 (default: the preset's, else the model's)")
@@ -99,25 +99,21 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ..data import check_output_path, read_table
-    from ..errors import FlashgenError
+    from ..data import read_table
+    from ..files import check_output_path
 
     hparams = dict(args.set)
-    if args.bootstrap:
-        check_output_path(args.out, directory=True)
-    else:
-        out = Path(args.out)
-        if out.is_dir():
-            raise FlashgenError(f"{out} is a directory; give a model file name such as {out / 'model.pt'}")
-        check_output_path(out.with_suffix(".parquet"))  # the folder must exist and be writable
+    check_output_path(args.out, directory=bool(args.bootstrap), suffixes=None)
     table = read_table(args.data)
     steps = args.steps
     if args.epochs:
-        from ..training.presets import PRESETS
+        from ..sources.profile import get_preset
+        from ..training import Split, TrainConfig
 
-        pre = PRESETS.get(args.preset) if args.preset else None
-        fraction = args.val_fraction if args.val_fraction is not None else (pre.val_fraction if pre else 0.2)
-        batch = args.batch_size or (pre.train.get(args.model, {}).get("batch_size", 512) if pre else 512)
+        pre = get_preset(args.preset) if args.preset else None
+        fraction = Split.resolve(args.val_fraction, pre).val_fraction
+        batch = args.batch_size or (pre.train.get(args.model, {}) if pre else {}).get(
+            "batch_size", TrainConfig.batch_size)
         steps = max(1, math.ceil(args.epochs * len(table) * (1 - fraction) / batch))
     options = dict(features=args.features, conditions=args.conditions, preset=args.preset,
                    steps=steps, batch_size=args.batch_size, snapshot_every=args.snapshot_every,
@@ -130,7 +126,7 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
-    from ..models.flashmodel import FlashModel
+    from ..models import FlashModel
     from ..training import train
 
     out = Path(args.out)

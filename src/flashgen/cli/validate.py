@@ -44,7 +44,8 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ..data import check_output_path, read_table
+    from ..data import read_table
+    from ..files import check_output_path
     from ..validation import validate
 
     check_output_path(args.out, directory=True)

@@ -12,13 +12,43 @@ standardised conditions ``c`` of shape ``(batch, context)`` (``context = 0`` for
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["GenerativeModel", "LatentGenerator", "MLP", "Trainable"]
+from ..errors import FlashgenError
+
+__all__ = ["MODELS", "GenerativeModel", "LatentGenerator", "MLP", "Trainable", "get_model", "register"]
+
+MODELS: dict[str, type[GenerativeModel]] = {}
+"""Registry of generative model families by name, filled by :func:`register`. Every list of
+models (command-line choices, amplification trainers, report labels, the contract test) is
+derived from it."""
+
+M = TypeVar("M", bound="type[GenerativeModel]")
+
+
+def register(name: str) -> Callable[[M], M]:
+    """Class decorator: add a :class:`GenerativeModel` to :data:`MODELS` under ``name``."""
+
+    def add(cls: M) -> M:
+        if name in MODELS:
+            raise FlashgenError(f"a model named '{name}' is already registered")
+        cls.name = name
+        MODELS[name] = cls
+        return cls
+
+    return add
+
+
+def get_model(name: str) -> type[GenerativeModel]:
+    """The model class registered as ``name``; a clear error naming the choices otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise FlashgenError(f"unknown model '{name}'; choose from {', '.join(sorted(MODELS))}") from None
 
 
 class Trainable(nn.Module, ABC):
@@ -65,7 +95,20 @@ class Trainable(nn.Module, ABC):
 
 
 class GenerativeModel(Trainable):
-    """A trainable model that samples features given conditions."""
+    """A trainable model that samples features given conditions.
+
+    Subclasses are registered with :func:`register`; they set :attr:`small`, the
+    hyperparameters of a small instance that trains in seconds (the contract test and quick
+    examples use it).
+    """
+
+    name: ClassVar[str] = ""
+    small: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring: what the model is, for help texts."""
+        return (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".")
 
     @abstractmethod
     def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
@@ -76,16 +119,19 @@ class LatentGenerator(GenerativeModel):
     """A generative model that maps Gaussian latent noise (and the condition) through
     ``self.generator``, an :class:`MLP`; subclasses set ``self.latent`` and ``self.generator``.
 
-    ``regression`` holds physics regression terms (:class:`flashgen.models.gan.RegressionTerm`)
-    that the generator loss adds; they are set by the trainer and are not saved.
+    Arguments:
+        regression: physics regression terms (:class:`flashgen.models.gan.RegressionTerm`) that
+            the generator loss adds; built by the trainer from the data, not saved in
+            :attr:`hparams` (a loaded model only samples).
+        hparams: the model's saved constructor arguments.
     """
 
     latent: int
     generator: MLP
 
-    def __init__(self, **hparams: Any) -> None:
+    def __init__(self, regression: Sequence[Any] = (), **hparams: Any) -> None:
         super().__init__(**hparams)
-        self.regression: list[Any] = []
+        self.regression: list[Any] = list(regression)
 
     def regression_loss(self, fake: Tensor, c: Tensor, losses: dict[str, float]) -> Tensor | float:
         """Sum of the regression terms on a generated batch; records each in ``losses``."""

@@ -9,57 +9,33 @@ and how it was trained (config, selected snapshot, data source, library versions
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from ..data import Column, EventTable, atomic_path
+from ..data import Column
 from ..errors import FlashgenError
+from ..files import atomic_path, check_output_path, plain
 from ..transforms import Pipeline
-from .base import GenerativeModel
+from .base import GenerativeModel, get_model
 from .efficiency import EfficiencyClassifier
-from .flow import Flow
-from .gan import GAN
-from .wgan_gp import WGANGP
 
-__all__ = ["MODELS", "FlashModel", "chunk_seed"]
+__all__ = ["FlashModel"]
 
-MODELS: dict[str, type[GenerativeModel]] = {"gan": GAN, "wgan-gp": WGANGP, "flow": Flow}
 FORMAT = "flashgen-model"
 FORMAT_VERSION = 1
-
-
-def chunk_seed(seed: int, index: int) -> int:
-    """Independent 63-bit seed of chunk ``index`` of a run seeded with ``seed``."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(2, np.uint32).view(np.uint64)[0] >> 1)
-
-
-def _tensor_columns(table: EventTable, names: list[str], device: torch.device) -> dict[str, torch.Tensor]:
-    return {n: torch.tensor(np.asarray(table[n], dtype=np.float64), device=device) for n in names}
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` as plain JSON values (numpy scalars, paths, version strings become float/str)."""
-
-    def default(o: Any) -> Any:
-        if isinstance(o, np.generic):
-            return o.item()
-        return str(o)
-
-    return json.loads(json.dumps(obj, default=default))
 
 
 class FlashModel:
     """A trained generative model with everything needed to generate physical events.
 
+    Generation (chunked, seeded, conditional, with efficiency) is :mod:`flashgen.generation`.
+
     Arguments:
-        kind: ``"gan"``, ``"wgan-gp"`` or ``"flow"``.
+        kind: the registered model family (:data:`flashgen.models.MODELS`).
         network: the trained network (model space).
         features: fitted pipeline of the generated columns.
         conditions: fitted pipeline of the condition columns, or ``None``.
@@ -115,82 +91,6 @@ class FlashModel:
         nets = [self.network] + ([self.efficiency] if self.efficiency is not None else [])
         return sum(p.numel() for net in nets for p in net.parameters())
 
-    # ----------------------------------------------------------------------------- generation
-
-    @torch.inference_mode()
-    def generate_columns(self, n: int, generator: torch.Generator,
-                         conditions: dict[str, torch.Tensor] | None = None) -> dict[str, np.ndarray]:
-        """Generate ``n`` events as physical numpy columns (``output_columns`` order).
-
-        Arguments:
-            n: number of events; with conditions, their length.
-            generator: the randomness of this chunk.
-            conditions: physical condition columns of shape ``(n,)``, float64 tensors.
-        """
-        self.network.eval()
-        dev = self.device
-        if self.conditions is not None:
-            if conditions is None:
-                raise FlashgenError("this model is conditional: give a conditions table with columns "
-                                    + ", ".join(self.condition_names))
-            c = self.conditions.forward(conditions).to(dev)
-        else:
-            c = torch.zeros((n, 0), device=dev)
-        z = self.network.sample(n, c if self.conditions is not None else None, generator)
-        cols = self.features.inverse(z.double(), conditions, generator, exact=True)
-        out: dict[str, np.ndarray] = {}
-        for name in self.condition_names:
-            out[name] = conditions[name].cpu().numpy()  # type: ignore[index]
-        if self.efficiency is not None and self.efficiency_column is not None:
-            p = self.efficiency.probability(c)
-            detected = torch.rand(n, generator=generator, device=dev) < p
-            out[self.efficiency_column] = detected.cpu().numpy().astype(self.dtypes.get(self.efficiency_column, "int8"))
-            keep = detected.cpu().numpy()
-            for name in self.feature_names:
-                out[name] = np.where(keep, cols[name].cpu().numpy(), np.nan)
-        else:
-            for name in self.feature_names:
-                out[name] = cols[name].cpu().numpy()
-        for name, values in out.items():
-            dtype = np.dtype(self.dtypes.get(name, "float64"))
-            if dtype.kind in "iu" and values.dtype.kind == "f" and np.isnan(values).any():
-                continue  # an integer column with undetected (NaN) entries stays float
-            out[name] = values.astype(dtype, copy=False)
-        return out
-
-    def iter_chunks(self, n: int, *, seed: int = 0, conditions: EventTable | None = None,
-                    chunk_size: int = 100_000) -> Iterator[dict[str, np.ndarray]]:
-        """Yield generated chunks of at most ``chunk_size`` events; the same ``seed`` and
-        ``chunk_size`` give identical events. With ``conditions``, one event per condition row
-        (``n`` is then ignored)."""
-        if chunk_size < 1:
-            raise FlashgenError(f"chunk size must be positive, got {chunk_size}")
-        total = len(conditions) if conditions is not None else n
-        if conditions is not None:
-            conditions.select(self.condition_names)  # fails clearly on missing columns
-        elif self.conditions is not None:
-            raise FlashgenError("this model is conditional: pass --conditions with columns "
-                                + ", ".join(self.condition_names))
-        for k, start in enumerate(range(0, total, chunk_size)):
-            stop = min(start + chunk_size, total)
-            gen = torch.Generator(device=self.device)
-            gen.manual_seed(chunk_seed(seed, k))
-            cond = None
-            if conditions is not None:
-                cond = _tensor_columns(conditions.take(slice(start, stop)), self.condition_names, self.device)
-            yield self.generate_columns(stop - start, gen, cond)
-
-    def sample(self, n: int, *, seed: int = 0, conditions: EventTable | None = None,
-               chunk_size: int = 100_000) -> EventTable:
-        """Generate ``n`` events (or one per condition row) into an :class:`EventTable`."""
-        chunks = list(self.iter_chunks(n, seed=seed, conditions=conditions, chunk_size=chunk_size))
-        cols = self.output_columns
-        data = {c.name: np.concatenate([ch[c.name] for ch in chunks]) if chunks else np.zeros(0)
-                for c in cols}
-        meta = {"producer": f"flashgen generate ({self.kind})", "seed": seed,
-                "model": {k: self.info.get(k) for k in ("kind", "preset", "train_events", "source")}}
-        return EventTable(data, {c.name: c for c in cols}, meta)
-
     # ----------------------------------------------------------------------------- file format
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -208,11 +108,9 @@ class FlashModel:
             "efficiency": None if self.efficiency is None else {
                 "column": self.efficiency_column, "hparams": self.efficiency.hparams,
                 "state": {k: v.cpu() for k, v in self.efficiency.state_dict().items()}},
-            "info": _plain(self.info),
+            "info": plain(self.info),
         }
-        target = Path(path)
-        if target.is_dir():
-            raise FlashgenError(f"{target} is a directory; give a model file name such as {target / 'model.pt'}")
+        target = check_output_path(path, suffixes=None)
         with atomic_path(target) as tmp:
             torch.save(payload, tmp)
         return target
@@ -238,7 +136,7 @@ class FlashModel:
             raise FlashgenError(f"{p} was written by a newer flashgen (format {payload['format_version']}); "
                                 "upgrade flashgen to read it")
         try:
-            network = MODELS[payload["kind"]](**payload["hparams"])
+            network = get_model(payload["kind"])(**payload["hparams"])
             network.load_state_dict(payload["state"])
             efficiency = None
             if payload["efficiency"] is not None:
@@ -250,6 +148,6 @@ class FlashModel:
                 {n: Column(**c) for n, c in payload["schema"].items()}, dict(payload["dtypes"]),
                 efficiency, payload["efficiency"]["column"] if payload["efficiency"] else None,
                 payload["info"])
-        except (KeyError, TypeError, RuntimeError) as err:
+        except (KeyError, TypeError, RuntimeError, FlashgenError) as err:
             raise FlashgenError(f"{p} is damaged or inconsistent ({type(err).__name__}: {err})") from None
         return model.to(device)

@@ -28,7 +28,7 @@ from zuko.flows import Flow as ZukoFlow
 from zuko.flows import GeneralCouplingTransform, UnconditionalDistribution
 from zuko.transforms import MonotonicRQSTransform
 
-from .base import GenerativeModel
+from .base import GenerativeModel, register
 
 __all__ = ["Flow", "RationalQuadraticSpline"]
 
@@ -77,8 +77,9 @@ def _mask(features: int, index: int) -> Tensor:
     return mask if index % 2 == 0 else ~mask
 
 
+@register("flow")
 class Flow(GenerativeModel):
-    """Neural spline flow, optionally conditional.
+    """Conditional neural spline flow (coupling transforms, trained by maximum likelihood).
 
     Arguments:
         features: number of features.
@@ -90,6 +91,8 @@ class Flow(GenerativeModel):
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay (regularises small training samples).
     """
+
+    small = {"transforms": 2, "hidden": (16, 16), "bins": 4}
 
     def __init__(self, features: int, context: int = 0, transforms: int = 6,
                  hidden: Sequence[int] = (64, 64), bins: int = 8, coupling: bool = True,

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import MLP, LatentGenerator
+from .base import MLP, LatentGenerator, register
 
 __all__ = ["GAN", "RegressionTerm"]
 
@@ -53,8 +53,9 @@ class RegressionTerm:
                 + self.weight_std * (q.std() - self.std) ** 2) / self.std**2
 
 
+@register("gan")
 class GAN(LatentGenerator):
-    """GAN with a BCE loss and optional physics regression terms.
+    """GAN with a binary cross-entropy loss and physics regression terms.
 
     Arguments:
         features: number of features.
@@ -67,15 +68,18 @@ class GAN(LatentGenerator):
         instance_noise: width of uniform noise added to every discriminator input (model units,
             i.e. standard deviations); regularises the discriminator on small samples
             ("GANplifying" adds U[-0.1, 0.1] in physical units).
+        regression: physics regression terms of the generator loss (not saved).
     """
+
+    small = {"generator_hidden": (16, 16), "discriminator_hidden": (16, 16)}
 
     def __init__(self, features: int, context: int = 0, latent: int | None = None,
                  generator_hidden: Sequence[int] = (128, 256, 256, 128),
                  discriminator_hidden: Sequence[int] = (128, 128, 64, 32),
                  lr: float = 2e-4, betas: Sequence[float] = (0.5, 0.999),
-                 instance_noise: float = 0.0) -> None:
+                 instance_noise: float = 0.0, regression: Sequence[RegressionTerm] = ()) -> None:
         latent = latent or max(features, 4)
-        super().__init__(features=features, context=context, latent=latent,
+        super().__init__(regression=regression, features=features, context=context, latent=latent,
                          generator_hidden=list(generator_hidden),
                          discriminator_hidden=list(discriminator_hidden), lr=lr, betas=list(betas),
                          instance_noise=instance_noise)

@@ -19,17 +19,19 @@ References:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from .base import MLP, LatentGenerator
+from .base import MLP, LatentGenerator, register
 
 __all__ = ["WGANGP"]
 
 
+@register("wgan-gp")
 class WGANGP(LatentGenerator):
-    """Conditional WGAN-GP.
+    """Conditional Wasserstein GAN with gradient penalty.
 
     Arguments:
         features: number of features.
@@ -40,15 +42,19 @@ class WGANGP(LatentGenerator):
         critic_steps: critic updates per generator update.
         penalty: gradient-penalty weight lambda.
         one_sided: penalise only gradient norms above 1 (WGAN-LP) instead of any deviation.
+        regression: physics regression terms of the generator loss (not saved).
     """
+
+    small = {"generator_hidden": (16, 16), "critic_hidden": (16, 16), "critic_steps": 2}
 
     def __init__(self, features: int, context: int = 0, latent: int | None = None,
                  generator_hidden: Sequence[int] = (128, 128, 128),
                  critic_hidden: Sequence[int] = (128, 128, 128), lr: float = 2e-4,
                  betas: Sequence[float] = (0.5, 0.9), critic_steps: int = 5,
-                 penalty: float = 10.0, one_sided: bool = True) -> None:
+                 penalty: float = 10.0, one_sided: bool = True,
+                 regression: Sequence[Any] = ()) -> None:
         latent = latent or max(features, 4)
-        super().__init__(features=features, context=context, latent=latent,
+        super().__init__(regression=regression, features=features, context=context, latent=latent,
                          generator_hidden=list(generator_hidden), critic_hidden=list(critic_hidden),
                          lr=lr, betas=list(betas), critic_steps=critic_steps, penalty=penalty,
                          one_sided=one_sided)

@@ -22,8 +22,9 @@ from scipy import special, stats
 
 from ..data import Column, EventTable
 from ..errors import FlashgenError
+from .profile import Preset, Profile, register_profile
 
-__all__ = ["CamelBack", "Ring", "Shell", "ToyDensity", "TOYS", "simulate_toy"]
+__all__ = ["CamelBack", "PROFILES", "Ring", "Shell", "ToyDensity", "TOYS", "simulate_toy"]
 
 
 class ToyDensity(ABC):
@@ -180,3 +181,34 @@ def simulate_toy(name: str, n_events: int, seed: int, **params: Any) -> EventTab
     cols = {c: Column(c, "", f"coordinate {c} of the {name} toy") for c in toy.columns}
     meta = {"producer": f"flashgen simulate {name}", "seed": seed, "toy": name, "toy_params": params}
     return EventTable(data, cols, meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles
+
+CAMELBACK_PRESET = Preset(
+    name="camelback",
+    features=("x",),
+    val_fraction=0.0,
+    train={"flow": {"steps": 2000, "batch_size": 100, "snapshot_every": 500},
+           "gan": {"steps": 6000, "batch_size": 100, "snapshot_every": 1000},
+           "wgan-gp": {"steps": 6000, "batch_size": 100, "snapshot_every": 1000}},
+    # Measured on 6 training samples of 100 events (quantile MSE at 10 / 50 quantiles, vs
+    # the training sample's): flow 0.68x / 0.31x, GAN 0.94x / 0.36x, WGAN 1.1x / 0.63x.
+    hparams={"flow": {"transforms": 1, "bins": 16, "lr": 5e-3},
+             "gan": {"generator_hidden": (64, 64), "discriminator_hidden": (64, 64),
+                     "instance_noise": 0.2},
+             "wgan-gp": {"generator_hidden": (64, 64), "critic_hidden": (64, 64), "lr": 5e-4}},
+)
+
+PROFILES = (
+    register_profile(Profile(
+        name="camelback", description="1D camel back: 0.5 N(-4,1) + 0.5 N(4,1)",
+        columns=(Column("x", "", "coordinate x of the camelback toy"),),
+        presets=(CAMELBACK_PRESET,), truths={"camelback": CamelBack})),
+    register_profile(Profile(
+        name="ring", description="2D ring of radius 1 smeared by N(0, 0.1)",
+        columns=(Column("x", "", "coordinate x of the ring toy"),
+                 Column("y", "", "coordinate y of the ring toy")),
+        truths={"ring": Ring})),
+)

@@ -10,6 +10,8 @@
 - :mod:`~flashgen.stats.ensemble`: bootstrap ensembles of flashgen models;
   :mod:`~flashgen.stats.bands`: per-bin bands of an ensemble's histograms;
   :mod:`~flashgen.stats.coverage`: coverage of those bands where the truth is exact.
+- :mod:`~flashgen.stats.estimators`: robust peak position and width of a 1D sample
+  (half-sample mode, σ_eff).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ _WHERE = {
     "AmplificationResult": "amplification", "amplification_study": "amplification",
     "Band": "bands", "band_coverage": "bands", "histogram_band": "bands", "table_band": "bands",
     "Ensemble": "ensemble", "train_ensemble": "ensemble",
+    "half_sample_mode": "estimators", "sigma_eff": "estimators",
     "equivalent_events": "quantiles", "expected_sampled_mse": "quantiles",
     "quantile_fractions": "quantiles", "quantile_mse": "quantiles",
 }

@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import FlashgenError
+from ..seeds import derive_seed
 from ..sources.toys import TOYS, ToyDensity
 from .fit import fit_truth
 from .generators import Trainer
-from .parallel import derive_seed, map_tasks
+from .parallel import map_tasks
 from .quantiles import (equivalent_events, expected_sampled_mse, pit_dims, quantile_fractions,
                         quantile_grid, quantile_mse, unbiased_mse)
 
@@ -233,10 +234,9 @@ class AmplificationResult:
 
     def save(self, path: str | Path) -> None:
         """Write :meth:`to_dict` as JSON (atomically)."""
-        from ..data import atomic_path
+        from ..files import write_json
 
-        with atomic_path(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=False))
+        write_json(self.to_dict(), path, indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> AmplificationResult:

@@ -29,59 +29,16 @@ import numpy as np
 from scipy import stats
 
 from ..errors import FlashgenError
+from ..seeds import derive_seed
 from ..sources.toys import ToyDensity
 from .bands import band_from_members, band_coverage
 from .generators import Trainer
-from .parallel import derive_seed, map_tasks
+from .parallel import map_tasks
 from .quantiles import quantile_fractions
 
-__all__ = ["CoverageResult", "ElectronResponse", "coverage_study", "ideal_coverage"]
+__all__ = ["CoverageResult", "coverage_study", "ideal_coverage"]
 
 METHODS = ("quantile", "prediction", "std")
-
-
-@dataclass(frozen=True)
-class ElectronResponse(ToyDensity):
-    """Reconstructed pT' (GeV) of *detected* electrons at one fixed true input, as a 1D truth.
-
-    Samples come from :func:`flashgen.sources.electron.simulate_electrons` (undetected electrons
-    are dropped); the probability integral transform is the exact log-normal
-    :func:`~flashgen.sources.electron.response_cdf`. Defaults: dataset A (pT = 4.25 GeV,
-    eta = 2.5, phi = 1.5 rad).
-    """
-
-    pt: float = 4.25
-    eta: float = 2.5
-    phi: float = 1.5
-    dim = 1
-    columns = ("pt",)
-
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        from ..sources.electron import efficiency, simulate_electrons
-
-        eff = float(efficiency(self.pt, self.eta))
-        if eff <= 0:
-            raise FlashgenError(f"electrons at pT={self.pt} GeV, eta={self.eta} are never detected")
-        out: list[np.ndarray] = []
-        have = 0
-        while have < n:
-            draw = int((n - have) / eff * 1.1) + 100
-            table = simulate_electrons(draw, int(rng.integers(2**62)), (self.pt, self.eta, self.phi))
-            pt = table["pt"][table["detected"] == 1]
-            out.append(pt)
-            have += len(pt)
-        return np.concatenate(out)[:n].reshape(n, 1)
-
-    def pdf(self, x: np.ndarray) -> np.ndarray:
-        from ..sources.electron import smear_parameters
-
-        a, b = smear_parameters(np.float64(self.pt), np.float64(self.eta))
-        return stats.lognorm.pdf(self._points(x)[:, 0], s=b, scale=np.exp(a))
-
-    def pit(self, x: np.ndarray) -> np.ndarray:
-        from ..sources.electron import response_cdf
-
-        return np.clip(response_cdf(self._points(x)[:, 0], self.pt, self.eta), 0.0, 1.0).reshape(-1, 1)
 
 
 def ideal_coverage(members: int, method: str, level: float = 0.68) -> float:
@@ -222,7 +179,7 @@ def coverage_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_tra
 
     Arguments:
         truth: a density with exact probability integral transform (a toy, or
-            :class:`ElectronResponse`).
+            :class:`~flashgen.sources.electron.ElectronResponse`).
         trainer: generator to train per member (see :mod:`flashgen.stats.generators`).
         name: label in the result.
         n_train: training events per repetition.

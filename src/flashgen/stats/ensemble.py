@@ -17,7 +17,6 @@ References:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,9 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..data import Column, EventTable, atomic_path
+from ..data import Column, EventTable
 from ..errors import FlashgenError
-from .parallel import derive_seed, map_tasks
+from ..files import plain, read_json
+from ..generation import sample
+from ..manifest import Manifest
+from ..models import DEFAULT_MODEL
+from ..seeds import derive_seed
+from .parallel import map_tasks
 
 __all__ = ["Ensemble", "MANIFEST", "member_path", "train_ensemble"]
 
@@ -52,9 +56,9 @@ def _checksum(table: EventTable) -> str:
 def _needed_columns(table: EventTable, features: Sequence[str] | None, conditions: Sequence[str] | None,
                     preset: str | None) -> EventTable:
     """Only the columns training will read (so workers receive less data)."""
-    from ..training.presets import PRESETS
+    from ..sources.profile import get_preset
 
-    pre = PRESETS.get(preset) if preset else None
+    pre = get_preset(preset) if preset else None
     feats = list(features) if features is not None else (list(pre.features) if pre else None)
     if feats is None:
         return table
@@ -85,17 +89,17 @@ def _train_member(task: _MemberTask) -> Path:
     rows = np.random.default_rng(derive_seed(task.seed, task.index, 0)).integers(0, n, n)
     # Snapshots are selected on the out-of-bag events (~37 %), never on events the member saw
     # (unless the settings keep the last snapshot: a validation fraction of 0).
-    from ..training.presets import PRESETS
+    from ..sources.profile import get_preset
+    from ..training import Split
 
-    fraction = task.hyperparameters.get("val_fraction")
-    if fraction is None:
-        fraction = PRESETS[task.preset].val_fraction if task.preset else 0.2
-    validation = task.table.take(np.setdiff1d(np.arange(n), rows)) if fraction > 0 else None
+    split = Split.resolve(task.hyperparameters.get("val_fraction"),
+                          get_preset(task.preset) if task.preset else None)
+    validation = task.table.take(np.setdiff1d(np.arange(n), rows)) if split.val_fraction > 0 else None
     model = train(task.table.take(rows), task.model, features=task.features, conditions=task.conditions,
                   preset=task.preset, steps=task.steps, seed=derive_seed(task.seed, task.index, 1),
                   validation=validation, quiet=task.quiet, **task.hyperparameters)
     info = {**model.info, "bootstrap": {"member": task.index, "seed": task.seed, "events": n}}
-    model.info = json.loads(json.dumps(info, default=str))  # plain values only in the model file
+    model.info = plain(info)  # plain values only in the model file
     model.save(task.path)
     return task.path
 
@@ -112,7 +116,7 @@ def _is_valid_member(path: Path, index: int, seed: int) -> bool:
     return info.get("member") == index and info.get("seed") == seed
 
 
-def train_ensemble(table: EventTable, m: int, model: str = "flow", *,
+def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *,
                    features: Sequence[str] | None = None, conditions: Sequence[str] | None = None,
                    preset: str | None = None, steps: int | None = None, seed: int = 0,
                    workers: int = 1, out_dir: str | os.PathLike[str], quiet: bool = True,
@@ -127,7 +131,7 @@ def train_ensemble(table: EventTable, m: int, model: str = "flow", *,
     Arguments:
         table: the training events.
         m: number of members (>= 2; 10 or more for a band).
-        model: ``"flow"``, ``"gan"`` or ``"wgan-gp"``.
+        model: a registered model family (:data:`flashgen.models.MODELS`).
         features, conditions, preset, steps, hyperparameters: as for :func:`flashgen.training.train`.
         seed: master seed of the resampling and of every member's training.
         workers: processes training members in parallel (one torch thread each).
@@ -143,34 +147,17 @@ def train_ensemble(table: EventTable, m: int, model: str = "flow", *,
     if len(table) < 2:
         raise FlashgenError(f"need at least 2 training events for a bootstrap, got {len(table)}")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FlashgenError(f"{out} exists and is not a directory; give a folder for the ensemble")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FlashgenError(f"folder {parent} does not exist; create it first")
     data = _needed_columns(table, features, conditions, preset)
     # settings that change the members (checked on resume); the device only changes where they run
     recorded = {k: v for k, v in hyperparameters.items() if k != "device"}
     settings = {"model": model, "features": list(features) if features is not None else None,
                 "conditions": list(conditions) if conditions is not None else None, "preset": preset,
-                "steps": steps, "seed": seed, "hyperparameters": json.loads(json.dumps(recorded, default=str)),
+                "steps": steps, "seed": seed, "hyperparameters": recorded,
                 "events": len(data), "data_checksum": _checksum(data)}
-    manifest = out / MANIFEST
-    if manifest.exists():
-        try:
-            old = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            raise FlashgenError(f"{manifest} is unreadable; delete the folder {out} to start afresh") from None
-        differ = [k for k in settings if old.get(k) != settings[k]]
-        if differ:
-            raise FlashgenError(f"{out} holds an ensemble trained with other {', '.join(differ)}; "
-                                "choose another folder or delete it")
-        m_total = max(m, int(old.get("members", m)))
-    else:
-        m_total = m
-    out.mkdir(exist_ok=True)
-    with atomic_path(manifest) as tmp:
-        tmp.write_text(json.dumps({**settings, "members": m_total}, indent=1))
+    manifest = Manifest.open(out, MANIFEST, settings, what="bootstrap ensemble", allow_foreign=True,
+                             hint="choose another folder or delete it")
+    manifest.state["members"] = max(m, int(manifest.state.get("members", m)))
+    manifest.save()
     todo = [i for i in range(m) if not _is_valid_member(member_path(out, i), i, seed)]
     tasks = [_MemberTask(data, i, member_path(out, i), model,
                          settings["features"], settings["conditions"], preset, steps, seed,
@@ -207,8 +194,8 @@ class Ensemble:
             raise FlashgenError(f"{out} is not an ensemble folder (no {MANIFEST}); train one with "
                                 "'flashgen train --bootstrap M'")
         try:
-            m = int(json.loads(manifest.read_text())["members"])
-        except (OSError, ValueError, KeyError, TypeError):
+            m = int(read_json(manifest, what="ensemble manifest")["members"])
+        except (FlashgenError, ValueError, KeyError, TypeError):
             raise FlashgenError(f"{manifest} is unreadable; retrain the ensemble") from None
         return cls([member_path(out, i) for i in range(m)])
 
@@ -239,7 +226,7 @@ class Ensemble:
             raise FlashgenError(f"need at least 1 event per member, got {n}")
         parts = []
         for i in range(len(self)):
-            part = self.model(i).sample(n, seed=derive_seed(seed, i, 2), conditions=conditions)
+            part = sample(self.model(i), n, seed=derive_seed(seed, i, 2), conditions=conditions)
             part.data["member"] = np.full(len(part), i, dtype=np.int32)
             part.columns["member"] = MEMBER_COLUMN
             parts.append(part)

@@ -5,7 +5,7 @@ A *trainer* is a picklable callable ``trainer(train_points, seed) -> sampler`` w
 of shape ``(n_gen, dim)``. Trainers run inside worker processes, so they are small frozen
 dataclasses rather than closures.
 
-- :class:`FlashgenTrainer`: a flashgen model (``flow``, ``gan``, ``wgan-gp``) trained with
+- :class:`FlashgenTrainer`: a flashgen model (any of :data:`flashgen.models.MODELS`) trained with
   :func:`flashgen.training.train` on a table with the toy's columns.
 - :class:`KDETrainer`: a Gaussian kernel density estimate (Scott's bandwidth by default), a
   classical smoothing baseline.
@@ -26,7 +26,8 @@ from scipy import optimize, stats
 from ..errors import FlashgenError
 from ..sources.toys import ToyDensity
 
-__all__ = ["EmpiricalTrainer", "FlashgenTrainer", "KDETrainer", "Sampler", "Trainer", "TruthTrainer", "cv_bandwidth", "make_trainer"]
+__all__ = ["BASELINES", "EmpiricalTrainer", "FlashgenTrainer", "KDETrainer", "Sampler", "Trainer",
+           "TruthTrainer", "cv_bandwidth", "generator_names", "make_trainer"]
 
 Sampler = Callable[[int, int], np.ndarray]
 """``sampler(n_gen, seed) -> points`` of shape ``(n_gen, dim)``."""
@@ -34,7 +35,16 @@ Sampler = Callable[[int, int], np.ndarray]
 Trainer = Callable[[np.ndarray, int], Sampler]
 """``trainer(train_points (n_train, dim), seed) -> sampler``."""
 
-MODELS = ("flow", "gan", "wgan-gp")
+BASELINES = ("kde", "truth", "empirical")
+"""Generators that are not flashgen models: a kernel density estimate, the truth itself, the
+training sample resampled."""
+
+
+def generator_names() -> tuple[str, ...]:
+    """Every generator :func:`make_trainer` knows: the baselines, then the registered models."""
+    from ..models import MODELS
+
+    return BASELINES + tuple(sorted(MODELS))
 
 
 @dataclass(frozen=True)
@@ -137,21 +147,23 @@ class FlashgenTrainer:
     """A flashgen model trained on the training sample as a table with columns ``columns``.
 
     Arguments:
-        model: ``"flow"``, ``"gan"`` or ``"wgan-gp"``.
+        model: a registered model family (:data:`flashgen.models.MODELS`).
         columns: column names of the coordinates, e.g. ``("x",)`` or ``("x", "y")``.
-        preset: training preset of :func:`flashgen.training.train` (e.g. ``"camelback"``).
+        preset: training preset of :func:`flashgen.training.train` (a registered preset, or
+            ``None`` for the model's defaults).
         steps: number of training steps (``None``: the preset's default).
         hyperparameters: further keyword arguments of :func:`flashgen.training.train`.
     """
 
     model: str
     columns: tuple[str, ...]
-    preset: str | None = "camelback"
+    preset: str | None = None
     steps: int | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, train_points: np.ndarray, seed: int) -> Sampler:
         from ..data import EventTable
+        from ..generation import sample as generate_sample
         from ..training import train
 
         points = np.asarray(train_points, dtype=np.float64)
@@ -163,14 +175,14 @@ class FlashgenTrainer:
         columns = list(self.columns)
 
         def sample(n_gen: int, seed: int) -> np.ndarray:
-            return fitted.sample(n_gen, seed=seed).to_numpy(columns)
+            return generate_sample(fitted, n_gen, seed=seed).to_numpy(columns)
 
         return sample
 
 
-def make_trainer(name: str, truth: ToyDensity, *, preset: str | None = "camelback",
+def make_trainer(name: str, truth: ToyDensity, *, preset: str | None = None,
                  steps: int | None = None, **hyperparameters: Any) -> Trainer:
-    """A trainer by name: ``kde``, ``truth``, ``empirical`` or a flashgen model (``flow``, ``gan``, ``wgan-gp``).
+    """A trainer by name: ``kde``, ``truth``, ``empirical`` or a registered flashgen model.
 
     Arguments:
         name: which generator.
@@ -183,6 +195,6 @@ def make_trainer(name: str, truth: ToyDensity, *, preset: str | None = "camelbac
         return TruthTrainer(truth)
     if name == "empirical":
         return EmpiricalTrainer()
-    if name in MODELS:
+    if name in generator_names():
         return FlashgenTrainer(name, tuple(truth.columns), preset, steps, dict(hyperparameters))
-    raise FlashgenError(f"unknown generator '{name}'; choose from kde, truth, empirical, {', '.join(MODELS)}")
+    raise FlashgenError(f"unknown generator '{name}'; choose from {', '.join(generator_names())}")

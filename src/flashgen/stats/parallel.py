@@ -7,20 +7,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
-import numpy as np
-
 from ..progress import progress
 
-__all__ = ["derive_seed", "init_worker", "map_tasks"]
+__all__ = ["init_worker", "map_tasks"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def derive_seed(seed: int, *key: int) -> int:
-    """An independent 63-bit integer seed for stream ``key`` (e.g. repetition, member) of ``seed``."""
-    state = np.random.SeedSequence(seed, spawn_key=tuple(int(k) for k in key)).generate_state(2, np.uint32)
-    return int(state[0]) << 31 | int(state[1]) >> 1
 
 
 def init_worker() -> None:

@@ -13,8 +13,19 @@ from .quantiles import expected_sampled_mse
 
 __all__ = ["format_summary", "markdown_report", "plot_amplification", "verdicts"]
 
-COLORS = {"sampled": "tab:blue", "train": "black", "fit": "tab:green", "gan": "tab:orange",
-          "flow": "tab:purple", "wgan-gp": "tab:red", "kde": "tab:brown", "truth": "tab:gray"}
+COLORS = {"sampled": "tab:blue", "train": "black", "fit": "tab:green", "kde": "tab:brown",
+          "truth": "tab:gray"}
+"""Colours of the methods that are not flashgen models; models take the next free colours of
+:data:`MODEL_COLORS` in the order they appear."""
+MODEL_COLORS = ("tab:purple", "tab:orange", "tab:red", "tab:olive", "tab:cyan", "tab:pink")
+
+
+def color_of(method: str, methods: list[str]) -> str:
+    """Plot colour of ``method`` among the ``methods`` of one figure."""
+    if method in COLORS:
+        return COLORS[method]
+    others = [m for m in methods if m not in COLORS]
+    return MODEL_COLORS[others.index(method) % len(MODEL_COLORS)] if method in others else "tab:gray"
 
 
 def _num(value: float | None, err: float | None = None, digits: int = 3) -> str:
@@ -164,7 +175,7 @@ def plot_amplification(result: AmplificationResult, path: str | Path) -> None:
         for g in result.generators:
             r = per[g]
             ax.errorbar([x["n_events"] for x in r], [x["mse"] for x in r], [x["mse_err"] for x in r],
-                        fmt="-o", ms=4, capsize=2, color=COLORS.get(g), label=g)
+                        fmt="-o", ms=4, capsize=2, color=color_of(g, list(result.generators)), label=g)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("number of events (sampled or generated)")

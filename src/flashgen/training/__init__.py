@@ -1,7 +1,8 @@
-"""Training: the one loop (:class:`Trainer`), presets, and :func:`train`, which fits a model file."""
+"""Training: the one loop (:class:`Trainer`), typed settings, and :func:`train`, which fits a model
+file. Presets (training defaults per dataset) are declared by each source's profile
+(:data:`flashgen.sources.profile.PRESETS`)."""
 
-from .fit import train
-from .presets import PRESETS, Preset
+from .fit import Split, train
 from .trainer import TrainConfig, TrainResult, Trainer
 
-__all__ = ["PRESETS", "Preset", "TrainConfig", "TrainResult", "Trainer", "train"]
+__all__ = ["Split", "TrainConfig", "TrainResult", "Trainer", "train"]

@@ -24,8 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data import atomic_path
 from ..errors import FlashgenError
+from ..files import atomic_path
+from ..manifest import refuse_changes
 from ..models.base import Trainable
 from ..progress import progress
 
@@ -195,6 +196,11 @@ class Trainer:
         with atomic_path(self.checkpoint) as tmp:
             torch.save(payload, tmp)
 
+    @staticmethod
+    def _identity(fingerprint: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+        """What a checkpoint must share with the run that resumes it, as one flat mapping."""
+        return {**fingerprint, **{f"config.{k}": v for k, v in config.items()}}
+
     def _load_checkpoint(self, optimizers: list[torch.optim.Optimizer], schedulers: list[Any],
                          gen: torch.Generator) -> dict[str, Any]:
         assert self.checkpoint is not None
@@ -203,9 +209,10 @@ class Trainer:
         except Exception as err:
             raise FlashgenError(f"cannot resume: checkpoint {self.checkpoint} is unreadable "
                                 f"({type(err).__name__}); delete it to start afresh") from None
-        if payload.get("fingerprint") != self.fingerprint or payload.get("config") != asdict(self.config):
-            raise FlashgenError(f"cannot resume from {self.checkpoint}: it was made with other data or "
-                                "settings; use the same command, or delete it to start afresh")
+        refuse_changes(self._identity(payload.get("fingerprint", {}), payload.get("config", {})),
+                       self._identity(self.fingerprint, asdict(self.config)),
+                       f"cannot resume from {self.checkpoint}: it was made with other data or settings",
+                       "use the same command, or delete it to start afresh")
         self.model.load_state_dict(payload["model"])
         for o, s in zip(optimizers, payload["optimizers"]):
             o.load_state_dict(s)

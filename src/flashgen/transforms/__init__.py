@@ -14,7 +14,7 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 
 from .base import Columns, Pipeline, Transform
 from .columns import Asinh, Dequantize, Log, Logit, Residual, SortDescending, ZeroPadding
-from .kinematics import MUON_MASS, AzimuthalRotation, DimuonMass, OnShellEnergy
+from .kinematics import AzimuthalRotation, DimuonMass, OnShellEnergy
 
 __all__ = [
     "Asinh",
@@ -24,7 +24,6 @@ __all__ = [
     "DimuonMass",
     "Log",
     "Logit",
-    "MUON_MASS",
     "OnShellEnergy",
     "Pipeline",
     "Residual",

@@ -11,9 +11,7 @@ from torch import Tensor
 from ..errors import FlashgenError
 from .base import Columns, Transform, need
 
-__all__ = ["AzimuthalRotation", "DimuonMass", "MUON_MASS", "OnShellEnergy"]
-
-MUON_MASS = 0.1056583755  # GeV, PDG 2024
+__all__ = ["AzimuthalRotation", "DimuonMass", "OnShellEnergy"]
 
 
 class OnShellEnergy(Transform):
@@ -24,13 +22,13 @@ class OnShellEnergy(Transform):
 
     Arguments:
         px, py, pz, e: column names (GeV).
-        mass: particle mass in GeV (default: the muon's).
+        mass: particle mass in GeV (the source's, e.g. the muon's).
         tolerance: largest relative deviation from the mass shell accepted at fit time.
     """
 
     kind = "on_shell_energy"
 
-    def __init__(self, px: str, py: str, pz: str, e: str, mass: float = MUON_MASS,
+    def __init__(self, px: str, py: str, pz: str, e: str, mass: float,
                  tolerance: float = 1e-6) -> None:
         self.px, self.py, self.pz, self.e = px, py, pz, e
         self.mass, self.tolerance = mass, tolerance
@@ -73,7 +71,7 @@ class DimuonMass(Transform):
 
     kind = "dimuon_mass"
 
-    def __init__(self, mu0: list[str], mu1: list[str], mass: float = MUON_MASS,
+    def __init__(self, mu0: list[str], mu1: list[str], mass: float,
                  mll: str = "mll", sign: str = "dy_sign") -> None:
         self.mu0, self.mu1, self.mass = list(mu0), list(mu1), float(mass)
         self.mll, self.sign = mll, sign

@@ -3,8 +3,8 @@
 - :mod:`.metrics`: two-sample metrics as pure functions (KS, Wasserstein, histogram χ²,
   correlation matrices, Fréchet distance extrapolated in 1/N).
 - :mod:`.classifier`: classifier two-sample test (boosted trees, held-out ROC AUC).
-- :mod:`.observables`: derived observables (registry; Z→μμ and electron ones built in).
-- :mod:`.conditions`: the same metrics in slices of condition variables (registry).
+- :mod:`.observables`: the derived observables a table has (declared by the sources' profiles).
+- :mod:`.conditions`: the same metrics in slices of condition variables (declared likewise).
 - :mod:`.thresholds`: tolerances and the pass/warn/limited/fail verdict.
 - :mod:`.binning`: histogram bins chosen from the reference.
 - :mod:`.compare`: one comparison and its reference-vs-reference statistical resolution.

@@ -5,6 +5,11 @@ features, observables and slicing variables) following a :class:`Plan` whose bin
 the reference. :func:`null_metrics` runs the very same :func:`compare` on pairs of bootstrap
 resamples of the reference with the two sample sizes, which is what a perfect generator would
 score, and :func:`build_checks` judges each metric against its tolerance and that noise.
+
+A metric that cannot be computed (e.g. a Fréchet distance with fewer than 10 events where every
+multivariate feature is defined) is never dropped: its key stays with NaN values, the reason goes
+into the ``unavailable`` mapping of :func:`compare`, and its checks get the status
+``unavailable``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import FlashgenError
 from . import metrics as m
 from .binning import counts_with_flow
 from .conditions import ResolvedSlicing
@@ -94,6 +100,7 @@ def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity,
 
 
 def _efficiency(ref: np.ndarray, gen: np.ndarray) -> dict[str, float]:
+    """Fractions of entries > 0.5 (finite entries only) with Clopper-Pearson errors."""
     p_ref, e_ref = m.binomial_fraction(ref[np.isfinite(ref)] > 0.5)
     p_gen, e_gen = m.binomial_fraction(gen[np.isfinite(gen)] > 0.5)
     diff = abs(p_gen - p_ref)
@@ -103,14 +110,34 @@ def _efficiency(ref: np.ndarray, gen: np.ndarray) -> dict[str, float]:
             "n_ref": float(ref.size), "n_gen": float(gen.size)}
 
 
-def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0) -> Results:
+_GLOBAL_METRICS: dict[str, tuple[str, ...]] = {
+    "global/correlation": ("corr_frobenius", "corr_max_abs"),
+    "global/frechet": ("fpd", "fpd_err"),
+}
+"""The metrics of a global key, set to NaN when they cannot be computed."""
+
+
+def _reason(err: Exception) -> str:
+    """A one-line reason: a user-facing message as is, anything else with its type."""
+    text = str(err).strip() or type(err).__name__
+    return text if isinstance(err, FlashgenError) else f"{type(err).__name__}: {text}"
+
+
+def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
+            unavailable: dict[str, str] | None = None) -> Results:
     """Every metric of ``gen`` against ``ref``.
+
+    Arguments:
+        ref, gen: the two samples; plan: what to compute; seed: seed of the Fréchet batches.
+        unavailable: if given, receives ``key -> reason`` for every key whose metrics could not
+            be computed (their values are NaN in the result; the key is never dropped).
 
     Returns:
         ``key -> {metric: value}`` with keys ``feature/<name>``, ``observable/<name>``,
         ``conditional/<slicing>/<bin>/<target>`` (and ``.../efficiency``), ``global/correlation``
-        and ``global/frechet``.
+        (with two or more multivariate features) and ``global/frechet``.
     """
+    reasons = unavailable if unavailable is not None else {}
     out: Results = {}
     for q in plan.quantities.values():
         out[f"{q.kind}/{q.name}"] = _one_d(ref[q.name], gen[q.name], q)
@@ -124,22 +151,47 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0) -> Results:
             if s.efficiency is not None:
                 out[f"conditional/{s.name}/{k}/efficiency"] = _efficiency(
                     ref[s.efficiency][mr], gen[s.efficiency][mg])
+    # ValueError includes FlashgenError (too few complete events) and numpy's LinAlgError
     if len(plan.multivariate) >= 2:
-        xr = _matrix(ref, plan)
-        xg = _matrix(gen, plan)
         try:
-            corr = m.correlation_difference(xr, xg)
+            corr = m.correlation_difference(_matrix(ref, plan), _matrix(gen, plan))
             out["global/correlation"] = {"corr_frobenius": corr.frobenius, "corr_max_abs": corr.max_abs}
-        except ValueError:
-            pass
+        except ValueError as err:
+            out["global/correlation"] = dict.fromkeys(_GLOBAL_METRICS["global/correlation"], np.nan)
+            reasons["global/correlation"] = f"correlation matrices not computed: {_reason(err)}"
     if plan.multivariate:
         try:
             fpd = m.frechet_distance_extrapolated(_matrix(ref, plan, True), _matrix(gen, plan, True),
                                                   n_batches=plan.fpd_batches, seed=seed)
             out["global/frechet"] = {"fpd": fpd.value, "fpd_err": fpd.error}
-        except ValueError:
-            pass
+        except ValueError as err:
+            out["global/frechet"] = dict.fromkeys(_GLOBAL_METRICS["global/frechet"], np.nan)
+            reasons["global/frechet"] = f"Fréchet distance not computed: {_reason(err)}"
+    for key, values in out.items():
+        why = _nan_reason(values)
+        if why and key not in reasons:
+            reasons[key] = why
     return out
+
+
+def _nan_reason(values: Mapping[str, float]) -> str:
+    """Why checked metrics of one key are NaN ("" when none is)."""
+    nan = [k for k, v in values.items() if k in THRESHOLDS and np.isnan(v)]
+    parts = []
+    for metric in nan:
+        if metric in ("finite_diff", "efficiency_diff"):
+            prefix, what = (("finite_", "event") if metric == "finite_diff" else
+                            ("eff_", "event with a defined value"))
+            empty = [s for s in ("reference", "generated")
+                     if np.isnan(values.get(prefix + s[:3], np.nan))]
+            nobody = " and no ".join(empty) or "usable"
+            parts.append(f"{metric} not computed: no {nobody} {what} in this slice")
+        elif metric == "chi2_ndf" and values.get("ndf") == 0:
+            parts.append("chi2_ndf not computed: the events of both samples fall in a single "
+                         "bin (ndf = 0)")
+        else:
+            parts.append(f"{metric} not computed")
+    return "; ".join(parts)
 
 
 def _matrix(sample: Sample, plan: Plan, gaussian: bool = False) -> np.ndarray:
@@ -162,7 +214,8 @@ def null_metrics(ref: Sample, n_ref: int, n_gen: int, plan: Plan, *, repeats: in
         on_repeat: called after each repeat (progress reporting).
 
     Returns:
-        ``key -> {metric: array of shape (repeats,)}`` (NaN where a repeat had no value).
+        ``key -> {metric: array of shape (repeats,)}`` (NaN where a repeat had no value, e.g.
+        a metric that could not be computed on that pair).
     """
     size = len(next(iter(ref.values())))
     rng = np.random.default_rng(seed)
@@ -199,7 +252,11 @@ class Check:
 
 
 def build_checks(results: Results, null: Mapping[str, Mapping[str, np.ndarray]]) -> list[Check]:
-    """Judge every metric of ``results`` that has a tolerance in :data:`THRESHOLDS`."""
+    """Judge every metric of ``results`` that has a tolerance in :data:`THRESHOLDS`.
+
+    A NaN value (a metric that could not be computed) gives a check of status ``unavailable``
+    (see :func:`~.thresholds.judge`), never a pass.
+    """
     checks = []
     for key, values in results.items():
         for metric, value in values.items():

@@ -22,6 +22,8 @@ td.name, th.name { text-align: left; }
 td small { color: #555; }
 .pass { background: #d9f2d9; } .warn { background: #fff0b3; }
 .limited { background: #e6e6e6; } .fail { background: #f7c6c6; }
+.unavailable { background: #e4d9f2; }
+#unavailable { border-left: 4px solid #8a6bb8; padding: 0.2em 0.8em; background: #f6f2fb; }
 .verdict { font-size: 1.05em; padding: 0.5em 0.8em; border-radius: 4px; display: inline-block; }
 .grid { display: flex; flex-wrap: wrap; gap: 0.8em; }
 figure { margin: 0; border: 1px solid #e2e2e2; padding: 0.3em; background: #fff; flex: 0 1 auto;
@@ -58,7 +60,10 @@ def _num(value: Any, fmt: str = ".3g") -> str:
 
 
 def _checks_by(result: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(c["key"], c["metric"]): c for c in result.get("checks", [])}
+    """Checks by ``(key, metric)``; an unavailable one carries its reason as ``"why"``."""
+    reasons = result.get("unavailable") or {}
+    return {(c["key"], c["metric"]): {**c, "why": reasons.get(c["key"], "")}
+            if c["status"] == "unavailable" else c for c in result.get("checks", [])}
 
 
 def _cell(checks: dict[tuple[str, str], dict[str, Any]], key: str, metric: str,
@@ -66,10 +71,24 @@ def _cell(checks: dict[tuple[str, str], dict[str, Any]], key: str, metric: str,
     c = checks.get((key, metric))
     if c is None:
         return f"<td>{_num(value, fmt)}</td>"
+    if c["status"] == "unavailable":
+        return (f'<td class="unavailable" title="{_e(c.get("why") or "not computed")}">'
+                f"{_num(value, fmt)}<br><small>not computed</small></td>")
     tip = (f"perfect generator: {_num(c['null_mean'])} ± {_num(c['null_std'])}; "
            f"noise limit {_num(c['noise'])}; tolerance {_num(c['limit'])}; {c['status']}")
     return (f'<td class="{_e(c["status"])}" title="{_e(tip)}">{_num(value, fmt)}<br>'
             f"<small>perfect ≤ {_num(c['noise'])}</small></td>")
+
+
+def _unavailable(result: dict[str, Any]) -> str:
+    """The metrics that could not be computed, with the reasons (nothing when there are none)."""
+    reasons = result.get("unavailable") or {}
+    if not reasons:
+        return ""
+    items = "".join(f"<li><code>{_e(k)}</code>: {_e(why)}</li>" for k, why in reasons.items())
+    return (f'<div id="unavailable"><p><strong>Not computed</strong> ({len(reasons)}; '
+            "kept in metrics.json with null values under the same key, reasons under "
+            f'<code>unavailable</code>):</p><ul>{items}</ul></div>')
 
 
 def _samples(result: dict[str, Any]) -> str:
@@ -95,11 +114,14 @@ def _samples(result: dict[str, Any]) -> str:
 
 def _global_table(result: dict[str, Any]) -> str:
     rows = []
+    reasons = result.get("unavailable") or {}
     for c in result.get("checks", []):
         if not c["key"].startswith("global/"):
             continue
         extra = ""
-        if c["metric"] == "auc" and "classifier" in result:
+        if c["status"] == "unavailable":
+            extra = _e(reasons.get(c["key"], "not computed"))
+        elif c["metric"] == "auc" and "classifier" in result:
             clf = result["classifier"]
             extra = (f"± {_num(clf['auc_err'], '.2g')}; {clf['n_train']:,} + {clf['n_test']:,} "
                      f"events per class (train + test); balancing: {_e(clf['balanced'])}")
@@ -189,7 +211,8 @@ def _thresholds(result: dict[str, Any]) -> str:
         '<p class="legend"><span class="pass">pass: within tolerance and noise</span>'
         '<span class="warn">warn: beyond noise, within tolerance</span>'
         '<span class="limited">limited: beyond tolerance but within noise (samples too small)</span>'
-        '<span class="fail">fail: beyond tolerance and noise</span></p>'
+        '<span class="fail">fail: beyond tolerance and noise</span>'
+        '<span class="unavailable">unavailable: could not be computed (reason given)</span></p>'
         f'<table id="thresholds-table"><tr><th class="name">metric</th><th>tolerance</th>'
         f'<th class="name">meaning</th></tr>{rows}</table>')
 
@@ -208,7 +231,7 @@ def render_html(result: dict[str, Any], figures: Sequence[dict[str, str]]) -> st
     summary = result["summary"]
     counts = summary["counts"]
     worst = "fail" if counts["fail"] else "warn" if counts["warn"] else \
-        "limited" if counts["limited"] else "pass"
+        "limited" if counts["limited"] else "unavailable" if counts.get("unavailable") else "pass"
     notes = "".join(f"<li>{_e(n)}</li>" for n in result["settings"]["notes"])
     failed = ", ".join(summary["failed"][:30]) + (" ..." if len(summary["failed"]) > 30 else "")
     parts = [
@@ -220,6 +243,7 @@ def render_html(result: dict[str, Any], figures: Sequence[dict[str, str]]) -> st
         f'<p class="verdict {worst}" id="verdict">{_e(summary["verdict"])}</p>',
         f"<p>{' · '.join(f'{_e(k)}: {v}' for k, v in counts.items())}"
         f"{' — failing: ' + _e(failed) if failed else ''}</p>",
+        _unavailable(result),
         '<h2 id="samples">Samples</h2>', _samples(result),
         f"<ul>{notes}</ul>" if notes else "",
         '<h2 id="metrics">Metrics</h2>',

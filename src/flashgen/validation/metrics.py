@@ -9,6 +9,7 @@ References:
     (2023) 076017, arXiv:2211.10295 (Fréchet physics distance, extrapolation in 1/N).
     Gagunashvili, "Comparison of weighted and unweighted histograms", arXiv:physics/0605123
     (χ² of two histograms with different totals).
+    Clopper and Pearson, Biometrika 26 (1934) 404 (binomial interval of an efficiency).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from scipy import special, stats
 from ..errors import FlashgenError
 
 __all__ = [
+    "BINOMIAL_COVERAGE",
     "CorrelationDifference",
     "FrechetResult",
     "HistogramChi2",
@@ -165,18 +167,38 @@ def chi2_histograms(counts_ref: np.ndarray, counts_gen: np.ndarray) -> Histogram
     return HistogramChi2(float(chi2), int(used.sum()) - 1)
 
 
+BINOMIAL_COVERAGE = float(special.erf(1.0 / np.sqrt(2.0)))
+"""Central coverage of the binomial interval of :func:`binomial_fraction`: ±1σ, 0.6827."""
+
+
 def binomial_fraction(passed: np.ndarray) -> tuple[float, float]:
-    """Fraction of true entries of a 0/1 array and its binomial standard error.
+    """Fraction of true entries of a 0/1 array and its binomial error (Clopper-Pearson).
+
+    The error is half the width of the central Clopper-Pearson interval of 68.27 % coverage
+    (``hist.intervals.clopper_pearson_interval``): with ``k`` true entries out of ``n``, the
+    edges are the ``(1 ∓ 0.6827) / 2`` quantiles of Beta(k, n - k + 1) and Beta(k + 1, n - k)
+    (0 for k = 0, 1 for k = n). Unlike the Wald error ``sqrt(p (1 - p) / n)`` it does not vanish
+    at p = 0 or 1: for k = 0 the interval is ``[0, 1 - 0.15865^(1/n)]``. The interval is
+    exact (never undercovers), so slightly conservative; for large n and p away from 0 and 1 the
+    error approaches the Wald error.
+
+    Reference:
+        C. J. Clopper and E. S. Pearson, "The use of confidence or fiducial limits illustrated
+        in the case of the binomial", Biometrika 26 (1934) 404.
 
     Returns:
-        ``(p, sqrt(p (1 - p) / n))``; ``(nan, nan)`` for an empty array.
+        ``(k / n, (upper - lower) / 2)``; ``(nan, nan)`` for an empty array.
     """
-    passed = np.asarray(passed, dtype=np.float64)
+    from hist.intervals import clopper_pearson_interval
+
+    passed = np.asarray(passed, dtype=np.float64).ravel()
     n = passed.size
     if n == 0:
         return float("nan"), float("nan")
-    p = float(passed.mean())
-    return p, float(np.sqrt(p * (1.0 - p) / n))
+    k = float(np.count_nonzero(passed))
+    lower, upper = clopper_pearson_interval(np.array(k), np.array(float(n)),
+                                            coverage=BINOMIAL_COVERAGE)
+    return k / n, float(upper - lower) / 2.0
 
 
 def correlation_matrix(x: np.ndarray) -> np.ndarray:

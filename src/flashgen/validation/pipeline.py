@@ -13,15 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from ..data import EventTable, check_output_path
+from ..data import EventTable
 from ..errors import FlashgenError
+from ..files import check_output_path, plain
+from ..sources.profile import align_frames
 from ..progress import progress
 from .binning import auto_edges, is_discrete
 from .classifier import MIN_EVENTS_PER_CLASS, classifier_two_sample_test
 from .compare import Plan, Quantity, build_checks, compare, null_metrics
-from .conditions import applicable_slicings
+from .conditions import applicable_slicings, resolve_slicing
 from .metrics import correlation_matrix, gaussianize
-from .observables import OBSERVABLES, align_frames, applicable_observables
+from .observables import OBSERVABLES, applicable_observables
 from .thresholds import NOISE_MEAN_FACTOR, NOISE_SIGMAS, STATUSES, THRESHOLDS, judge, noise_level
 
 __all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "prepare", "validate"]
@@ -98,9 +100,8 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
     if max_events is not None and max_events < 1:
         raise FlashgenError(f"max_events must be positive, got {max_events}")
     notes: list[str] = []
-    ref, gen, frame_note = align_frames(reference, generated)
-    if frame_note:
-        notes.append(frame_note)
+    ref, gen, frame_notes = align_frames(reference, generated)  # each source's own frames
+    notes.extend(frame_notes)
     names = _select_features(ref, gen, features, notes)
     rng_ref, rng_gen = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     ref = _subsample(ref, max_events, rng_ref)
@@ -146,7 +147,7 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
     slicings = []
     for s in applicable_slicings(common):
         vr, vg = s.variable(ref), s.variable(gen)
-        resolved = s.resolve(vr, quantities, common)
+        resolved = resolve_slicing(s, vr, quantities, common)
         if resolved is None:
             continue
         slicings.append(resolved)
@@ -181,24 +182,6 @@ def _step(bar: Any, what: str) -> None:
     if bar is not None:
         bar.set_postfix_str(what)
         bar.update(1)
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-ready copy: numpy to Python, NaN/inf to None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if np.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def _sample_info(table: EventTable, used: int) -> dict[str, Any]:
@@ -242,7 +225,8 @@ def validate(reference: EventTable, generated: EventTable,
         plan = comp.plan
         n_ref, n_gen = len(next(iter(comp.ref.values()))), len(next(iter(comp.gen.values())))
         _step(bar, "prepared")
-        results = compare(comp.ref, comp.gen, plan, seed=int(seeds[1]))
+        unavailable: dict[str, str] = {}  # key -> why its metrics are NaN
+        results = compare(comp.ref, comp.gen, plan, seed=int(seeds[1]), unavailable=unavailable)
         _step(bar, "metrics")
         null = null_metrics(comp.ref, n_ref, n_gen, plan, repeats=repeats, seed=int(seeds[2]),
                             on_repeat=lambda: _step(bar, "resolution"))
@@ -267,12 +251,13 @@ def validate(reference: EventTable, generated: EventTable,
                                   "labels": s.labels(), "targets": list(s.targets),
                                   "efficiency": s.efficiency} for s in plan.slicings},
             "metrics": results,
+            "unavailable": unavailable,
             "resolution": {k: {mname: dict(zip(("mean", "std", "noise"), noise_level(v), strict=True))
                                for mname, v in d.items()} for k, d in null.items()},
             "thresholds": {k: {"limit": t.limit, "description": t.description}
                            for k, t in THRESHOLDS.items()},
         }
-        if len(comp.features) >= 2:
+        if len(comp.features) >= 2 and "global/correlation" not in unavailable:
             out["correlation"] = {
                 "columns": comp.features,
                 "reference": correlation_matrix(np.stack([comp.ref[n] for n in comp.features], 1)),
@@ -286,11 +271,20 @@ def validate(reference: EventTable, generated: EventTable,
                      "null_std": clf["null_std"], "noise": noise,
                      "status": judge(clf["auc"], THRESHOLDS["auc"].limit, noise)}
             counts[check["status"]] += 1
+            if check["status"] == "unavailable":
+                unavailable["global/classifier"] = "classifier AUC not computed (NaN)"
         out["checks"] = ([check] if clf is not None else []) + [c.to_dict() for c in checks]
         failed = [f"{c['key']}:{c['metric']}" for c in out["checks"] if c["status"] == "fail"]
+        na_keys = list(dict.fromkeys(c["key"] for c in out["checks"] if c["status"] == "unavailable"))
+        verdict = _verdict({s: n for s, n in counts.items() if s != "unavailable"})
+        if na_keys:  # never a silent pass: say what could not be computed (reasons: "unavailable")
+            where = ", ".join(na_keys[:3]) + (" ..." if len(na_keys) > 3 else "")
+            verdict = (f"none of the {counts['unavailable']} checks could be computed"
+                       if counts["unavailable"] == len(out["checks"]) else
+                       f"{verdict}; {counts['unavailable']} more could not be computed ({where})")
         out["summary"] = {"counts": counts, "n_checks": len(out["checks"]), "failed": failed,
-                          "verdict": _verdict(counts)}
-        out = _clean(out)
+                          "verdict": verdict}
+        out = plain(out)
         if out_dir is not None:
             from .report import write_report
 

@@ -123,7 +123,7 @@ def make_figures(folder: Path, result: dict[str, Any], comp: Any) -> list[dict[s
                             title=f"{s.efficiency} fraction per {s.spec.label} slice",
                             ylabel=f"{s.efficiency} fraction")
             figures.append({"section": "conditional", "file": file,
-                            "caption": f"{s.efficiency} fraction with binomial errors per slice "
+                            "caption": f"{s.efficiency} fraction with binomial (Clopper-Pearson 68 %) errors per slice "
                                        f"of {s.spec.label}"})
 
     if "correlation" in result:

@@ -13,16 +13,19 @@ Each checked metric is "larger is worse" and is judged against two numbers:
 
 The verdict:
 
-========== ============================================ ==============================
-status     condition                                    meaning
-========== ============================================ ==============================
-pass       value <= tolerance and value <= noise        indistinguishable from perfect
-warn       value <= tolerance and value >  noise        significant but small difference
-fail       value >  tolerance and value >  noise        clearly beyond the tolerance
-limited    value >  tolerance and value <= noise        samples too small to tell
-========== ============================================ ==============================
+=========== ============================================ ==============================
+status      condition                                    meaning
+=========== ============================================ ==============================
+pass        value <= tolerance and value <= noise        indistinguishable from perfect
+warn        value <= tolerance and value >  noise        significant but small difference
+fail        value >  tolerance and value >  noise        clearly beyond the tolerance
+limited     value >  tolerance and value <= noise        samples too small to tell
+unavailable value is NaN                                 could not be computed
+=========== ============================================ ==============================
 
-So a metric fails only when it is clearly beyond what noise can produce.
+So a metric fails only when it is clearly beyond what noise can produce. A metric that could not
+be computed (NaN, e.g. a Fréchet distance without enough complete events) is ``unavailable``:
+neither a pass nor a sample-size limitation, and the report says why.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ NOISE_SIGMAS = 4.0
 NOISE_MEAN_FACTOR = 3.0
 """... and above ``NOISE_MEAN_FACTOR * null mean`` (and the largest null value)."""
 
-STATUSES = ("pass", "warn", "limited", "fail")
+STATUSES = ("pass", "warn", "limited", "fail", "unavailable")
 
 
 def noise_level(null_values: np.ndarray) -> tuple[float, float, float]:
@@ -96,11 +99,15 @@ def noise_level(null_values: np.ndarray) -> tuple[float, float, float]:
 
 
 def judge(value: float, limit: float, noise: float) -> str:
-    """Status of a "larger is worse" metric: ``pass``, ``warn``, ``limited`` or ``fail``.
+    """Status of a "larger is worse" metric: ``pass``, ``warn``, ``limited``, ``fail`` or
+    ``unavailable``.
 
     With an unknown noise level (NaN) the value is judged by the tolerance alone (``pass`` or
-    ``fail``). A NaN value is ``limited`` (nothing to judge).
+    ``fail``). A NaN value (the metric could not be computed) is ``unavailable``, never a pass;
+    an infinite one is ``limited`` (e.g. W1/σ of a constant reference).
     """
+    if np.isnan(value):
+        return "unavailable"
     if not np.isfinite(value):
         return "limited"
     if not np.isfinite(noise):

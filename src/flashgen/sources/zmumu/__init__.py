@@ -5,15 +5,18 @@ Modules, following the data flow: :mod:`.generator` (PYTHIA8 events), :mod:`.pil
 :mod:`.detector` (tracks, calorimeters, particle flow), :mod:`.jets` (FastJet anti-kT with
 pileup mitigation: charged-hadron subtraction and rho*area, beyond REFERENCE.md's letter),
 :mod:`.analysis` (selection and event columns), :mod:`.pipeline` (one shard) and
-:mod:`.production` (sharded, parallel, resumable runs: :func:`simulate_zmumu`).
+:mod:`.production` (sharded, parallel, resumable runs: :func:`simulate_zmumu`); and what the
+rest of flashgen knows about the dataset: :mod:`.quantities` (derived quantities, the analysis
+frame) and :mod:`.profile` (the source's profile: quantities, preset, slicing).
 """
 
 from typing import Any
 
 from .columns import EXTRA_COLUMNS, FEATURES, JETS, RECO_COLUMNS, TRUTH_COLUMNS, ZMUMU_COLUMNS
+from .profile import PROFILE
 
-__all__ = ["EXTRA_COLUMNS", "FEATURES", "JETS", "RECO_COLUMNS", "TRUTH_COLUMNS", "ZMUMU_COLUMNS",
-           "simulate_zmumu"]
+__all__ = ["EXTRA_COLUMNS", "FEATURES", "JETS", "PROFILE", "RECO_COLUMNS", "TRUTH_COLUMNS",
+           "ZMUMU_COLUMNS", "simulate_zmumu"]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import awkward as ak
 import numpy as np
 
 from ...errors import FlashgenError
+from ...extras import require
 from .particles import Particles
+
+ak = require("awkward", "zmumu", deferred=True)
 
 __all__ = [
     "COMMON_SETTINGS",
@@ -68,7 +70,7 @@ def make_pythia(process: tuple[str, ...], seed: int) -> object:
         process: :data:`DRELL_YAN_SETTINGS` or :data:`MINIMUM_BIAS_SETTINGS`.
         seed: PYTHIA seed in [1, 900000000].
     """
-    import pythia8mc
+    pythia8mc = require("pythia8mc", "zmumu")
 
     if not 1 <= seed <= PYTHIA_SEED_MAX:
         raise FlashgenError(f"PYTHIA seed {seed} is outside [1, {PYTHIA_SEED_MAX}]")

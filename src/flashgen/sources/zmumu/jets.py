@@ -34,11 +34,13 @@ identification.
 
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
 
+from ...extras import require
 from .detector import TRACK
 from .particles import kinematics
+
+ak = require("awkward", "zmumu", deferred=True)
 
 __all__ = [
     "JET_AREA",
@@ -174,7 +176,7 @@ def cluster_jets(event: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarr
         pT > 10 GeV, in GeV, shape ``(n_events, 5)``, zero where absent; and the number of such
         jets, ``(n_events,)``.
     """
-    import fastjet
+    fastjet = require("fastjet", "zmumu")
 
     # FastJet prints a banner to stdout on its first clustering; a null stream silences it.
     fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)

@@ -2,7 +2,7 @@
 
 The output is a folder::
 
-    DIR/_flashgen_run.json          run parameters (a resume must use the same ones)
+    DIR/_flashgen_run.json          run manifest: the parameters (a resume must use the same ones)
     DIR/_pileup/library-<seed>.parquet   minimum-bias library (only with pileup)
     DIR/shard-00000.parquet ...     selected events, one file per shard
 
@@ -16,7 +16,6 @@ command only produces the missing shards and ends with the identical dataset.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -26,9 +25,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from ... import __version__
-from ...data import atomic_path, check_output_path, read_table
+from ...data import read_table
 from ...errors import FlashgenError
+from ...files import remove_temporaries
+from ...manifest import Manifest
 from ...progress import progress
 from .pileup import LIBRARY_CHUNK, build_library, library_is_built, library_path
 from .pipeline import PRODUCER, run_shard, shard_path
@@ -85,41 +85,6 @@ def _check_arguments(n_events: int, seed: int, pileup: float, workers: int, shar
         raise FlashgenError(f"pileup mu must be a number in [0, {MAX_PILEUP:g}], got {pileup!r}")
 
 
-def _check_folder(out: Path, params: dict[str, Any]) -> bool:
-    """Check that ``out`` can take this run; return whether it is a resume (nothing written)."""
-    check_output_path(out, directory=True)
-    run_file = out / RUN_FILE
-    if run_file.exists():
-        try:
-            stored = json.loads(run_file.read_text())
-        except (OSError, json.JSONDecodeError):
-            raise FlashgenError(f"{run_file} is unreadable; remove {out} and start again") from None
-        diff = [f"{k}={stored.get(k)!r} (now {v!r})" for k, v in params.items() if stored.get(k) != v]
-        if diff:
-            raise FlashgenError(f"{out} holds a run with other parameters: {', '.join(diff)}; rerun "
-                                "with the same parameters to resume it, or choose another --out")
-        return True
-    if out.exists() and any(out.iterdir()):
-        raise FlashgenError(f"{out} is not empty and holds no flashgen Z→μμ run; choose a new or "
-                            "empty folder for --out")
-    return False
-
-
-def _create_folder(out: Path, params: dict[str, Any]) -> None:
-    """Create ``out`` and its run file."""
-    out.mkdir(exist_ok=True)
-    with atomic_path(out / RUN_FILE) as tmp:
-        tmp.write_text(json.dumps({**params, "flashgen_version": __version__}, indent=2) + "\n")
-
-
-def _remove_stale_temporaries(out: Path) -> None:
-    """Delete half-written temporary files left by a killed run (hidden ``.*.tmp`` files)."""
-    for folder in (out, out / "_pileup"):
-        if folder.is_dir():
-            for tmp in folder.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
-
-
 def _shard_counts(path: Path) -> tuple[int, int]:
     """``(generated, selected)`` events of a finished shard, from its metadata."""
     table = read_table(path, columns=["nvtx"], allow_empty=True)
@@ -146,7 +111,10 @@ class _Executor:
         self.client: Any = None
         if scheduler is None and (workers == 1 or n_tasks <= 1):
             return
-        from dask.distributed import Client, LocalCluster
+        from ...extras import require
+
+        distributed = require("dask.distributed", "zmumu")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster  # noqa: N806
 
         if scheduler is not None:
             try:
@@ -219,7 +187,8 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup
     start = time.perf_counter()
     out_path = Path(out).absolute()
     params = run_parameters(n_events, seed, pileup, shard_size, library_events)
-    resume = _check_folder(out_path, params)
+    manifest = Manifest.open(out_path, RUN_FILE, params, what="Z→μμ run",
+                             hint="rerun with the same parameters to resume it, or choose another --out")
     sizes = shard_sizes(n_events, shard_size)
     missing = [i for i in range(len(sizes)) if not shard_path(out_path, i).exists()]
     done_events = n_events - sum(sizes[i] for i in missing)
@@ -228,10 +197,9 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup
     n_chunks = math.ceil(library_events / LIBRARY_CHUNK) if need_library else 0
     with ExitStack() as stack:
         executor = _Executor(stack, workers, scheduler, max(len(missing), n_chunks))
-        if resume:
-            _remove_stale_temporaries(out_path)
-        else:
-            _create_folder(out_path, params)
+        if manifest.resumed:  # half-written files of a killed run
+            remove_temporaries(out_path)
+            remove_temporaries(out_path / "_pileup")
         library_start = time.perf_counter()
         if need_library:
             with _Silent() if quiet else progress(total=library_events, unit="ev",

@@ -1,0 +1,160 @@
+"""Writing outputs safely, written once: path checks, atomic writes, JSON.
+
+Every output of flashgen (tables, model files, reports, run manifests, benchmark results) is
+checked up front with :func:`check_output_path`, so no work is wasted on a path that cannot be
+written, and written through :func:`atomic_path`: a hidden temporary file beside the target,
+renamed onto it only once complete. :func:`plain` turns any result into plain JSON values
+(the one conversion used by table metadata, model files, manifests and metrics) and
+:func:`write_json` writes it atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import FlashgenError
+
+__all__ = ["TABLE_FORMATS", "atomic_path", "check_output_path", "plain", "read_json",
+           "remove_temporaries", "write_json"]
+
+TABLE_FORMATS: Mapping[str, str] = {".parquet": "parquet", ".pq": "parquet", ".root": "root"}
+"""File suffixes of event tables and their formats."""
+
+
+def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
+                      overwrite: bool = True,
+                      suffixes: Collection[str] | None = TABLE_FORMATS) -> Path:
+    """Check up front that ``path`` can be written, so that no work is wasted.
+
+    Arguments:
+        path: target file or, with ``directory=True``, target folder (created later by the
+            caller; its parent must exist).
+        directory: whether the output is a folder (a Parquet dataset, a report, a run).
+        overwrite: whether an existing file may be replaced.
+        suffixes: accepted file suffixes (default: event tables, ``.parquet`` or ``.root``;
+            ``None``: any name).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        FlashgenError: a folder where a file is expected (or the reverse), an unknown suffix,
+            an existing file with ``overwrite=False``, a missing or unwritable parent folder.
+    """
+    p = Path(path)
+    if directory:
+        if p.exists() and not p.is_dir():
+            raise FlashgenError(f"{p} exists and is not a directory; give a folder for this output")
+        parent = p if p.exists() else p.parent
+    else:
+        example = "events.parquet" if suffixes is TABLE_FORMATS else (
+            f"out{next(iter(suffixes))}" if suffixes else "out.pt")
+        if p.is_dir():
+            raise FlashgenError(f"{p} is a directory; give a file name such as {p / example}")
+        if suffixes is not None and p.suffix.lower() not in suffixes:
+            known = " or ".join(dict.fromkeys(s for s in suffixes if s != ".pq"))
+            if suffixes is TABLE_FORMATS:
+                raise FlashgenError(f"{p}: unknown table format '{p.suffix}'; use {known}")
+            raise FlashgenError(f"{p} must end in {known}")
+        if p.exists() and not overwrite:
+            raise FlashgenError(f"{p} exists; remove it or choose another name")
+        parent = p.parent
+    parent = parent if str(parent) else Path(".")
+    if not parent.exists():
+        raise FlashgenError(f"folder {parent} does not exist; create it first")
+    if not parent.is_dir():
+        raise FlashgenError(f"cannot write into {parent}: it is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise FlashgenError(f"cannot write to {parent}: permission denied")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    The temporary file is hidden (``.NAME.*.tmp``) and removed if the block raises.
+    """
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    except OSError as err:
+        raise FlashgenError(f"cannot write {target}: {err.strerror or err}") from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def remove_temporaries(folder: str | os.PathLike[str]) -> int:
+    """Delete the hidden temporary files (``.*.tmp``) that a killed write left in ``folder``;
+    returns how many were removed."""
+    removed = 0
+    root = Path(folder)
+    if root.is_dir():
+        for tmp in root.glob(".*.tmp"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def plain(obj: Any, *, strict: bool = False) -> Any:
+    """``obj`` as plain JSON values.
+
+    Mappings become dicts with string keys, tuples, lists and arrays become lists, numpy scalars
+    Python numbers, paths strings, and non-finite floats (NaN, ±inf) ``None``. Any other object
+    becomes its ``str``, or raises ``TypeError`` with ``strict=True``.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v, strict=strict) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v, strict=strict) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return plain(obj.tolist(), strict=strict)
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if strict:
+        raise TypeError(f"cannot store {type(obj).__name__} as JSON")
+    return str(obj)
+
+
+def write_json(obj: Any, path: str | os.PathLike[str], *, indent: int | None = 2) -> Path:
+    """Write :func:`plain` ``obj`` as JSON to ``path`` atomically; returns the path."""
+    target = check_output_path(path, suffixes=None)
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(plain(obj), indent=indent, allow_nan=False) + "\n")
+    return target
+
+
+def read_json(path: str | os.PathLike[str], *, what: str = "file") -> Any:
+    """The JSON content of ``path``; a clear error naming ``what`` if it is unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise FlashgenError(f"{what} {path} is unreadable ({type(err).__name__})") from None

@@ -1,0 +1,257 @@
+"""Source profiles: what flashgen knows about each reference source, declared once, by the source.
+
+A :class:`Profile` is registered by every source (``sources/<name>``) with
+:func:`register_profile`; it names the source's columns with units, its derived quantities
+(:class:`Observable`, one name each, with unit and binning), its training presets
+(:class:`Preset`), its validation slicings (:class:`Slicing`), how to bring two of its tables
+into one frame, and its exact truths where they exist. Training, validation and statistics look
+these up by name here; they hold no dataset knowledge themselves.
+
+Registering a profile fills the registries :data:`OBSERVABLES`, :data:`SLICINGS`,
+:data:`PRESETS` and :data:`PROFILES` (a name may be registered once). Importing
+:mod:`flashgen.sources` registers every built-in source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data import Column, EventTable
+from ..errors import FlashgenError
+
+__all__ = ["COMPARISON_PAIRS", "OBSERVABLES", "PRESETS", "PROFILES", "SLICINGS", "Observable",
+           "Preset", "Profile", "Slicing", "align_frames", "get_preset", "quantity",
+           "register_observable", "register_profile", "register_slicing", "truths"]
+
+Frames = Callable[[EventTable, EventTable], tuple[EventTable, EventTable, str]]
+"""``(reference, generated) -> (reference, generated, note)``: bring two tables into one frame."""
+
+
+@dataclass(frozen=True)
+class Observable:
+    """A derived quantity computed per event.
+
+    Arguments:
+        name: short identifier, e.g. ``"mll"``; the one name used by training (snapshot
+            selection, regression terms) and validation.
+        function: ``columns -> array of shape (n_events,)`` (NaN where undefined), where
+            ``columns`` maps column names to arrays (an :class:`~flashgen.data.EventTable` or a
+            dict); quantities used by training also accept torch tensors.
+        unit: unit of the result (``"GeV"``, ``"rad"`` or ``""``).
+        requires: columns the function reads (all must be present).
+        label: axis label for plots.
+        binning: ``(low, high, n_bins)`` when the quantity has a natural range, else ``None``
+            (bins are then chosen from the reference).
+        description: one line saying what it is.
+    """
+
+    name: str
+    function: Callable[[Any], Any] = field(repr=False)
+    unit: str
+    requires: tuple[str, ...]
+    label: str
+    binning: tuple[float, float, int] | None = None
+    description: str = ""
+
+    def __call__(self, table: Mapping[str, Any]) -> np.ndarray:
+        return np.asarray(self.function(table), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Slicing:
+    """How to slice events by a condition for conditional validation checks.
+
+    Arguments:
+        name: identifier, e.g. ``"nvtx"``.
+        variable: ``EventTable -> array (n_events,)`` whose value selects the slice.
+        requires: columns ``variable`` reads.
+        label: how to print the variable (e.g. ``"|gen_eta|"``).
+        targets: quantities (features or observables) compared within each slice; those not
+            available are skipped.
+        efficiency: a 0/1 column whose mean is compared per slice (e.g. ``"detected"``).
+        edges: fixed inner bin edges; or
+        quantiles: inner edges as quantiles of the reference (e.g. ``(0.5,)`` splits at the
+            median). Slices are ``[edge_k, edge_k+1)`` with open outer ends.
+        unit: unit of the variable.
+    """
+
+    name: str
+    variable: Callable[[EventTable], np.ndarray] = field(repr=False)
+    requires: tuple[str, ...]
+    label: str
+    targets: tuple[str, ...] = ()
+    efficiency: str | None = None
+    edges: tuple[float, ...] | None = None
+    quantiles: tuple[float, ...] | None = None
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Training defaults for one kind of dataset.
+
+    Arguments:
+        name: preset name.
+        features: generated columns.
+        conditions: condition columns (empty: unconditional).
+        feature_steps: factory of the feature preprocessing steps
+            (:mod:`flashgen.transforms`).
+        condition_steps: factory of the condition preprocessing steps.
+        efficiency: 0/1 column learned by a detection-efficiency classifier, if any.
+        selection: quantities whose KS sum on held-out data selects the snapshot (default: the
+            features), or ``("loss",)``: the model's held-out loss (a flow's NLL).
+        regression: GAN regression terms ``(quantity, weight_mean, weight_std)``.
+        val_fraction: fraction of events held out for selection (0: keep the last snapshot).
+        train: training-loop settings by model family (``steps``, ``batch_size``, ...), and
+            ``"efficiency"`` for the efficiency classifier; families not named use the
+            defaults.
+        hparams: constructor arguments by model family (and ``"efficiency"``).
+    """
+
+    name: str
+    features: tuple[str, ...]
+    conditions: tuple[str, ...] = ()
+    feature_steps: Callable[[], list[Any]] = list
+    condition_steps: Callable[[], list[Any]] = list
+    efficiency: str | None = None
+    selection: tuple[str, ...] = ()
+    regression: tuple[tuple[str, float, float], ...] = ()
+    val_fraction: float = 0.2
+    train: dict[str, dict[str, Any]] = field(default_factory=dict)
+    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.val_fraction < 1:
+            raise FlashgenError(f"preset {self.name}: val_fraction must be in [0, 1)")
+        both = set(self.features) & set(self.conditions)
+        if both:
+            raise FlashgenError(f"preset {self.name}: {', '.join(sorted(both))} both feature and condition")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything flashgen knows about one reference source.
+
+    Arguments:
+        name: the source's name (``flashgen simulate NAME``).
+        description: one line.
+        columns: the columns it writes, with units.
+        observables: derived quantities of its tables.
+        slicings: conditional validation checks.
+        presets: training presets.
+        comparison_pairs: ``(x, y)`` quantities shown as 2D histograms side by side.
+        align: brings a reference and a generated table of this source into one frame (e.g. a
+            table stored in a rotated analysis frame), or ``None``.
+        truths: exact densities by name (constructors of :class:`~flashgen.sources.toys.ToyDensity`),
+            for studies where the truth must be known exactly.
+    """
+
+    name: str
+    description: str
+    columns: tuple[Column, ...] = ()
+    observables: tuple[Observable, ...] = ()
+    slicings: tuple[Slicing, ...] = ()
+    presets: tuple[Preset, ...] = ()
+    comparison_pairs: tuple[tuple[str, str], ...] = ()
+    align: Frames | None = None
+    truths: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+
+
+PROFILES: dict[str, Profile] = {}
+"""Registered source profiles by name."""
+OBSERVABLES: dict[str, Observable] = {}
+"""Registered derived quantities by name (from every profile)."""
+SLICINGS: dict[str, Slicing] = {}
+"""Registered conditional checks by name."""
+PRESETS: dict[str, Preset] = {}
+"""Registered training presets by name."""
+COMPARISON_PAIRS: list[tuple[str, str]] = []
+"""``(x, y)`` quantities shown as 2D histograms side by side when both are available."""
+
+
+def _add(registry: dict[str, Any], item: Any, what: str, replace: bool) -> Any:
+    if item.name in registry and not replace:
+        raise FlashgenError(f"a {what} named '{item.name}' is already registered")
+    registry[item.name] = item
+    return item
+
+
+def register_observable(observable: Observable, *, replace: bool = False) -> Observable:
+    """Add ``observable`` to :data:`OBSERVABLES` (``replace=True`` to overwrite a name)."""
+    return _add(OBSERVABLES, observable, "quantity", replace)
+
+
+def register_slicing(slicing: Slicing, *, replace: bool = False) -> Slicing:
+    """Add ``slicing`` to :data:`SLICINGS` (``replace=True`` to overwrite a name)."""
+    return _add(SLICINGS, slicing, "slicing", replace)
+
+
+def register_profile(profile: Profile) -> Profile:
+    """Register a source profile and everything it declares."""
+    _add(PROFILES, profile, "source profile", False)
+    for o in profile.observables:
+        register_observable(o)
+    for s in profile.slicings:
+        register_slicing(s)
+    for p in profile.presets:
+        _add(PRESETS, p, "preset", False)
+    COMPARISON_PAIRS.extend(p for p in profile.comparison_pairs if p not in COMPARISON_PAIRS)
+    return profile
+
+
+def get_preset(name: str) -> Preset:
+    """The preset registered as ``name``; a clear error naming the choices otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise FlashgenError(f"unknown preset '{name}'; choose from {', '.join(sorted(PRESETS))}") from None
+
+
+def quantity(name: str, columns: Mapping[str, Any]) -> Any:
+    """Column ``name`` of ``columns``, else the registered derived quantity ``name`` of them
+    (numpy arrays or, differentiably, torch tensors)."""
+    if name in columns:
+        return columns[name]
+    if name in OBSERVABLES:
+        return OBSERVABLES[name].function(columns)
+    raise FlashgenError(f"unknown quantity '{name}': not a column, nor one of {', '.join(OBSERVABLES)}")
+
+
+def align_frames(reference: EventTable, generated: EventTable) -> tuple[EventTable, EventTable, list[str]]:
+    """Bring two tables into one frame with every profile's ``align``; returns both tables and
+    the notes saying what was done (empty when nothing)."""
+    notes = []
+    for profile in PROFILES.values():
+        if profile.align is not None:
+            reference, generated, note = profile.align(reference, generated)
+            if note:
+                notes.append(note)
+    return reference, generated, notes
+
+
+def truths() -> dict[str, Callable[..., Any]]:
+    """Every registered exact truth by name (constructors of toy densities)."""
+    out: dict[str, Callable[..., Any]] = {}
+    for profile in PROFILES.values():
+        out.update(profile.truths)
+    return out
+
+
+def applicable(items: Iterable[Any], columns: Iterable[str]) -> list[Any]:
+    """Those of ``items`` (observables or slicings) whose ``requires`` columns are all present."""
+    available = set(columns)
+    return [i for i in items if set(i.requires) <= available]
+
+
+def names_of(registry: Mapping[str, Any], names: Sequence[str] | None, what: str) -> list[Any]:
+    """Items of ``registry`` named ``names`` (all when ``None``); unknown names are an error."""
+    if names is None:
+        return list(registry.values())
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise FlashgenError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(registry)}")
+    return [registry[n] for n in names]

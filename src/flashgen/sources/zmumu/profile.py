@@ -1,0 +1,96 @@
+"""The Z→μμ source's profile: columns, derived quantities, the ``zmumu`` training preset, the
+pileup slicing of validation and the analysis-frame alignment (see :mod:`flashgen.sources.profile`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..profile import Observable, Preset, Profile, Slicing, register_profile
+from . import quantities as q
+from .columns import FEATURES, JETS, ZMUMU_COLUMNS
+from .physics import MUON_MASS
+
+__all__ = ["PROFILE"]
+
+_MU = ("mu0_px", "mu0_py", "mu0_pz", "mu0_e", "mu1_px", "mu1_pz", "mu1_e")
+
+OBSERVABLES = (
+    Observable("mll", q.mll, "GeV", _MU, r"$m(\mu\mu)$ [GeV]", (50.0, 150.0, 50),
+               "invariant mass of the muon pair"),
+    Observable("ptll", q.ptll, "GeV", _MU, r"$p_T(\mu\mu)$ [GeV]", None,
+               "transverse momentum of the muon pair"),
+    Observable("met", q.met, "GeV", ("met_x", "met_y"), r"$E_T^{miss}$ [GeV]", None,
+               "missing transverse momentum magnitude"),
+    Observable("met_phi", q.met_phi, "rad", ("met_x", "met_y", "mu1_px"),
+               r"$\phi_{miss}$ (from $\mu_1$) [rad]", (-np.pi, np.pi, 32),
+               "azimuth of the missing momentum relative to the subleading muon"),
+    Observable("dphi_mumu", q.dphi_mumu, "rad", ("mu0_px", "mu0_py", "mu1_px"),
+               r"$\Delta\phi(\mu_0, \mu_1)$ [rad]", (-np.pi, np.pi, 32),
+               "azimuthal separation of the two muons"),
+    Observable("njet15", q.njet15, "", tuple(JETS), r"$N_{jets}$ ($p_T > 15$ GeV)",
+               (-0.5, 5.5, 6), "number of stored jets with pT > 15 GeV"),
+)
+
+
+def _nvtx(table: Any) -> np.ndarray:
+    return np.asarray(table["nvtx"], dtype=np.float64)
+
+
+def _feature_steps() -> list[Any]:
+    from ...transforms import (Asinh, AzimuthalRotation, Dequantize, DimuonMass, Log, Logit,
+                               OnShellEnergy, SortDescending, ZeroPadding)
+
+    return [
+        SortDescending(JETS),
+        OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS),
+        OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e", MUON_MASS),
+        # m(μμ) becomes a coordinate (its line shape is learnt directly) in place of μ0's pz
+        DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"], MUON_MASS),
+        Logit("mll", 50.0, 150.0),  # the selection window
+        Dequantize("dy_sign"),
+        AzimuthalRotation([["mu0_px", "mu0_py"], ["met_x", "met_y"]], ["mu1_px", "mu1_py"]),
+        Log("mu1_px"),  # the rotated μ1 px is its pT > 0
+        Asinh("mu0_px", scale=30.0),
+        Asinh("mu0_py", scale=20.0),
+        Asinh("mu1_pz", scale=50.0),
+        Asinh("met_x", scale=20.0),
+        Asinh("met_y", scale=20.0),
+        Dequantize("nvtx"),
+        ZeroPadding(["iso0", "iso1"], threshold=0.0, low=-0.01),  # ~4 % are exactly 0
+        Log("iso0", offset=0.02, lower=None),
+        Log("iso1", offset=0.02, lower=None),
+        ZeroPadding(JETS, threshold=10.0),
+        *[Log(j) for j in JETS],
+    ]
+
+
+PRESET = Preset(
+    name="zmumu",
+    features=tuple(FEATURES),
+    feature_steps=_feature_steps,
+    selection=("mll", "met_phi", "iso1"),
+    regression=(("mll", 1.0, 1.0),),
+    # Measured on 6,900 training events (9,199 selected, a quarter held out): the flow below
+    # reproduces the m(μμ) peak to 0.01 GeV and its width to 0.5 %, classifier AUC 0.56.
+    # The GAN needs many steps and instance noise: with 40,000 steps and no noise its m(μμ)
+    # width came out 26 % narrow; with noise 0.1 and lr 1e-4, 5 % narrow (peak +0.3 GeV).
+    train={"flow": {"steps": 5000, "batch_size": 512},
+           "gan": {"steps": 40000, "batch_size": 512},
+           "wgan-gp": {"steps": 10000, "batch_size": 512}},
+    hparams={"flow": {"transforms": 8, "hidden": (64, 64), "bins": 8},
+             "gan": {"instance_noise": 0.1, "lr": 1e-4}},
+)
+
+PROFILE = register_profile(Profile(
+    name="zmumu",
+    description="PYTHIA8 Drell-Yan Z→μμ at 13 TeV with pileup and a parametric CMS detector",
+    columns=tuple(ZMUMU_COLUMNS),
+    observables=OBSERVABLES,
+    slicings=(Slicing("nvtx", _nvtx, ("nvtx",), "nvtx", targets=("met", "iso0"), quantiles=(0.5,)),),
+    presets=(PRESET,),
+    comparison_pairs=(("jet1_pt", "ptll"),),
+    align=q.align_frames,
+))
