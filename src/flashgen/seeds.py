@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import FlashgenError
 
-__all__ = ["MAX_SEED", "check_seed", "derive_seed"]
+__all__ = ["MAX_SEED", "check_seed", "derive_seed", "seed_sequence"]
 
 MAX_SEED = 2**63
 """Seeds are integers in ``[0, MAX_SEED)`` (they fit a signed 64-bit integer, as torch needs)."""
@@ -27,6 +27,13 @@ def check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < MAX_SEED:
         raise FlashgenError(f"seed must be an integer in [0, 2**63), got {seed!r}")
     return int(seed)
+
+
+def seed_sequence(seed: int, *key: int) -> np.random.SeedSequence:
+    """The numpy seed sequence of stream ``key`` of ``seed``: ``SeedSequence(seed, spawn_key=key)``
+    (what :meth:`numpy.random.SeedSequence.spawn` makes), for code that spawns further streams
+    or seeds a :class:`numpy.random.Generator` directly."""
+    return np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
 
 
 def derive_seed(seed: int, *key: int) -> int:
@@ -43,6 +50,5 @@ def derive_seed(seed: int, *key: int) -> int:
         entropy: entropy words are zero-padded, so ``[seed, 1]`` and ``[seed, 1, 0]`` would give
         the same stream, while spawn keys of different lengths do not.
     """
-    sequence = np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
-    words = sequence.generate_state(2, np.uint32)
+    words = seed_sequence(seed, *key).generate_state(2, np.uint32)
     return int(words[0]) << 31 | int(words[1]) >> 1

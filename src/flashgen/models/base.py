@@ -107,8 +107,11 @@ class GenerativeModel(Trainable):
 
     @classmethod
     def summary(cls) -> str:
-        """First line of the class docstring: what the model is, for help texts."""
-        return (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".")
+        """First line of the class docstring, as a phrase (``"conditional neural spline flow
+        ..."``): what the model is, for help texts."""
+        line = (cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip(".")
+        first = line.split(" ", 1)[0]
+        return line if first.isupper() else line[:1].lower() + line[1:]
 
     @abstractmethod
     def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:

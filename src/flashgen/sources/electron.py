@@ -240,6 +240,34 @@ PRESET = Preset(
              "efficiency": {"hidden": (128, 128, 128), "lr": 3e-3}},
 )
 
+def _fixed(text: str) -> tuple[float, float, float]:
+    import argparse
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"'{text}' must be three numbers PT,ETA,PHI (GeV, -, rad)")
+    return values  # type: ignore[return-value]
+
+
+def _cli(srcs: Any) -> None:
+    from ..cli.simulate import add_table_source
+
+    p = add_table_source(
+        srcs, "electron", lambda args: simulate_electrons(args.events, args.seed, args.fixed),
+        help="single-electron detector response (dataset B, or --fixed input)",
+        description="Simulate electrons through the Delphes CMS electron efficiency and log-normal "
+        "pT smearing. Inputs: dataset B (p ~ U[0,20] GeV, eta ~ U[-2.5,2.5], phi ~ U[0,2pi)) or "
+        "one --fixed input (dataset A is --fixed 4.25,2.5,1.5). Columns: gen_pt [GeV], gen_eta, "
+        "gen_phi [rad], detected (0/1), pt [GeV], eta, phi [rad] (NaN when not detected).",
+        default_events=1_000_000)
+    p.add_argument("--fixed", type=_fixed, metavar="PT,ETA,PHI",
+                   help="repeat one input pT [GeV], eta, phi [rad] instead of dataset B's random "
+                   "inputs (default: none, i.e. dataset B)")
+
+
 PROFILE = register_profile(Profile(
     name="electron",
     description="single-electron detector response (Delphes CMS efficiency and pT smearing)",
@@ -254,4 +282,5 @@ PROFILE = register_profile(Profile(
     ),
     presets=(PRESET,),
     truths={"electron-A": ElectronResponse},
+    cli=_cli,
 ))

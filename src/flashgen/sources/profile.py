@@ -148,6 +148,8 @@ class Profile:
             table stored in a rotated analysis frame), or ``None``.
         truths: exact densities by name (constructors of :class:`~flashgen.sources.toys.ToyDensity`),
             for studies where the truth must be known exactly.
+        cli: adds the source's ``flashgen simulate NAME`` subcommand to an argparse
+            subparsers object (imports its command-line code only when called), or ``None``.
     """
 
     name: str
@@ -159,6 +161,7 @@ class Profile:
     comparison_pairs: tuple[tuple[str, str], ...] = ()
     align: Frames | None = None
     truths: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    cli: Callable[[Any], None] | None = None
 
 
 PROFILES: dict[str, Profile] = {}

@@ -201,14 +201,38 @@ CAMELBACK_PRESET = Preset(
              "wgan-gp": {"generator_hidden": (64, 64), "critic_hidden": (64, 64), "lr": 5e-4}},
 )
 
+def _camelback_cli(srcs: Any) -> None:
+    from ..cli.simulate import add_table_source
+
+    add_table_source(srcs, "camelback", lambda args: simulate_toy("camelback", args.events, args.seed),
+                     help="1D camel back: 0.5 N(-4,1) + 0.5 N(4,1); column x",
+                     description="Sample the 1D camel back, an equal mixture of two unit-width "
+                     "Gaussians at -4 and +4. Writes column x (dimensionless).",
+                     default_events=100_000)
+
+
+def _ring_cli(srcs: Any) -> None:
+    from ..cli.common import positive_float
+    from ..cli.simulate import add_table_source
+
+    p = add_table_source(srcs, "ring",
+                         lambda args: simulate_toy("ring", args.events, args.seed, width=args.width),
+                         help="2D ring of radius 1 smeared by N(0, 0.1); columns x, y",
+                         description="Sample the 2D ring: uniform azimuth, radius Gaussian with "
+                         "mean 1 and width --width. Writes columns x, y (dimensionless).",
+                         default_events=100_000)
+    p.add_argument("--width", type=positive_float, default=0.1,
+                   help="Gaussian width of the radius, in units of the mean radius 1 (default 0.1)")
+
+
 PROFILES = (
     register_profile(Profile(
         name="camelback", description="1D camel back: 0.5 N(-4,1) + 0.5 N(4,1)",
         columns=(Column("x", "", "coordinate x of the camelback toy"),),
-        presets=(CAMELBACK_PRESET,), truths={"camelback": CamelBack})),
+        presets=(CAMELBACK_PRESET,), truths={"camelback": CamelBack}, cli=_camelback_cli)),
     register_profile(Profile(
         name="ring", description="2D ring of radius 1 smeared by N(0, 0.1)",
         columns=(Column("x", "", "coordinate x of the ring toy"),
                  Column("y", "", "coordinate y of the ring toy")),
-        truths={"ring": Ring})),
+        truths={"ring": Ring}, cli=_ring_cli)),
 )

@@ -16,6 +16,7 @@ import numpy as np
 from ..data import EventTable
 from ..errors import FlashgenError
 from ..files import check_output_path, plain
+from ..seeds import seed_sequence
 from ..sources.profile import align_frames
 from ..progress import progress
 from .binning import auto_edges, is_discrete
@@ -103,7 +104,7 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
     ref, gen, frame_notes = align_frames(reference, generated)  # each source's own frames
     notes.extend(frame_notes)
     names = _select_features(ref, gen, features, notes)
-    rng_ref, rng_gen = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    rng_ref, rng_gen = (np.random.default_rng(seed_sequence(seed, k)) for k in range(2))
     ref = _subsample(ref, max_events, rng_ref)
     gen = _subsample(gen, max_events, rng_gen)
     if len(ref) < 2 or len(gen) < 2:

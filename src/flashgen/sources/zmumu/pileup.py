@@ -23,6 +23,7 @@ import numpy as np
 
 from ...data import Column, EventTable, read_table, write_table
 from ...errors import FlashgenError
+from ...seeds import seed_sequence
 from .generator import MINIMUM_BIAS_SETTINGS, generate_minimum_bias, make_pythia, pythia_seed
 from .particles import Particles
 
@@ -64,7 +65,7 @@ def library_path(out: str | Path, seed: int) -> Path:
 
 def library_chunk(seed: int, chunk: int, n_events: int) -> Particles:
     """Generate chunk ``chunk`` of the library of ``seed``: ``n_events`` minimum-bias events."""
-    seq = np.random.SeedSequence(seed, spawn_key=(LIBRARY_KEY, chunk))
+    seq = seed_sequence(seed, LIBRARY_KEY, chunk)
     pythia = make_pythia(MINIMUM_BIAS_SETTINGS, pythia_seed(seq))
     return generate_minimum_bias(pythia, n_events)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ...data import EventTable, write_table
 from ...errors import FlashgenError
+from ...seeds import seed_sequence
 from .analysis import analyse
 from .columns import ZMUMU_COLUMNS
 from .detector import reconstruct
@@ -37,7 +38,7 @@ PRODUCER = "flashgen simulate zmumu"
 
 def shard_seed(seed: int, index: int) -> np.random.SeedSequence:
     """The seed sequence of shard ``index`` of a run with ``seed``."""
-    return np.random.SeedSequence(seed, spawn_key=(SHARD_KEY, index))
+    return seed_sequence(seed, SHARD_KEY, index)
 
 
 def shard_path(out: str | Path, index: int) -> Path:

@@ -84,6 +84,12 @@ PRESET = Preset(
              "gan": {"instance_noise": 0.1, "lr": 1e-4}},
 )
 
+def _cli(srcs: Any) -> None:
+    from .cli import register
+
+    register(srcs)
+
+
 PROFILE = register_profile(Profile(
     name="zmumu",
     description="PYTHIA8 Drell-Yan Z→μμ at 13 TeV with pileup and a parametric CMS detector",
@@ -93,4 +99,5 @@ PROFILE = register_profile(Profile(
     presets=(PRESET,),
     comparison_pairs=(("jet1_pt", "ptll"),),
     align=q.align_frames,
+    cli=_cli,
 ))

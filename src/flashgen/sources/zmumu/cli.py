@@ -1,11 +1,14 @@
-"""``flashgen simulate zmumu``: the PYTHIA8 Drell-Yan Z→μμ reference dataset with pileup."""
+"""``flashgen simulate zmumu``: the PYTHIA8 Drell-Yan Z→μμ reference dataset with pileup.
+
+The source's command-line options live with the source; ``flashgen.cli.simulate`` adds the
+subcommand of every registered profile."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from .common import add_common, positive_int, say, seed_int
+from ...cli.common import add_common, positive_int, say, seed_int
 
 __all__ = ["register"]
 
@@ -29,7 +32,7 @@ isolation use all candidates, so they grow with pileup."""
 
 
 def _pileup(text: str) -> float:
-    from ..sources.zmumu.production import MAX_PILEUP
+    from .production import MAX_PILEUP
 
     try:
         value = float(text)
@@ -42,7 +45,7 @@ def _pileup(text: str) -> float:
 
 def register(srcs: Any) -> None:
     """Add ``zmumu`` to the ``flashgen simulate`` subparsers ``srcs``."""
-    from ..sources.zmumu.production import (DEFAULT_LIBRARY_EVENTS, DEFAULT_PILEUP,
+    from .production import (DEFAULT_LIBRARY_EVENTS, DEFAULT_PILEUP,
                                             DEFAULT_SHARD_SIZE)
 
     p = srcs.add_parser("zmumu", help="PYTHIA8 Drell-Yan Z->mumu with pileup and a parametric "
@@ -74,8 +77,8 @@ def register(srcs: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ..extras import require
-    from ..sources.zmumu.production import simulate_zmumu
+    from ...extras import require
+    from .production import simulate_zmumu
 
     # the optional packages (pip install 'flashgen[zmumu]'), checked before anything is written
     for module in ("pythia8mc", "fastjet", "awkward"):
