@@ -28,6 +28,7 @@ from scipy import stats
 from common import describe_machine, write_results
 from flashgen.bench import machine_info
 from flashgen.data import EventTable
+from flashgen.generation import sample
 from flashgen.sources.electron import efficiency, response_cdf, simulate_electrons
 from flashgen.training import train
 
@@ -42,7 +43,7 @@ def evaluate(model, points, seed: int) -> list[dict[str, float]]:
     for k, (pt, eta) in enumerate(points):
         cond = EventTable({"gen_pt": np.full(PER_POINT, pt), "gen_eta": np.full(PER_POINT, eta),
                            "gen_phi": np.full(PER_POINT, 1.5)})
-        g = model.sample(0, seed=seed + k, conditions=cond)
+        g = sample(model, 0, seed=seed + k, conditions=cond)
         det = g["detected"] == 1
         exact = float(efficiency(pt, eta))
         ks = float(stats.kstest(g["pt"][det], lambda v, pt=pt, eta=eta: response_cdf(v, pt, eta)).statistic)

@@ -42,6 +42,7 @@ def evaluate(kind: str, train_part: Any, held: Any, gen_events: int, steps: int 
              seed: int, **hparams: Any) -> dict[str, Any]:
     """Train ``kind`` (zmumu preset, ``hparams`` overriding), generate, compare with ``held``."""
     from common import fidelity
+    from flashgen.generation import sample
     from flashgen.training import train
 
     start = time.perf_counter()
@@ -49,7 +50,7 @@ def evaluate(kind: str, train_part: Any, held: Any, gen_events: int, steps: int 
                   quiet=True, **hparams)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    generated = model.sample(gen_events, seed=seed + 1, chunk_size=200_000)
+    generated = sample(model, gen_events, seed=seed + 1, chunk_size=200_000)
     gen_seconds = time.perf_counter() - start
     r = model.info["result"]
     return {

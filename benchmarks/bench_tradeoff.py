@@ -52,6 +52,7 @@ def run_config(text: str, train_part: Any, held: Any, steps: int, gen_events: in
                folder: Path) -> dict[str, Any]:
     from common import fidelity
     from flashgen.bench import speed_benchmark
+    from flashgen.generation import sample
     from flashgen.training import train
 
     kind, hparams = parse_config(text)
@@ -62,7 +63,7 @@ def run_config(text: str, train_part: Any, held: Any, steps: int, gen_events: in
     path = model.save(folder / "model.pt")
     speed = speed_benchmark(path, events=gen_events, chunk_size=min(gen_events, 200_000),
                             repeats=2, seed=seed)
-    generated = model.sample(gen_events, seed=seed + 1, chunk_size=200_000)
+    generated = sample(model, gen_events, seed=seed + 1, chunk_size=200_000)
     r = model.info["result"]
     return {"config": text, "model": kind, "hparams": model.network.hparams,
             "parameters": model.n_parameters(), "file_mb": speed["model"]["file_mb"],

@@ -129,14 +129,21 @@ class EventTable:
             out[:, j] = self.data[n]
         return out
 
-    def check_finite(self) -> None:
-        """Raise if a non-nullable column holds NaN or infinity."""
+    def check_finite(self, where: str = "", fix: str = "") -> None:
+        """Raise if a non-nullable column holds NaN or infinity.
+
+        Arguments:
+            where: the file (or what) the table comes from or goes to, for the message.
+            fix: what the user can do, appended to the message.
+        """
         for name, values in self.data.items():
             if self.columns[name].nullable or not np.issubdtype(values.dtype, np.floating):
                 continue
             bad = int(np.count_nonzero(~np.isfinite(values)))
             if bad:
-                raise FlashgenError(f"column '{name}' has {bad} NaN/inf value(s) where none are allowed")
+                prefix = f"{where}: " if where else ""
+                raise FlashgenError(f"{prefix}column '{name}' has {bad} NaN/inf value(s) where none are "
+                                    f"allowed (of {len(values):,} rows)" + (f"; {fix}" if fix else ""))
 
     @staticmethod
     def concat(tables: Sequence[EventTable]) -> EventTable:
@@ -239,6 +246,9 @@ class TableWriter:
         self.format = FORMATS[self.path.suffix.lower()]
         self.columns = {c.name: c for c in columns}
         self.meta = dict(meta or {})
+        if "columns" in self.meta:  # it would replace the stored schema (units, nullable flags)
+            raise FlashgenError(f"cannot write {self.path}: metadata key 'columns' is reserved for "
+                                "the column schema; store that entry under another name")
         self.n_events = 0
         self._ctx: contextlib.AbstractContextManager[Path] | None = None
         self._writer: Any = None
@@ -256,7 +266,8 @@ class TableWriter:
         if missing:
             raise FlashgenError(f"chunk lacks column(s) {', '.join(missing)}")
         table = EventTable({n: data[n] for n in self.columns}, self.columns)
-        table.check_finite()
+        table.check_finite(f"cannot write {self.path}",
+                           "only columns marked nullable may hold NaN; nothing was written")
         if self.format == "parquet":
             self._write_parquet(table)
         else:
@@ -343,7 +354,8 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
     table.meta["source"] = str(p)
     if not allow_empty and len(table) == 0:
         raise FlashgenError(f"{p} holds no events")
-    table.check_finite()
+    table.check_finite(str(p), "remove or fill those rows (only columns whose flashgen metadata "
+                       "marks them nullable may hold NaN)")
     return table
 
 

@@ -11,11 +11,13 @@ renamed onto it only once complete. :func:`plain` turns any result into plain JS
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,9 @@ TABLE_FORMATS: Mapping[str, str] = {".parquet": "parquet", ".pq": "parquet", ".r
 
 def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
                       overwrite: bool = True,
-                      suffixes: Collection[str] | None = TABLE_FORMATS) -> Path:
-    """Check up front that ``path`` can be written, so that no work is wasted.
+                      suffixes: Collection[str] | None = TABLE_FORMATS,
+                      inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
+    """Check up front that ``path`` can be written, so that no work is wasted and no input is lost.
 
     Arguments:
         path: target file or, with ``directory=True``, target folder (created later by the
@@ -42,15 +45,19 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
         overwrite: whether an existing file may be replaced.
         suffixes: accepted file suffixes (default: event tables, ``.parquet`` or ``.root``;
             ``None``: any name).
+        inputs: the command's input files or folders (``None`` entries are ignored): an output
+            that is one of them, or a folder holding one of them, is refused.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         FlashgenError: a folder where a file is expected (or the reverse), an unknown suffix,
-            an existing file with ``overwrite=False``, a missing or unwritable parent folder.
+            an existing file with ``overwrite=False``, a missing or unwritable parent folder, an
+            output that would replace an input.
     """
     p = Path(path)
+    _refuse_inputs(p, directory, inputs)
     if directory:
         if p.exists() and not p.is_dir():
             raise FlashgenError(f"{p} exists and is not a directory; give a folder for this output")
@@ -75,16 +82,36 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
         raise FlashgenError(f"cannot write into {parent}: it is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise FlashgenError(f"cannot write to {parent}: permission denied")
+    try:  # what the file system really allows (root passes os.access; /proc, full or read-only disks do not)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise FlashgenError(f"cannot write {p}: {err.strerror or err}") from None
     return p
+
+
+def _refuse_inputs(output: Path, directory: bool, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
+    """An output that is an input, or (for a folder output) holds or is one, would destroy it."""
+    target = output.resolve()
+    for item in inputs:
+        if item is None:
+            continue
+        source = Path(item).resolve()
+        if target == source or (directory and target in source.parents):
+            raise FlashgenError(f"the output {output} would overwrite the input {item}; choose "
+                                "another output name")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
 
-    The temporary file is hidden (``.NAME.*.tmp``) and removed if the block raises.
+    The temporary file is hidden (``.NAME.*.tmp``) and removed if the block raises (also on
+    SIGTERM: the command line turns it into an exception). Temporary files of the same target
+    left by a hard kill (SIGKILL, power loss) are removed when the next write of it starts.
     """
     target = Path(path)
+    remove_temporaries(target.parent if str(target.parent) else ".", target.name)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     except OSError as err:
@@ -102,16 +129,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def remove_temporaries(folder: str | os.PathLike[str]) -> int:
-    """Delete the hidden temporary files (``.*.tmp``) that a killed write left in ``folder``;
-    returns how many were removed."""
+def remove_temporaries(folder: str | os.PathLike[str], name: str | None = None) -> int:
+    """Delete the hidden temporary files and folders (``.*.tmp``) that a killed write left in
+    ``folder`` (only those of the output ``name`` when given); returns how many were removed."""
     removed = 0
     root = Path(folder)
     if root.is_dir():
-        for tmp in root.glob(".*.tmp"):
-            if tmp.is_file():
+        for tmp in root.glob(f".{glob.escape(name)}.*.tmp" if name else ".*.tmp"):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
                 tmp.unlink(missing_ok=True)
-                removed += 1
+            removed += 1
     return removed
 
 

@@ -13,8 +13,9 @@ copied into the output.
 from __future__ import annotations
 
 import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,22 @@ import numpy as np
 import torch
 
 from .data import EventTable, TableWriter
+from .domain import Domain, Outside
 from .errors import FlashgenError
 from .files import check_output_path
 from .models.flashmodel import FlashModel
+from .nanoaod import NanoAODWriter
 from .progress import progress
 from .seeds import derive_seed
 
-__all__ = ["DEFAULT_CHUNK", "GenerationResult", "generate", "generate_columns", "iter_chunks",
-           "metadata", "sample"]
+__all__ = ["DEFAULT_CHUNK", "EXTRAPOLATION_LIMIT", "GenerationResult", "check_domain", "generate",
+           "generate_columns", "iter_chunks", "metadata", "sample"]
+
+EXTRAPOLATION_LIMIT = 0.01
+"""Largest fraction of condition rows outside the training domain generated without
+``allow_extrapolation`` (the rest is reported as a warning)."""
+BYTES_PER_VALUE = 8
+"""Stored bytes per generated value assumed by the free-disk check (float64, uncompressed)."""
 
 DEFAULT_CHUNK = 20_000
 """Events generated and written at once. Measured on 2 CPU cores (Z→μμ flow, 10⁶ events):
@@ -67,16 +76,19 @@ def generate_columns(model: FlashModel, n: int, generator: torch.Generator,
     out: dict[str, np.ndarray] = {}
     for name in model.condition_names:
         out[name] = conditions[name].cpu().numpy()  # type: ignore[index]
+    keep = np.ones(n, dtype=bool)
     if model.efficiency is not None and model.efficiency_column is not None:
         p = model.efficiency.probability(c)
-        detected = torch.rand(n, generator=generator, device=dev) < p
-        keep = detected.cpu().numpy()
+        keep = (torch.rand(n, generator=generator, device=dev) < p).cpu().numpy()
         out[model.efficiency_column] = keep.astype(model.dtypes.get(model.efficiency_column, "int8"))
-        for name in model.feature_names:
-            out[name] = np.where(keep, cols[name].cpu().numpy(), np.nan)
-    else:
-        for name in model.feature_names:
-            out[name] = cols[name].cpu().numpy()
+    for name in model.feature_names:
+        values = cols[name].cpu().numpy()
+        bad = int(np.count_nonzero(~np.isfinite(values[keep])))
+        if bad:  # never a file of NaN with exit 0
+            raise FlashgenError(f"the model generated {bad:,} non-finite value(s) of '{name}' in {n:,} "
+                                "events: it is broken (diverged or trained on non-finite data); "
+                                "retrain it and check its training loss")
+        out[name] = values if keep.all() else np.where(keep, values, np.nan)
     for name, values in out.items():
         dtype = np.dtype(model.dtypes.get(name, "float64"))
         if dtype.kind in "iu" and values.dtype.kind == "f" and np.isnan(values).any():
@@ -89,19 +101,48 @@ def _condition_tensors(table: EventTable, names: list[str], device: torch.device
     return {n: torch.tensor(np.asarray(table[n], dtype=np.float64), device=device) for n in names}
 
 
+def check_domain(model: FlashModel, conditions: EventTable, *, allow_extrapolation: bool = False,
+                 warn: Callable[[str], None] | None = None) -> Outside | None:
+    """Count the condition rows outside the model's training domain (:class:`~flashgen.domain.Domain`).
+
+    More than :data:`EXTRAPOLATION_LIMIT` of the rows outside is an error unless
+    ``allow_extrapolation``; any row outside is reported through ``warn``.
+
+    Returns:
+        The count, or ``None`` for a model without a recorded domain.
+    """
+    state = model.info.get("domain")
+    if not state:
+        return None
+    domain = Domain.from_state(state)
+    out = domain.outside({c: np.asarray(conditions[c], dtype=np.float64) for c in domain.names})
+    if out.total:
+        message = (f"{out.total:,} of {out.rows:,} condition rows ({out.fraction:.2%}) lie outside "
+                   f"the model's training domain: {out.out_of_range:,} outside the training ranges, "
+                   f"{out.out_of_support:,} where no training row was (most: {out.worst})")
+        if out.fraction > EXTRAPOLATION_LIMIT and not allow_extrapolation:
+            raise FlashgenError(f"{message}; the model would extrapolate there: use conditions "
+                                "inside its training domain, or pass --allow-extrapolation")
+        if warn is not None:
+            warn(message + ("; generated anyway (--allow-extrapolation)" if allow_extrapolation else ""))
+    return out
+
+
 def iter_chunks(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
-                chunk_size: int = DEFAULT_CHUNK) -> Iterator[dict[str, np.ndarray]]:
+                chunk_size: int = DEFAULT_CHUNK, allow_extrapolation: bool = False,
+                warn: Callable[[str], None] | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Yield generated chunks of at most ``chunk_size`` events.
 
     Chunk ``k`` draws its randomness from ``derive_seed(seed, k)``, so the same ``seed`` and
     ``chunk_size`` give identical events. With ``conditions``, one event per condition row
-    (``n`` is then ignored).
+    (``n`` is then ignored), checked against the training domain first (:func:`check_domain`).
     """
     if chunk_size < 1:
         raise FlashgenError(f"chunk size must be positive, got {chunk_size}")
     total = len(conditions) if conditions is not None else n
     if conditions is not None:
         conditions.select(model.condition_names)  # fails clearly on missing columns
+        check_domain(model, conditions, allow_extrapolation=allow_extrapolation, warn=warn)
     elif model.conditions is not None:
         raise FlashgenError("this model is conditional: pass --conditions with columns "
                             + ", ".join(model.condition_names))
@@ -123,13 +164,28 @@ def metadata(model: FlashModel, seed: int, chunk_size: int) -> dict[str, Any]:
 
 
 def sample(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
-           chunk_size: int = DEFAULT_CHUNK) -> EventTable:
+           chunk_size: int = DEFAULT_CHUNK, allow_extrapolation: bool = False,
+           warn: Callable[[str], None] | None = None) -> EventTable:
     """Generate ``n`` events (or one per condition row) into an :class:`EventTable` in memory."""
-    chunks = list(iter_chunks(model, n, seed=seed, conditions=conditions, chunk_size=chunk_size))
+    chunks = list(iter_chunks(model, n, seed=seed, conditions=conditions, chunk_size=chunk_size,
+                              allow_extrapolation=allow_extrapolation, warn=warn))
     cols = model.output_columns
     data = {c.name: np.concatenate([ch[c.name] for ch in chunks]) if chunks else np.zeros(0)
             for c in cols}
     return EventTable(data, {c.name: c for c in cols}, metadata(model, seed, chunk_size))
+
+
+def _check_disk(out: str | os.PathLike[str], events: int, columns: int) -> None:
+    """Refuse up front a request whose output cannot fit on the disk (8 bytes per value, the
+    uncompressed size: compression saves ~10-40 % on generated values, so this is an upper bound
+    only by that margin)."""
+    folder = Path(out).parent if str(Path(out).parent) else Path(".")
+    need = events * columns * BYTES_PER_VALUE
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise FlashgenError(f"{events:,} events of {columns} columns need about {need / 1e9:,.1f} GB "
+                            f"but {folder} has {free / 1e9:,.1f} GB free; ask for fewer events "
+                            f"(at most ~{free // (columns * BYTES_PER_VALUE):,}) or write elsewhere")
 
 
 @dataclass(frozen=True)
@@ -147,26 +203,39 @@ class GenerationResult:
 
 def generate(model: FlashModel, out: str | os.PathLike[str], n_events: int, *, seed: int = 0,
              conditions: EventTable | None = None, chunk_size: int = DEFAULT_CHUNK,
-             quiet: bool = False) -> GenerationResult:
+             quiet: bool = False, nanoaod: bool = False, allow_extrapolation: bool = False,
+             warn: Callable[[str], None] | None = None) -> GenerationResult:
     """Generate ``n_events`` (or one per row of ``conditions``) and stream them to ``out``.
 
     Arguments:
         model: the trained model.
-        out: ``.parquet`` or ``.root`` file (written atomically).
+        out: ``.parquet`` or ``.root`` file (written atomically); with ``nanoaod``, ``.root``.
         n_events: number of events; ignored with ``conditions``.
         seed: the same seed (and chunk size) gives an identical output.
         conditions: table with the model's condition columns, for conditional models.
         chunk_size: events generated and written at once.
         quiet: no progress bar.
+        nanoaod: write NanoAOD-like ``Events`` (:mod:`flashgen.nanoaod`; the model's source
+            needs a NanoAOD mapping) instead of the table's columns.
+        allow_extrapolation, warn: conditions outside the training domain (:func:`check_domain`).
+
+    Raises:
+        FlashgenError: an unwritable output, a request larger than the free disk space,
+            conditions outside the training domain, a model that generates non-finite values.
     """
     check_output_path(out)
     if conditions is None and n_events < 1:
         raise FlashgenError(f"number of events must be positive, got {n_events}")
     total = len(conditions) if conditions is not None else n_events
+    _check_disk(out, total, len(model.output_columns))
+    meta = metadata(model, seed, chunk_size)
+    sink: TableWriter | NanoAODWriter = (NanoAODWriter(out, model.output_columns, meta) if nanoaod
+                                         else TableWriter(out, model.output_columns, meta))
     start = time.perf_counter()
-    with torch.inference_mode(), TableWriter(out, model.output_columns, metadata(model, seed, chunk_size)) as writer, \
+    with torch.inference_mode(), sink as writer, \
             progress(total=total, desc="generating", unit="ev", quiet=quiet) as bar:
-        for chunk in iter_chunks(model, n_events, seed=seed, conditions=conditions, chunk_size=chunk_size):
+        for chunk in iter_chunks(model, n_events, seed=seed, conditions=conditions, chunk_size=chunk_size,
+                                 allow_extrapolation=allow_extrapolation, warn=warn):
             writer.write(chunk)
             bar.update(len(next(iter(chunk.values()))))
     return GenerationResult(Path(out), total, time.perf_counter() - start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -53,7 +54,11 @@ def zmumu_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("zmumu") / "report"
     gen = make_zmumu(4000, 2)
     gen.data["member"] = np.arange(len(gen)) % 3
-    gen.meta.update({"command": "flashgen generate --model m.pt", "model": "m.pt"})
+    gen.meta.update({"command": "flashgen generate --model m.pt", "model": "m.pt",
+                     "provenance": {"kind": "flow", "preset": "zmumu", "train_events": 250000,
+                                    "optimiser": {"name": "adam", "lr": 0.001}},
+                     "split": {"part": "heldout", "fraction": 0.2, "seed": 20240101},
+                     "varies": ["seed", "shard"], "events_generated": 1234567})
     result = validate(make_zmumu(4000, 1), gen, out, seed=3, quiet=True, repeats=3)
     return out, result
 
@@ -73,6 +78,54 @@ def test_report_html_references_existing_images_and_has_the_metrics_table(zmumu_
     assert "hist_member.png" not in names
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "flashgen generate --model m.pt" in html and "perfect generator" in html
+
+
+class _Samples(HTMLParser):
+    """The Samples table of a report page as rows of cell texts (``<br>`` read as a newline)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[str]] = {}
+        self._inside = False
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._inside = dict(attrs).get("id") == "samples-table"
+        elif self._inside and tag == "tr":
+            self._row = []
+        elif self._inside and tag == "td" and self._row is not None:
+            self._row.append("")
+        elif self._inside and tag == "br" and self._row:
+            self._row[-1] += "\n"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._inside = False
+        elif tag == "tr" and self._row:
+            self.rows[self._row[0]] = self._row[1:]
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._inside and self._row:
+            self._row[-1] += data
+
+
+def test_samples_table_shows_nested_metadata_readably(zmumu_report) -> None:
+    out, _ = zmumu_report
+    table = _Samples()
+    table.feed((out / "report.html").read_text(encoding="utf-8"))
+    rows = table.rows
+    text = "\n".join(cell for cells in rows.values() for cell in cells)
+    assert "{'" not in text and "'}" not in text and "['" not in text
+    assert rows["events in table"] == ["4,000", "4,000"]
+    assert rows["provenance"][1].splitlines() == [
+        "kind: flow", "preset: zmumu", "train_events: 250,000", "optimiser.name: adam",
+        "optimiser.lr: 0.001"]
+    assert rows["split"][1].splitlines() == ["part: heldout", "fraction: 0.2", "seed: 20240101"]
+    assert rows["varies"] == ["–", "seed, shard"]
+    assert rows["events_generated"] == ["–", "1,234,567"]
+    assert rows["model"] == ["–", "m.pt"]
 
 
 def test_metrics_json_is_strict_and_complete(zmumu_report) -> None:
@@ -126,17 +179,92 @@ def test_electron_report_has_efficiency_figures(tmp_path) -> None:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Test-only probe, added to a copy of the report (the report itself has no scripts): once the page
+# and its images have loaded, it records on <body> how many images decoded and whether the
+# verdict banner is rendered, so that ``--dump-dom`` shows it.
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  const ok = images.filter(i => i.complete && i.naturalWidth > 0);
+  document.body.dataset.imagesLoaded = ok.length + "/" + images.length;
+  document.body.dataset.broken = images.filter(i => !ok.includes(i)).map(i => i.getAttribute("src")).join(" ");
+  const v = document.getElementById("verdict");
+  const box = v ? v.getBoundingClientRect() : null;
+  document.body.dataset.verdict = box && box.width > 0 && box.height > 0 ? v.textContent.trim() : "";
+});
+</script>"""
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-def test_report_renders_in_headless_chromium(zmumu_report, tmp_path) -> None:
-    out, _ = zmumu_report
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's headless Chromium; skipped where absent, except in CI (``CI`` set), which must
+    have it (``.ci/run`` installs it), so that a missing browser fails instead of passing quietly."""
+    if not CHROMIUM.exists():
+        if _in_ci():
+            pytest.fail(f"CI is set but {CHROMIUM} is missing; .ci/run should have installed chromium")
+        pytest.skip(f"needs {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+class _Dom(HTMLParser):
+    """The attributes of <body>, and the verdict banner's classes and text, in a dumped DOM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body: dict[str, str | None] = {}
+        self.verdict_class: str | None = None
+        self.verdict_text = ""
+        self._in_verdict = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "body":
+            self.body = a
+        if a.get("id") == "verdict":
+            self.verdict_class, self._in_verdict = a.get("class") or "", True
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_verdict = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_verdict:
+            self.verdict_text += data
+
+
+def test_report_renders_in_headless_chromium(zmumu_report, chromium, tmp_path) -> None:
+    out, result = zmumu_report
+    profile = f"--user-data-dir={tmp_path / 'profile'}"
+    # 1. every image of the page loads and decodes, and the verdict banner is rendered
+    probed = tmp_path / "probed"
+    shutil.copytree(out, probed)
+    page = probed / "report.html"
+    text = page.read_text(encoding="utf-8")
+    assert text.count("</body>") == 1
+    page.write_text(text.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    run = subprocess.run([str(chromium), *CHROMIUM_FLAGS, profile, "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=False)
+    dom = _Dom()
+    dom.feed(run.stdout)
+    n_images = len(_parse(out).images)
+    assert n_images > 20
+    assert dom.body.get("data-images-loaded") == f"{n_images}/{n_images}", (
+        f"images that did not load: {dom.body.get('data-broken')!r}; chromium: {run.stderr[-2000:]}")
+    assert dom.body.get("data-broken") == ""
+    verdict = result["summary"]["verdict"]
+    assert dom.verdict_class is not None and dom.verdict_class.split()[0] == "verdict"
+    assert dom.verdict_class.split()[1] in ("pass", "warn", "limited", "fail", "unavailable")
+    assert dom.verdict_text.strip() == verdict and dom.body.get("data-verdict") == verdict
+    # 2. a screenshot of the report as written (no probe) shows tables and plots, not a blank page
     shot = tmp_path / "shot.png"
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-           "--window-size=1400,3000", (out / "report.html").resolve().as_uri()]
-    subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    subprocess.run([str(chromium), *CHROMIUM_FLAGS, profile, f"--screenshot={shot}",
+                    "--window-size=1400,3000", (out / "report.html").resolve().as_uri()],
+                   capture_output=True, timeout=120, check=False)
     assert shot.is_file()
     from PIL import Image
 

@@ -9,7 +9,7 @@ import time
 from typing import Any, NoReturn
 
 __all__ = ["Parser", "add_common", "positive_int", "seed_int", "positive_float",
-           "non_negative_float", "csv_list", "say"]
+           "non_negative_float", "csv_list", "say", "warning"]
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,6 +82,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     """Options every subcommand has."""
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress bars and no summary (default: bars on a terminal)")
+
+
+def warning(message: str) -> None:
+    """One line ``flashgen: warning: ...`` on stderr (shown even with ``--quiet``)."""
+    sys.stderr.write(f"flashgen: warning: {message}\n")
+    sys.stderr.flush()
 
 
 def say(args: Any, message: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import Timer, add_common, positive_int, say, seed_int
+from .common import Timer, add_common, positive_int, say, seed_int, warning
 
 __all__ = ["register"]
 
@@ -23,7 +23,8 @@ def register(sub: Any) -> None:
                    help="model file (or, with --ensemble, a bootstrap-ensemble folder)")
     p.add_argument("--events", "-n", type=positive_int,
                    help="number of events to generate (with --ensemble: per member); required "
-                   "unless --conditions is given")
+                   "unless --conditions is given, refused with it and when the output would not "
+                   "fit on the disk")
     p.add_argument("--out", "-o", required=True, help="output table, .parquet or .root")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="random seed; the same seed gives an identical file (default 0)")
@@ -34,6 +35,15 @@ def register(sub: Any) -> None:
                    "use 100,000-1,000,000 on a GPU)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                    help="where to run the network (default cpu)")
+    p.add_argument("--format", choices=("table", "nanoaod"), default="table",
+                   help="table: the model's columns, .parquet or .root by the suffix of --out "
+                   "(default); nanoaod: a ROOT file (.root) with a NanoAOD-like Events tree "
+                   "(run, luminosityBlock, event, nMuon, Muon_pt, ..., float32) that a coffea "
+                   "NanoAOD analysis reads, for models of a source with a NanoAOD mapping (zmumu)")
+    p.add_argument("--allow-extrapolation", action="store_true",
+                   help="generate even when more than 1 %% of the condition rows lie outside the "
+                   "model's training domain (training ranges and where training rows were); they "
+                   "are counted on stderr either way (default: refuse)")
     p.add_argument("--ensemble", action="store_true",
                    help="--model is a bootstrap-ensemble folder: generate --events per member "
                    "and add an integer column 'member' (for inherited-uncertainty bands)")
@@ -55,12 +65,19 @@ def _device(name: str) -> str:
 
 def _run(args: argparse.Namespace) -> None:
     from ..data import read_table
-    from ..files import check_output_path
     from ..errors import FlashgenError
+    from ..files import check_output_path
 
-    check_output_path(args.out)
+    check_output_path(args.out, inputs=[args.model, args.conditions])
+    if args.format == "nanoaod" and Path(args.out).suffix.lower() != ".root":
+        raise FlashgenError(f"--format nanoaod writes a ROOT file: give --out NAME.root, not {args.out}")
+    if args.format == "nanoaod" and args.ensemble:
+        raise FlashgenError("--format nanoaod writes the events of one model; drop --ensemble")
     if args.events is None and args.conditions is None:
         raise FlashgenError("give --events N (or --conditions TABLE for a conditional model)")
+    if args.events is not None and args.conditions is not None:
+        raise FlashgenError("give --events or --conditions, not both: with --conditions one event "
+                            "is generated per condition row (repeat rows in the table for more)")
     conditions = read_table(args.conditions) if args.conditions else None
     if args.ensemble:
         _run_ensemble(args, conditions)
@@ -72,7 +89,9 @@ def _run(args: argparse.Namespace) -> None:
     if conditions is not None and not model.condition_names:
         raise FlashgenError(f"{args.model} is unconditional; drop --conditions")
     result = generate(model, args.out, args.events or 0, seed=args.seed, conditions=conditions,
-                      chunk_size=args.chunk_size or DEFAULT_CHUNK, quiet=args.quiet)
+                      chunk_size=args.chunk_size or DEFAULT_CHUNK, quiet=args.quiet,
+                      nanoaod=args.format == "nanoaod", allow_extrapolation=args.allow_extrapolation,
+                      warn=warning)
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s) with {model.kind}; wrote {result.path} "
               f"({Path(result.path).stat().st_size / 1e6:.1f} MB)")

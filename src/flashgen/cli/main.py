@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .. import __version__
 from ..errors import FlashgenError
@@ -38,19 +40,31 @@ def build_parser() -> Parser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that every ``finally`` (temporary files) runs."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``flashgen`` with ``argv``; return the exit code (0 ok, 2 user error, 130 interrupted)."""
+    """Run ``flashgen`` with ``argv``; return the exit code (0 ok, 2 user error, 130 interrupted,
+    143 terminated)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     set_quiet(getattr(args, "quiet", False))
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args.func(args)
     except FlashgenError as err:
         sys.stderr.write(f"flashgen: error: {err}\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("flashgen: interrupted; finished outputs are kept, rerun to resume\n")
-        return 130
+    except KeyboardInterrupt as err:
+        what = "terminated" if isinstance(err, Terminated) else "interrupted"
+        sys.stderr.write(f"flashgen: {what}; finished outputs are kept, unfinished ones removed; "
+                         "rerun to resume\n")
+        return 143 if isinstance(err, Terminated) else 130
     except (PermissionError, IsADirectoryError, FileNotFoundError, NotADirectoryError) as err:
         sys.stderr.write(f"flashgen: error: {err.strerror or err}: {err.filename}\n")
         return 2
@@ -63,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"flashgen: error: no space left on device while writing {err.filename}\n")
             return 2
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..files import check_output_path
 
     hparams = dict(args.set)
-    check_output_path(args.out, directory=bool(args.bootstrap), suffixes=None)
+    check_output_path(args.out, directory=bool(args.bootstrap), suffixes=None, inputs=[args.data])
     table = read_table(args.data)
     steps = args.steps
     if args.epochs:

@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
                         "the same numbers (default 0)")
     parser.add_argument("--repeats", type=positive_int, default=10,
                         help="reference-vs-reference bootstrap comparisons that estimate what a "
-                        "perfect generator scores, at least 2 (default 10)")
+                        "perfect generator scores, 2 to 1,000 (default 10)")
     add_common(parser)
     parser.set_defaults(func=_run)
 
@@ -48,7 +48,13 @@ def _run(args: argparse.Namespace) -> None:
     from ..files import check_output_path
     from ..validation import validate
 
-    check_output_path(args.out, directory=True)
+    from ..errors import FlashgenError
+    from ..validation.pipeline import MAX_REPEATS
+
+    check_output_path(args.out, directory=True, inputs=[args.reference, args.generated])
+    if args.repeats > MAX_REPEATS:
+        raise FlashgenError(f"--repeats {args.repeats:,} is more than {MAX_REPEATS:,}: each repeat "
+                            "recomputes every metric; 10-100 resolve the noise to a few per cent")
     with Timer() as t:
         reference = read_table(args.reference)
         generated = read_table(args.generated)
@@ -63,6 +69,8 @@ def _run(args: argparse.Namespace) -> None:
         auc = f"; classifier AUC {clf['auc']:.4f} ± {clf['auc_err']:.4f}"
     n_ref = result["samples"]["reference"]["n_used"]
     n_gen = result["samples"]["generated"]["n_used"]
+    for note in result["settings"]["notes"]:
+        say(args, f"note: {note}")
     say(args, f"compared {n_gen:,} generated with {n_ref:,} reference events in {t.seconds:.1f} s: "
               f"{counts}{auc}")
     say(args, f"{summary['verdict']}; report: {args.out}/report.html")

@@ -123,6 +123,10 @@ class FlashModel:
             FlashgenError: missing, truncated or foreign file, or a newer format version.
         """
         p = Path(path)
+        if p.is_dir():
+            hint = ("it holds a bootstrap ensemble: add --ensemble" if (p / "ensemble.json").is_file()
+                    else "give the model file written by 'flashgen train'")
+            raise FlashgenError(f"{p} is a folder, not a model file; {hint}")
         if not p.is_file():
             raise FlashgenError(f"model file {p} does not exist" if not p.exists() else f"{p} is not a file")
         try:

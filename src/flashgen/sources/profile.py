@@ -150,6 +150,10 @@ class Profile:
             for studies where the truth must be known exactly.
         cli: adds the source's ``flashgen simulate NAME`` subcommand to an argparse
             subparsers object (imports its command-line code only when called), or ``None``.
+        nanoaod: ``columns -> {collection name: awkward array}``, the source's table as NanoAOD
+            collections (jagged records such as ``"Muon"``, per-event records such as ``"MET"``)
+            for :mod:`flashgen.nanoaod`; raises :class:`FlashgenError` when columns it needs
+            are missing; ``None``: no NanoAOD output.
     """
 
     name: str
@@ -162,6 +166,7 @@ class Profile:
     align: Frames | None = None
     truths: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     cli: Callable[[Any], None] | None = None
+    nanoaod: Callable[[Mapping[str, np.ndarray]], dict] | None = None
 
 
 PROFILES: dict[str, Profile] = {}

@@ -93,6 +93,10 @@ class CamelBack(ToyDensity):
         return self.cdf(self._points(x)[:, 0]).reshape(-1, 1)
 
 
+MAX_WIDTH = 1000.0
+"""Largest shell width, in units of its radius (wider ones overflow the truncated normal)."""
+
+
 @dataclass(frozen=True)
 class Shell(ToyDensity):
     """Spherical shell in ``dim`` dimensions: uniform direction, radius ``N(radius, width)``.
@@ -113,6 +117,11 @@ class Shell(ToyDensity):
     def __post_init__(self) -> None:
         if self.dim < 2:
             raise FlashgenError(f"a shell needs at least 2 dimensions, got {self.dim}")
+        if not (math.isfinite(self.radius) and self.radius > 0):
+            raise FlashgenError(f"the shell's radius must be a positive number, got {self.radius!r}")
+        if not (math.isfinite(self.width) and 0 < self.width <= MAX_WIDTH * self.radius):
+            raise FlashgenError(f"the shell's width must be positive and at most {MAX_WIDTH:g} times its "
+                                f"radius (beyond, sampling overflows), got {self.width!r}")
 
     @property
     def columns(self) -> tuple[str, ...]:  # type: ignore[override]

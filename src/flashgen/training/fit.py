@@ -24,6 +24,7 @@ import torch
 
 from .. import __version__
 from ..data import Column, EventTable, split_rows
+from ..domain import Domain
 from ..errors import FlashgenError
 from ..models import DEFAULT_MODEL, FlashModel, RegressionTerm, get_model
 from ..models.base import GenerativeModel, LatentGenerator
@@ -193,6 +194,10 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, features: Sequence[s
         train_rows, val_rows = split.rows(rows, rng)
     if len(train_rows) < 2:
         raise FlashgenError(f"too few training events ({len(train_rows)}); need at least 2")
+    _require_finite(table, cols, np.concatenate([train_rows, val_rows]))
+    if batch_size is not None and batch_size > len(train_rows):
+        raise FlashgenError(f"batch size {batch_size:,} is larger than the {len(train_rows):,} "
+                            f"training events; give --batch-size {len(train_rows):,} or less")
 
     gen = torch.Generator().manual_seed(seed)
     feats, conds = cols.features, cols.conditions
@@ -256,8 +261,26 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, features: Sequence[s
         "versions": _versions(), "seconds": time.perf_counter() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if conds:  # where the conditions were seen: generation warns about rows outside it
+        finite = np.all([np.isfinite(np.asarray(table[c], dtype=np.float64)) for c in conds], axis=0)
+        info["domain"] = Domain.fit({c: np.asarray(table[c], dtype=np.float64)[finite] for c in conds}).state()
     dtypes = {n: str(table[n].dtype) for n in schema}
     return FlashModel(model, net.cpu(), fpipe, cpipe, schema, dtypes, efficiency, cols.efficiency, info)
+
+
+def _require_finite(table: EventTable, cols: Columns, rows: np.ndarray) -> None:
+    """The rule for NaN and infinities: a model never learns them. Features and conditions must
+    be finite on every row it trains or selects on (with an efficiency column, the rows where it
+    is 1; its NaN elsewhere mark undetected objects and are fine); otherwise a clear error."""
+    for name in cols.features + cols.conditions:
+        values = np.asarray(table[name][rows], dtype=np.float64)
+        bad = int(np.count_nonzero(~np.isfinite(values)))
+        if bad:
+            hint = ("NaN often marks objects that were not reconstructed: learn them with a preset "
+                    "that has an efficiency column (e.g. --preset electron), or train on the rows "
+                    "where the column is defined")
+            raise FlashgenError(f"column '{name}' has {bad:,} NaN/inf values among the {len(rows):,} "
+                                f"events to learn from; flashgen learns finite values only. {hint}")
 
 
 def _regression_terms(pre: Preset, fpipe: Pipeline, table: EventTable, rows: np.ndarray,

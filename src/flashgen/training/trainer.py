@@ -117,6 +117,8 @@ class Trainer:
         return decay + (1 - decay) * 0.5 * (1 + math.cos(math.pi * min(step, self.config.steps) / self.config.steps))
 
     def _evaluate(self, x_val: Tensor, c_val: Tensor) -> float | None:
+        if self.score is None and len(x_val) == 0:
+            return None  # nothing held out: the last snapshot is kept
         self.model.eval()
         try:
             value = self.score(self.model) if self.score is not None else self.model.validation_loss(x_val, c_val)
@@ -150,6 +152,11 @@ class Trainer:
             for step in range(state["step"] + 1, cfg.steps + 1):
                 idx = torch.randint(len(x), (cfg.batch_size,), generator=gen, device=device)
                 losses = self.model.train_step(x[idx], c[idx], optimizers, gen)
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise FlashgenError(
+                        f"training diverged at step {step:,}: "
+                        + ", ".join(f"{k} = {v:.3g}" for k, v in losses.items())
+                        + "; lower the learning rate (--set lr=...) or check the input columns")
                 with warnings.catch_warnings():
                     # a WGAN's generator optimiser first steps after several critic steps
                     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")

@@ -37,6 +37,11 @@ class Logit(Transform):
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         u = (cols[self.column] - self.low) / (self.high - self.low)
+        # a value inside (low, high) but within rounding of an edge gives u = 0 or 1 exactly (an
+        # infinite logit that would turn the standardised column into NaN): nudge it one ulp in
+        zero, one = u.new_zeros(()), u.new_ones(())
+        u = torch.where(u == 0, torch.nextafter(zero, one),
+                        torch.where(u == 1, torch.nextafter(one, zero), u))
         return {**cols, self.column: torch.log(u) - torch.log1p(-u)}
 
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,

@@ -4,8 +4,12 @@ external resources) that references its PNG figures by relative path."""
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import numbers
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 __all__ = ["render_html"]
 
@@ -91,22 +95,58 @@ def _unavailable(result: dict[str, Any]) -> str:
             f'<code>unavailable</code>):</p><ul>{items}</ul></div>')
 
 
+COUNT_KEY = re.compile(r"(^|_)(n|events?|members|shards|rows|entries|count|chunk_size)(_|$)")
+MAX_META_LINES = 30
+
+
+def _meta_scalar(value: Any, key: str) -> str:
+    """One metadata value as text; integer counts (by their key, e.g. ``train_events``) get
+    thousands separators, identifiers such as seeds do not."""
+    if value is None:
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}" if COUNT_KEY.search(key) else str(int(value))
+    if isinstance(value, numbers.Real):
+        return format(float(value), ",.6g" if COUNT_KEY.search(key) else ".6g")
+    return str(value)
+
+
+def _meta_lines(value: Any, key: str, path: str = "") -> list[str]:
+    """Readable lines for one metadata value: nested mappings as ``a.b: value`` (paths relative to
+    the row's key), lists of scalars joined by commas, other lists item by item (``[i]``)."""
+    prefix = f"{path}: " if path else ""
+    if isinstance(value, Mapping):
+        if not value:
+            return [prefix + "–"]
+        return [line for k, v in value.items()
+                for line in _meta_lines(v, str(k), f"{path}.{k}" if path else str(k))]
+    if isinstance(value, (list, tuple)):
+        if all(not isinstance(v, (Mapping, list, tuple)) for v in value):
+            return [prefix + (", ".join(_meta_scalar(v, key) for v in value) or "–")]
+        return [line for i, v in enumerate(value) for line in _meta_lines(v, key, f"{path}[{i}]")]
+    return [prefix + _meta_scalar(value, key)]
+
+
+def _meta_cell(value: Any, key: str) -> str:
+    """HTML of one Samples cell: escaped lines, each at most 200 characters, at most 30 lines."""
+    lines = [t if len(t) <= 200 else t[:197] + "..." for t in _meta_lines(value, key)]
+    if len(lines) > MAX_META_LINES:
+        lines = lines[:MAX_META_LINES - 1] + [f"... ({len(lines) - MAX_META_LINES + 1} more)"]
+    return "<br>".join(_e(t) for t in lines)
+
+
 def _samples(result: dict[str, Any]) -> str:
+    """The Samples table: event counts and the metadata of both tables, nested values readable."""
     samples = result["samples"]
     keys: list[str] = []
     for s in samples.values():
         keys += [k for k in s["meta"] if k not in keys]
-    rows = [("events in table", *(f"{s['n_events']:,}" for s in samples.values())),
-            ("events compared", *(f"{s['n_used']:,}" for s in samples.values()))]
-    for k in keys:
-        vals = []
-        for s in samples.values():
-            v = s["meta"].get(k)
-            text = "–" if v is None else (v if isinstance(v, str) else repr(v))
-            vals.append(text if len(text) <= 300 else text[:297] + "...")
-        rows.append((k, *vals))
-    body = "".join("<tr>" + f'<td class="name">{_e(r[0])}</td>'
-                   + "".join(f'<td class="name">{_e(v)}</td>' for v in r[1:]) + "</tr>"
+    rows = [(_e("events in table"), *(f"{s['n_events']:,}" for s in samples.values())),
+            (_e("events compared"), *(f"{s['n_used']:,}" for s in samples.values()))]
+    rows += [(_e(k), *(_meta_cell(s["meta"].get(k), k) for s in samples.values())) for k in keys]
+    body = "".join("<tr>" + "".join(f'<td class="name">{cell}</td>' for cell in r) + "</tr>"
                    for r in rows)
     return (f'<table id="samples-table"><tr><th class="name"></th><th class="name">reference</th>'
             f'<th class="name">generated</th></tr>{body}</table>')

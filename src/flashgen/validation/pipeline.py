@@ -32,6 +32,9 @@ __all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "prepare", "validate"]
 MEMBER = "member"
 """Integer column of a bootstrap-ensemble member index; drawn as a band, never validated."""
 
+MAX_REPEATS = 1000
+"""Most reference-vs-reference repeats: each recomputes every metric."""
+
 CLASSIFIER_MAX_EVENTS = 200_000
 """Events per sample given to the classifier test at most (a seeded subsample above)."""
 
@@ -47,6 +50,7 @@ class Comparison:
     observables: list[str]
     member: np.ndarray | None
     notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
 def _numeric(values: np.ndarray) -> bool:
@@ -54,7 +58,7 @@ def _numeric(values: np.ndarray) -> bool:
 
 
 def _select_features(ref: EventTable, gen: EventTable, features: Sequence[str] | None,
-                     notes: list[str]) -> list[str]:
+                     notes: list[str], skipped: list[str]) -> list[str]:
     if features is not None:
         missing = [f"{n} ({'reference' if n not in ref else 'generated'})"
                    for n in features if n not in ref or n not in gen]
@@ -64,6 +68,11 @@ def _select_features(ref: EventTable, gen: EventTable, features: Sequence[str] |
         names = list(dict.fromkeys(features))
     else:
         names = [n for n in ref.names if n in gen and n != MEMBER]
+        missing = [n for n in ref.names if n not in gen]
+        skipped.extend(missing)
+        if missing and names:
+            notes.append(f"reference column(s) {', '.join(missing)} not in the generated table: "
+                         "not compared")
         if not names:
             raise FlashgenError(
                 f"the tables have no column in common (reference: {', '.join(ref.names)}; "
@@ -103,7 +112,8 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
     notes: list[str] = []
     ref, gen, frame_notes = align_frames(reference, generated)  # each source's own frames
     notes.extend(frame_notes)
-    names = _select_features(ref, gen, features, notes)
+    skipped: list[str] = []
+    names = _select_features(ref, gen, features, notes, skipped)
     rng_ref, rng_gen = (np.random.default_rng(seed_sequence(seed, k)) for k in range(2))
     ref = _subsample(ref, max_events, rng_ref)
     gen = _subsample(gen, max_events, rng_gen)
@@ -167,7 +177,8 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
         rs[f"gauss:{n}"] = gaussianize(ref_sorted, rs[n])
         gs[f"gauss:{n}"] = gaussianize(ref_sorted, gs[n])
     plan = Plan(quantities, slicings, list(names), fpd_batches)
-    return Comparison(rs, gs, plan, list(names), [o.name for o in observables], member, notes)
+    return Comparison(rs, gs, plan, list(names), [o.name for o in observables], member, notes,
+                      skipped)
 
 
 @contextlib.contextmanager
@@ -216,8 +227,9 @@ def validate(reference: EventTable, generated: EventTable,
 
     if out_dir is not None:
         check_output_path(out_dir, directory=True)
-    if repeats < 2:
-        raise FlashgenError(f"repeats must be at least 2 to estimate the noise, got {repeats}")
+    if not 2 <= repeats <= MAX_REPEATS:
+        raise FlashgenError(f"repeats must be between 2 and {MAX_REPEATS:,} to estimate the noise, "
+                            f"got {repeats:,}")
     seeds = np.random.SeedSequence(seed).generate_state(4)
     n_stages = 3 + repeats + (out_dir is not None)
     with _stages(n_stages, quiet) as bar:
@@ -284,7 +296,8 @@ def validate(reference: EventTable, generated: EventTable,
                        if counts["unavailable"] == len(out["checks"]) else
                        f"{verdict}; {counts['unavailable']} more could not be computed ({where})")
         out["summary"] = {"counts": counts, "n_checks": len(out["checks"]), "failed": failed,
-                          "verdict": verdict}
+                          "verdict": verdict,
+                          "skipped_columns": comp.skipped}  # also a note: report and terminal
         out = plain(out)
         if out_dir is not None:
             from .report import write_report

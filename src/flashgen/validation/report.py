@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..files import remove_temporaries
 from .html_page import render_html
 from .plots import HistPanel, plot_2d, plot_correlations, plot_efficiency, plot_hists
 
@@ -37,6 +38,7 @@ def _safe(name: str) -> str:
 def _staging(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(out_dir)
     parent = target.parent if str(target.parent) else Path(".")
+    remove_temporaries(parent, target.name)  # left by a killed run of the same report
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     umask = os.umask(0)
     os.umask(umask)

@@ -22,6 +22,8 @@ events with two identified opposite-charge muons and 50 < m(mu mu) < 150 GeV.
 folder of Parquet shards (DIR/shard-00000.parquet, ...; read the whole with
 flashgen.data.read_table(DIR)), each holding the selected events of --shard-size generated
 events and seeded from (--seed, shard index), so the dataset does not depend on --workers.
+With --format nanoaod, DIR/nanoaod.root also holds the selected events as NanoAOD-like Events
+for coffea (written once the shards are complete).
 Rerunning an interrupted command finishes the missing shards and gives the identical dataset;
 the parameters are kept in DIR/_flashgen_run.json and a resume with other ones is refused.
 Columns (GeV, radians): mu0_/mu1_ px py pz e, nvtx, met_x, met_y, iso0, iso1, jet1_pt..jet5_pt,
@@ -72,6 +74,13 @@ def register(srcs: Any) -> None:
     p.add_argument("--pileup-library", type=positive_int, default=DEFAULT_LIBRARY_EVENTS,
                    metavar="N", help="minimum-bias events in the pileup library, built once per "
                    f"seed in DIR/_pileup (default {DEFAULT_LIBRARY_EVENTS:,})")
+    p.add_argument("--format", choices=("table", "nanoaod"), default="table",
+                   help="table: the folder of Parquet shards (default); nanoaod: the shards and, "
+                   "once they are complete, DIR/nanoaod.root: the selected events as a "
+                   "NanoAOD-like Events tree (run, luminosityBlock, event = 1..N in shard order, "
+                   "nMuon, Muon_pt/eta/phi/mass/charge/pfRelIso03_all, nJet, Jet_pt (eta, phi, "
+                   "mass 0: not simulated), MET_pt/phi, PV_npvs; float32) that a coffea NanoAOD "
+                   "analysis reads")
     add_common(p)
     p.set_defaults(func=_run)
 
@@ -95,3 +104,12 @@ def _run(args: argparse.Namespace) -> None:
     say(args, f"generated {summary['events_generated']:,} events, selected "
               f"{summary['events_selected']:,} (efficiency {summary['selection_efficiency']:.1%}), "
               f"{summary['shards']} shard(s) in {args.out} {timing}")
+    if args.format == "nanoaod":
+        from pathlib import Path
+
+        from ...data import read_table
+        from ...nanoaod import write_nanoaod
+
+        path = write_nanoaod(read_table(args.out, allow_empty=True), Path(args.out) / "nanoaod.root",
+                             source="zmumu")
+        say(args, f"wrote {path} (NanoAOD-like Events, {summary['events_selected']:,} events)")

@@ -11,6 +11,7 @@ import numpy as np
 from ..profile import Observable, Preset, Profile, Slicing, register_profile
 from . import quantities as q
 from .columns import FEATURES, JETS, ZMUMU_COLUMNS
+from .nanoaod import nanoaod
 from .physics import MUON_MASS
 
 __all__ = ["PROFILE"]
@@ -100,4 +101,5 @@ PROFILE = register_profile(Profile(
     comparison_pairs=(("jet1_pt", "ptll"),),
     align=q.align_frames,
     cli=_cli,
+    nanoaod=nanoaod,
 ))

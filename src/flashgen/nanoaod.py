@@ -1,0 +1,191 @@
+"""NanoAOD-like output: events as a ROOT ``Events`` TTree that a coffea/NanoAOD analysis reads.
+
+A source says how its columns become NanoAOD collections (its profile's ``nanoaod`` mapping,
+:class:`~flashgen.sources.profile.Profile`); this module knows no dataset. It picks the
+registered profile whose mapping applies to a table's columns (:func:`nanoaod_profile`), adds
+the event IDs, stores every floating-point branch as float32 and writes the tree chunk by chunk
+(:class:`NanoAODWriter`, atomically: the file appears only when complete).
+
+Branches: ``run`` (uint32, always 1), ``luminosityBlock`` (uint32, always 1) and ``event``
+(uint64, 1 .. N in the order written), then each collection of the mapping with NanoAOD names:
+a jagged collection ``Muon`` becomes the counter ``nMuon`` (int32) and ``Muon_pt``, ``Muon_eta``,
+...; a per-event record ``MET`` becomes ``MET_pt``, ``MET_phi``. The table's metadata (producer,
+seed, model) is stored as JSON in a ``TObjString`` named ``flashgen_meta`` beside the tree.
+
+Example (coffea):
+    >>> from coffea.nanoevents import NanoEventsFactory, NanoAODSchema  # doctest: +SKIP
+    >>> events = NanoEventsFactory.from_root({"gen.root": "Events"},  # doctest: +SKIP
+    ...                                      schemaclass=NanoAODSchema, mode="eager").events()
+    >>> mll = (events.Muon[:, 0] + events.Muon[:, 1]).mass  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data import Column, EventTable
+from .errors import FlashgenError
+from .files import atomic_path, check_output_path, plain
+
+__all__ = ["LUMINOSITY_BLOCK", "RUN", "TREE", "NanoAODWriter", "branches", "nanoaod_profile",
+           "write_nanoaod"]
+
+TREE = "Events"
+"""Name of the TTree, as in NanoAOD."""
+META = "flashgen_meta"
+"""Name of the ``TObjString`` holding the table's metadata as JSON."""
+RUN = 1
+"""``run`` of every event."""
+LUMINOSITY_BLOCK = 1
+"""``luminosityBlock`` of every event."""
+
+
+def nanoaod_profile(names: Iterable[str], source: str | None = None) -> Any:
+    """The registered source profile whose NanoAOD mapping applies to a table with columns ``names``.
+
+    Arguments:
+        names: the table's column names.
+        source: the profile to use (default: the first registered one whose mapping applies).
+
+    Raises:
+        FlashgenError: no registered profile (or not ``source``) can map these columns.
+    """
+    from .sources import PROFILES  # importing the package registers every source
+
+    names = list(names)
+    mappable = [p for p in PROFILES.values() if p.nanoaod is not None]
+    candidates = [p for p in mappable if source is None or p.name == source]
+    empty = {n: np.zeros(0) for n in names}
+    for profile in candidates:
+        try:
+            profile.nanoaod(empty)
+        except FlashgenError:
+            continue
+        return profile
+    known = ", ".join(p.name for p in (candidates or mappable)) or "none registered"
+    raise FlashgenError(f"--format nanoaod needs a table of a source with a NanoAOD mapping "
+                        f"({known}); this one has columns {', '.join(names) or 'none'}")
+
+
+def _float32(values: Any) -> Any:
+    """``values`` (numpy or awkward) with every floating-point leaf as float32."""
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float32) if values.dtype.kind == "f" else values
+    import awkward as ak
+
+    def cast(layout: Any, **_: Any) -> Any:
+        if layout.is_numpy and layout.dtype.kind == "f":
+            return ak.contents.NumpyArray(np.asarray(layout.data, dtype=np.float32),
+                                          parameters=layout.parameters)
+        return None
+
+    return ak.transform(cast, values)
+
+
+def branches(columns: Mapping[str, Any], mapping: Any, first_event: int = 1) -> dict[str, Any]:
+    """The ``Events`` branches of one chunk: event IDs, then the collections of ``mapping``.
+
+    Arguments:
+        columns: column name -> array of shape ``(n_events,)``.
+        mapping: a profile's ``nanoaod`` mapping, ``columns -> {collection: array}``.
+        first_event: ``event`` number of the first row (events are numbered consecutively).
+
+    Returns:
+        ``{"run", "luminosityBlock", "event"}`` arrays of shape ``(n_events,)`` and the
+        collections (floats as float32), ready for uproot's ``mktree`` / ``extend``.
+    """
+    collections = mapping(columns)
+    n = len(next(iter(collections.values()))) if collections else 0
+    out: dict[str, Any] = {
+        "run": np.full(n, RUN, dtype=np.uint32),
+        "luminosityBlock": np.full(n, LUMINOSITY_BLOCK, dtype=np.uint32),
+        "event": np.arange(first_event, first_event + n, dtype=np.uint64),
+    }
+    for name, values in collections.items():
+        out[name] = _float32(values)
+    return out
+
+
+class NanoAODWriter:
+    """Stream chunks of a source's events into a NanoAOD-like ROOT file, atomically.
+
+    Used like :class:`~flashgen.data.TableWriter` (same arguments, a context manager with
+    ``write(chunk)``); the mapping is chosen from the column names on construction, so a table
+    that cannot be mapped fails before any work.
+
+    Arguments:
+        path: ``.root`` target.
+        columns: the table's columns (schema or names).
+        meta: free metadata stored as JSON beside the tree.
+        source: profile whose mapping to use (default: the one that applies to ``columns``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], columns: Sequence[Column | str],
+                 meta: Mapping[str, Any] | None = None, *, source: str | None = None) -> None:
+        self.path = check_output_path(path, suffixes=(".root",))
+        names = [c.name if isinstance(c, Column) else c for c in columns]
+        self.profile = nanoaod_profile(names, source)
+        self.names = names
+        self.meta = {**dict(meta or {}), "format": "nanoaod", "nanoaod_source": self.profile.name}
+        self.n_events = 0
+        self._ctx: contextlib.AbstractContextManager[Path] | None = None
+        self._file: Any = None
+
+    def __enter__(self) -> NanoAODWriter:
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, chunk: Mapping[str, np.ndarray] | EventTable) -> None:
+        """Append ``chunk`` (the table's columns, equal lengths); events are numbered on."""
+        data = chunk.data if isinstance(chunk, EventTable) else chunk
+        out = branches(data, self.profile.nanoaod, first_event=self.n_events + 1)
+        if self._file is None:
+            import uproot
+
+            self._file = uproot.recreate(self._tmp)
+            self._file[META] = json.dumps(plain(self.meta))
+            self._file.mktree(TREE, {k: v.dtype if isinstance(v, np.ndarray) else v.type
+                                     for k, v in out.items()},
+                              counter_name=lambda name: f"n{name}",
+                              field_name=lambda outer, inner: f"{outer}_{inner}")
+        self._file[TREE].extend(out)
+        self.n_events += len(out["event"])
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._ctx is not None
+        try:
+            try:
+                if exc_type is None and self._file is None:
+                    self.write({n: np.zeros(0) for n in self.names})  # an empty, valid tree
+            finally:
+                if self._file is not None:
+                    self._file.close()
+        except BaseException:
+            self._ctx.__exit__(*sys.exc_info())  # drop the temporary file
+            raise
+        self._ctx.__exit__(exc_type, exc, tb)
+
+
+def write_nanoaod(table: EventTable, path: str | os.PathLike[str], *, source: str | None = None,
+                  chunk_size: int = 100_000) -> Path:
+    """Write ``table`` to ``path`` (``.root``) as NanoAOD-like ``Events``; returns the path.
+
+    Arguments:
+        table: events of a source with a NanoAOD mapping.
+        path: target ``.root`` file (written atomically).
+        source: profile whose mapping to use (default: the one that applies).
+        chunk_size: rows mapped and written at once (ROOT baskets of that size).
+    """
+    with NanoAODWriter(path, list(table.columns.values()), table.meta, source=source) as writer:
+        for start in range(0, len(table), chunk_size):
+            writer.write(table.take(slice(start, start + chunk_size)))
+    return writer.path
