@@ -11,10 +11,8 @@ the target only once complete, so a crash never leaves a half-written table behi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FlashgenError
-from .files import TABLE_FORMATS, atomic_path, check_output_path, plain
+from .files import TABLE_FORMATS, AtomicStream, check_output_path, plain
 
 __all__ = [
     "Column",
@@ -224,7 +222,7 @@ def _parse_meta(text: str | bytes | None) -> tuple[dict[str, Column], dict[str, 
 # Writing
 
 
-class TableWriter:
+class TableWriter(AtomicStream):
     """Stream chunks of events into one table file, atomically.
 
     Use as a context manager; the file appears under its final name only when the block ends
@@ -250,14 +248,8 @@ class TableWriter:
             raise FlashgenError(f"cannot write {self.path}: metadata key 'columns' is reserved for "
                                 "the column schema; store that entry under another name")
         self.n_events = 0
-        self._ctx: contextlib.AbstractContextManager[Path] | None = None
         self._writer: Any = None
         self._file: Any = None
-
-    def __enter__(self) -> TableWriter:
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
-        return self
 
     def write(self, chunk: Mapping[str, np.ndarray] | EventTable) -> None:
         """Append ``chunk`` (all schema columns, equal lengths)."""
@@ -293,23 +285,17 @@ class TableWriter:
             self._file.mktree(ROOT_TREE, {n: v.dtype for n, v in table.data.items()})
         self._file[ROOT_TREE].extend(table.data)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        assert self._ctx is not None
-        try:
-            try:
-                if exc_type is None and self._writer is None and self._file is None:
-                    # No chunk came: an empty one still defines the schema, so the file is valid.
-                    self.write({n: np.zeros(0) for n in self.columns})
-            finally:
-                if self._writer is not None:
-                    self._writer.close()
-                if self._file is not None:
-                    self._file.close()
-        except BaseException:
-            # Finishing the file failed: drop the temporary file, never rename it onto the target.
-            self._ctx.__exit__(*sys.exc_info())
-            raise
-        self._ctx.__exit__(exc_type, exc, tb)
+    def _started(self) -> bool:
+        return self._writer is not None or self._file is not None
+
+    def _empty_chunk(self) -> dict[str, np.ndarray]:
+        return {n: np.zeros(0) for n in self.columns}  # it still defines the schema
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def write_table(table: EventTable, path: str | os.PathLike[str]) -> Path:

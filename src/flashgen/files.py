@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 
 from .errors import FlashgenError
 
-__all__ = ["TABLE_FORMATS", "atomic_path", "check_output_path", "plain", "read_json",
+__all__ = ["TABLE_FORMATS", "AtomicStream", "atomic_path", "check_output_path", "plain", "read_json",
            "remove_temporaries", "write_json"]
 
 TABLE_FORMATS: Mapping[str, str] = {".parquet": "parquet", ".pq": "parquet", ".root": "root"}
@@ -127,6 +128,51 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+class AtomicStream:
+    """Base of writers that stream chunks into one file that appears only when complete.
+
+    Use as a context manager. Subclasses set ``self.path`` and implement :meth:`write`,
+    :meth:`_started` (whether a chunk reached the file), :meth:`_empty_chunk` (written when no
+    chunk came, so the file is still valid) and :meth:`_close`; they write to ``self._tmp``.
+    A failure anywhere, finishing included, removes the temporary file.
+    """
+
+    path: Path
+    _tmp: Path
+    _ctx: contextlib.AbstractContextManager[Path] | None = None
+
+    def write(self, chunk: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _started(self) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _empty_chunk(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._ctx = atomic_path(self.path)
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        assert self._ctx is not None
+        try:
+            try:
+                if exc_type is None and not self._started():
+                    self.write(self._empty_chunk())
+            finally:
+                self._close()
+        except BaseException:
+            # Finishing the file failed: drop the temporary file, never rename it onto the target.
+            self._ctx.__exit__(*sys.exc_info())
+            raise
+        self._ctx.__exit__(exc_type, exc, tb)
 
 
 def remove_temporaries(folder: str | os.PathLike[str], name: str | None = None) -> int:

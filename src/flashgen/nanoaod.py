@@ -21,10 +21,8 @@ Example (coffea):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ import numpy as np
 
 from .data import Column, EventTable
 from .errors import FlashgenError
-from .files import atomic_path, check_output_path, plain
+from .files import AtomicStream, check_output_path, plain
 
 __all__ = ["LUMINOSITY_BLOCK", "RUN", "TREE", "NanoAODWriter", "branches", "nanoaod_profile",
            "write_nanoaod"]
@@ -114,7 +112,7 @@ def branches(columns: Mapping[str, Any], mapping: Any, first_event: int = 1) -> 
     return out
 
 
-class NanoAODWriter:
+class NanoAODWriter(AtomicStream):
     """Stream chunks of a source's events into a NanoAOD-like ROOT file, atomically.
 
     Used like :class:`~flashgen.data.TableWriter` (same arguments, a context manager with
@@ -136,13 +134,7 @@ class NanoAODWriter:
         self.names = names
         self.meta = {**dict(meta or {}), "format": "nanoaod", "nanoaod_source": self.profile.name}
         self.n_events = 0
-        self._ctx: contextlib.AbstractContextManager[Path] | None = None
         self._file: Any = None
-
-    def __enter__(self) -> NanoAODWriter:
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
-        return self
 
     def write(self, chunk: Mapping[str, np.ndarray] | EventTable) -> None:
         """Append ``chunk`` (the table's columns, equal lengths); events are numbered on."""
@@ -160,19 +152,15 @@ class NanoAODWriter:
         self._file[TREE].extend(out)
         self.n_events += len(out["event"])
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        assert self._ctx is not None
-        try:
-            try:
-                if exc_type is None and self._file is None:
-                    self.write({n: np.zeros(0) for n in self.names})  # an empty, valid tree
-            finally:
-                if self._file is not None:
-                    self._file.close()
-        except BaseException:
-            self._ctx.__exit__(*sys.exc_info())  # drop the temporary file
-            raise
-        self._ctx.__exit__(exc_type, exc, tb)
+    def _started(self) -> bool:
+        return self._file is not None
+
+    def _empty_chunk(self) -> dict[str, np.ndarray]:
+        return {n: np.zeros(0) for n in self.names}  # an empty, valid tree
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def write_nanoaod(table: EventTable, path: str | os.PathLike[str], *, source: str | None = None,
