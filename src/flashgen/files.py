@@ -47,7 +47,7 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
         suffixes: accepted file suffixes (default: event tables, ``.parquet`` or ``.root``;
             ``None``: any name).
         inputs: the command's input files or folders (``None`` entries are ignored): an output
-            that is one of them, or a folder holding one of them, is refused.
+            that is one of them (the same path after resolving links) is refused.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -58,7 +58,7 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
             output that would replace an input.
     """
     p = Path(path)
-    _refuse_inputs(p, directory, inputs)
+    _refuse_inputs(p, inputs)
     if directory:
         if p.exists() and not p.is_dir():
             raise FlashgenError(f"{p} exists and is not a directory; give a folder for this output")
@@ -91,14 +91,15 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
     return p
 
 
-def _refuse_inputs(output: Path, directory: bool, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
-    """An output that is an input, or (for a folder output) holds or is one, would destroy it."""
+def _refuse_inputs(output: Path, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
+    """An output that is an input would destroy it (a folder output beside its inputs is fine:
+    it only adds files of its own)."""
     target = output.resolve()
     for item in inputs:
         if item is None:
             continue
         source = Path(item).resolve()
-        if target == source or (directory and target in source.parents):
+        if target == source:
             raise FlashgenError(f"the output {output} would overwrite the input {item}; choose "
                                 "another output name")
 
