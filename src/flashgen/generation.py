@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,14 +32,15 @@ from .nanoaod import NanoAODWriter
 from .progress import progress
 from .seeds import derive_seed
 
-__all__ = ["DEFAULT_CHUNK", "EXTRAPOLATION_LIMIT", "GenerationResult", "check_domain", "generate",
+__all__ = ["DEFAULT_CHUNK", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult", "as_precision", "check_domain", "generate",
            "generate_columns", "iter_chunks", "metadata", "sample"]
 
 EXTRAPOLATION_LIMIT = 0.01
 """Largest fraction of condition rows outside the training domain generated without
 ``allow_extrapolation`` (the rest is reported as a warning)."""
-BYTES_PER_VALUE = 8
-"""Stored bytes per generated value assumed by the free-disk check (float64, uncompressed)."""
+PRECISIONS = ("float32", "float64")
+"""Storage precisions of generated floating-point columns; float32 by default (7 significant
+digits, more than any detector resolution, at half the bytes)."""
 
 DEFAULT_CHUNK = 20_000
 """Events generated and written at once. Measured on 2 CPU cores (Z→μμ flow, 10⁶ events):
@@ -175,17 +176,25 @@ def sample(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTable |
     return EventTable(data, {c.name: c for c in cols}, metadata(model, seed, chunk_size))
 
 
-def _check_disk(out: str | os.PathLike[str], events: int, columns: int) -> None:
-    """Refuse up front a request whose output cannot fit on the disk (8 bytes per value, the
-    uncompressed size: compression saves ~10-40 % on generated values, so this is an upper bound
-    only by that margin)."""
+def _check_disk(out: str | os.PathLike[str], events: int, columns: int, bytes_per_value: int) -> None:
+    """Refuse up front a request whose output cannot fit on the disk (the uncompressed size:
+    compression saves ~10-40 % on generated values, so this is an upper bound by that margin)."""
     folder = Path(out).parent if str(Path(out).parent) else Path(".")
-    need = events * columns * BYTES_PER_VALUE
+    need = events * columns * bytes_per_value
     free = shutil.disk_usage(folder).free
     if need > free:
         raise FlashgenError(f"{events:,} events of {columns} columns need about {need / 1e9:,.1f} GB "
                             f"but {folder} has {free / 1e9:,.1f} GB free; ask for fewer events "
-                            f"(at most ~{free // (columns * BYTES_PER_VALUE):,}) or write elsewhere")
+                            f"(at most ~{free // (columns * bytes_per_value):,}) or write elsewhere")
+
+
+def as_precision(chunk: dict[str, np.ndarray], precision: str,
+                 keep: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """``chunk`` with floating-point columns in the storage ``precision``; integers and the
+    columns ``keep`` (conditions copied from the user's table) unchanged."""
+    dtype = np.dtype(precision)
+    return {k: v.astype(dtype, copy=False) if v.dtype.kind == "f" and k not in keep else v
+            for k, v in chunk.items()}
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,7 @@ class GenerationResult:
 def generate(model: FlashModel, out: str | os.PathLike[str], n_events: int, *, seed: int = 0,
              conditions: EventTable | None = None, chunk_size: int = DEFAULT_CHUNK,
              quiet: bool = False, nanoaod: bool = False, allow_extrapolation: bool = False,
-             warn: Callable[[str], None] | None = None) -> GenerationResult:
+             warn: Callable[[str], None] | None = None, precision: str = "float32") -> GenerationResult:
     """Generate ``n_events`` (or one per row of ``conditions``) and stream them to ``out``.
 
     Arguments:
@@ -218,6 +227,9 @@ def generate(model: FlashModel, out: str | os.PathLike[str], n_events: int, *, s
         nanoaod: write NanoAOD-like ``Events`` (:mod:`flashgen.nanoaod`; the model's source
             needs a NanoAOD mapping) instead of the table's columns.
         allow_extrapolation, warn: conditions outside the training domain (:func:`check_domain`).
+        precision: storage of generated floating-point columns, ``"float32"`` (default) or
+            ``"float64"`` (integer columns stay integers, copied conditions as given; NanoAOD
+            output is float32 regardless).
 
     Raises:
         FlashgenError: an unwritable output, a request larger than the free disk space,
@@ -226,8 +238,10 @@ def generate(model: FlashModel, out: str | os.PathLike[str], n_events: int, *, s
     check_output_path(out)
     if conditions is None and n_events < 1:
         raise FlashgenError(f"number of events must be positive, got {n_events}")
+    if precision not in PRECISIONS:
+        raise FlashgenError(f"unknown precision '{precision}'; choose from {', '.join(PRECISIONS)}")
     total = len(conditions) if conditions is not None else n_events
-    _check_disk(out, total, len(model.output_columns))
+    _check_disk(out, total, len(model.output_columns), np.dtype(precision).itemsize)
     meta = metadata(model, seed, chunk_size)
     sink: TableWriter | NanoAODWriter = (NanoAODWriter(out, model.output_columns, meta) if nanoaod
                                          else TableWriter(out, model.output_columns, meta))
@@ -236,6 +250,6 @@ def generate(model: FlashModel, out: str | os.PathLike[str], n_events: int, *, s
             progress(total=total, desc="generating", unit="ev", quiet=quiet) as bar:
         for chunk in iter_chunks(model, n_events, seed=seed, conditions=conditions, chunk_size=chunk_size,
                                  allow_extrapolation=allow_extrapolation, warn=warn):
-            writer.write(chunk)
+            writer.write(as_precision(chunk, precision, keep=model.condition_names))
             bar.update(len(next(iter(chunk.values()))))
     return GenerationResult(Path(out), total, time.perf_counter() - start)

@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
                    "(default); nanoaod: a ROOT file (.root) with a NanoAOD-like Events tree "
                    "(run, luminosityBlock, event, nMuon, Muon_pt, ..., float32) that a coffea "
                    "NanoAOD analysis reads, for models of a source with a NanoAOD mapping (zmumu)")
+    p.add_argument("--precision", choices=("float32", "float64"), default="float32",
+                   help="storage of floating-point columns: float32 (7 significant digits, half the "
+                   "bytes; default) or float64; integer columns stay integers")
     p.add_argument("--allow-extrapolation", action="store_true",
                    help="generate even when more than 1 %% of the condition rows lie outside the "
                    "model's training domain (training ranges and where training rows were); they "
@@ -91,7 +94,7 @@ def _run(args: argparse.Namespace) -> None:
     result = generate(model, args.out, args.events or 0, seed=args.seed, conditions=conditions,
                       chunk_size=args.chunk_size or DEFAULT_CHUNK, quiet=args.quiet,
                       nanoaod=args.format == "nanoaod", allow_extrapolation=args.allow_extrapolation,
-                      warn=warning)
+                      warn=warning, precision=args.precision)
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s) with {model.kind}; wrote {result.path} "
               f"({Path(result.path).stat().st_size / 1e6:.1f} MB)")
@@ -100,6 +103,7 @@ def _run(args: argparse.Namespace) -> None:
 def _run_ensemble(args: argparse.Namespace, conditions: Any) -> None:
     from ..data import write_table
     from ..errors import FlashgenError
+    from ..generation import as_precision
     from ..stats.ensemble import Ensemble
 
     if args.events is None and conditions is None:
@@ -107,6 +111,7 @@ def _run_ensemble(args: argparse.Namespace, conditions: Any) -> None:
     with Timer() as t:
         ensemble = Ensemble.load(args.model)
         table = ensemble.sample(args.events or 0, seed=args.seed, conditions=conditions)
+        table.data = as_precision(table.data, args.precision, keep=ensemble.model(0).condition_names)
         write_table(table, args.out)
     say(args, f"generated {len(table):,} events from {len(ensemble)} ensemble members in "
               f"{t.seconds:.1f} s; wrote {args.out}")
