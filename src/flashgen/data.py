@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +37,10 @@ __all__ = [
 META_KEY = "flashgen"
 ROOT_TREE = "Events"
 ROOT_META = "flashgen_meta"
+ROW_GROUP_EVENTS = 200_000
+"""Events per Parquet row group and ROOT basket written by :class:`TableWriter` (a chunk of
+generation is 20,000: 10x fewer, larger row groups read faster and compress better; about
+14 MB of Z→μμ columns in float32 held in memory)."""
 FORMATS = TABLE_FORMATS
 
 
@@ -250,9 +255,11 @@ class TableWriter(AtomicStream):
         self.n_events = 0
         self._writer: Any = None
         self._file: Any = None
+        self._buffer: list[EventTable] = []
 
     def write(self, chunk: Mapping[str, np.ndarray] | EventTable) -> None:
-        """Append ``chunk`` (all schema columns, equal lengths)."""
+        """Append ``chunk`` (all schema columns, equal lengths). Chunks are collected into
+        Parquet row groups (ROOT baskets) of about :data:`ROW_GROUP_EVENTS` events."""
         data = chunk.data if isinstance(chunk, EventTable) else chunk
         missing = [n for n in self.columns if n not in data]
         if missing:
@@ -260,11 +267,29 @@ class TableWriter(AtomicStream):
         table = EventTable({n: data[n] for n in self.columns}, self.columns)
         table.check_finite(f"cannot write {self.path}",
                            "only columns marked nullable may hold NaN; nothing was written")
+        self._buffer.append(table)
+        self.n_events += len(table)
+        if sum(len(t) for t in self._buffer) >= ROW_GROUP_EVENTS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        table = self._buffer[0] if len(self._buffer) == 1 else EventTable.concat(self._buffer)
+        self._buffer = []
         if self.format == "parquet":
             self._write_parquet(table)
         else:
             self._write_root(table)
-        self.n_events += len(table)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            try:
+                self._flush()
+            except BaseException:
+                super().__exit__(*sys.exc_info())
+                raise
+        super().__exit__(exc_type, exc, tb)
 
     def _write_parquet(self, table: EventTable) -> None:
         import pyarrow as pa
@@ -291,7 +316,7 @@ class TableWriter(AtomicStream):
         self._file[ROOT_TREE].extend(table.data)
 
     def _started(self) -> bool:
-        return self._writer is not None or self._file is not None
+        return self._writer is not None or self._file is not None or bool(self._buffer)
 
     def _empty_chunk(self) -> dict[str, np.ndarray]:
         return {n: np.zeros(0) for n in self.columns}  # it still defines the schema

@@ -19,6 +19,7 @@ __all__ = ["EXTRAS", "require"]
 
 EXTRAS: dict[str, str] = {
     "zmumu": "the Z→μμ simulator",
+    "dask": "generation on Dask workers (--workers, --scheduler)",
 }
 """What each extra of ``pyproject.toml`` is for, by extra name (the start of the message)."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import math
 import os
@@ -26,7 +27,7 @@ import numpy as np
 
 from .errors import FlashgenError
 
-__all__ = ["TABLE_FORMATS", "AtomicStream", "atomic_path", "check_output_path", "plain", "read_json",
+__all__ = ["TABLE_FORMATS", "AtomicStream", "atomic_path", "check_output_path", "file_digest", "plain", "read_json",
            "remove_temporaries", "write_json"]
 
 TABLE_FORMATS: Mapping[str, str] = {".parquet": "parquet", ".pq": "parquet", ".root": "root"}
@@ -189,6 +190,16 @@ def remove_temporaries(folder: str | os.PathLike[str], name: str | None = None) 
                 tmp.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """First 16 hex digits of the SHA-256 of a file's bytes (identifies a model or input file in
+    a resumable job's manifest)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def plain(obj: Any, *, strict: bool = False) -> Any:

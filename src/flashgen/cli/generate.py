@@ -25,7 +25,9 @@ def register(sub: Any) -> None:
                    help="number of events to generate (with --ensemble: per member); required "
                    "unless --conditions is given, refused with it and when the output would not "
                    "fit on the disk")
-    p.add_argument("--out", "-o", required=True, help="output table, .parquet or .root")
+    p.add_argument("--out", "-o", required=True,
+                   help="output table, .parquet or .root; with --workers or --scheduler, a dataset "
+                   "folder of Parquet shards (part-00000.parquet, ...; resumable)")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="random seed; the same seed gives an identical file (default 0)")
     p.add_argument("--conditions", "-c", metavar="TABLE",
@@ -47,6 +49,18 @@ def register(sub: Any) -> None:
                    help="generate even when more than 1 %% of the condition rows lie outside the "
                    "model's training domain (training ranges and where training rows were); they "
                    "are counted on stderr either way (default: refuse)")
+    p.add_argument("--workers", "-j", type=positive_int,
+                   help="generate into a dataset folder, shard by shard, on this many local Dask "
+                   "worker processes (1 thread each; 1: in this process); the same seed and chunk "
+                   "size give the same events whatever the number of workers, and the same events "
+                   "as a single file; a rerun resumes an interrupted run (default: one file)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="generate into a dataset folder on the workers of a running Dask scheduler "
+                   "(e.g. tcp://host:8786) instead of local ones; they must see the model, the "
+                   "conditions and --out under the same paths")
+    p.add_argument("--shard-chunks", type=positive_int,
+                   help="with --workers/--scheduler: chunks per shard file (default 50, i.e. 10^6 "
+                   "events at the default chunk size)")
     p.add_argument("--ensemble", action="store_true",
                    help="--model is a bootstrap-ensemble folder: generate --events per member "
                    "and add an integer column 'member' (for inherited-uncertainty bands)")
@@ -71,16 +85,25 @@ def _run(args: argparse.Namespace) -> None:
     from ..errors import FlashgenError
     from ..files import check_output_path
 
-    check_output_path(args.out, inputs=[args.model, args.conditions])
-    if args.format == "nanoaod" and Path(args.out).suffix.lower() != ".root":
-        raise FlashgenError(f"--format nanoaod writes a ROOT file: give --out NAME.root, not {args.out}")
-    if args.format == "nanoaod" and args.ensemble:
-        raise FlashgenError("--format nanoaod writes the events of one model; drop --ensemble")
+    sharded = args.workers is not None or args.scheduler is not None
+    if args.shard_chunks is not None and not sharded:
+        raise FlashgenError("--shard-chunks applies to a dataset folder: add --workers N (or --scheduler)")
+    check_output_path(args.out, inputs=[args.model, args.conditions], directory=sharded)
     if args.events is None and args.conditions is None:
         raise FlashgenError("give --events N (or --conditions TABLE for a conditional model)")
     if args.events is not None and args.conditions is not None:
         raise FlashgenError("give --events or --conditions, not both: with --conditions one event "
                             "is generated per condition row (repeat rows in the table for more)")
+    if sharded:
+        if args.format == "nanoaod" or args.ensemble:
+            raise FlashgenError("--workers/--scheduler write a Parquet dataset folder of one model; "
+                                "drop " + ("--format nanoaod" if args.format == "nanoaod" else "--ensemble"))
+        _run_sharded(args)
+        return
+    if args.format == "nanoaod" and Path(args.out).suffix.lower() != ".root":
+        raise FlashgenError(f"--format nanoaod writes a ROOT file: give --out NAME.root, not {args.out}")
+    if args.format == "nanoaod" and args.ensemble:
+        raise FlashgenError("--format nanoaod writes the events of one model; drop --ensemble")
     conditions = read_table(args.conditions) if args.conditions else None
     if args.ensemble:
         _run_ensemble(args, conditions)
@@ -98,6 +121,25 @@ def _run(args: argparse.Namespace) -> None:
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s) with {model.kind}; wrote {result.path} "
               f"({Path(result.path).stat().st_size / 1e6:.1f} MB)")
+
+
+def _run_sharded(args: argparse.Namespace) -> None:
+    from ..errors import FlashgenError
+    from ..generation import DEFAULT_CHUNK
+    from ..sharded import DEFAULT_SHARD_CHUNKS, generate_sharded
+
+    if Path(args.out).suffix.lower() == ".root":
+        raise FlashgenError(f"--workers/--scheduler write a folder of Parquet shards, not {args.out}: "
+                            "give a folder name")
+    result = generate_sharded(args.model, args.out, args.events or 0, seed=args.seed,
+                              conditions_path=args.conditions, chunk_size=args.chunk_size or DEFAULT_CHUNK,
+                              shard_chunks=args.shard_chunks or DEFAULT_SHARD_CHUNKS,
+                              workers=args.workers or 1, scheduler=args.scheduler,
+                              precision=args.precision, device=_device(args.device),
+                              allow_extrapolation=args.allow_extrapolation, warn=warning, quiet=args.quiet)
+    size = sum(f.stat().st_size for f in Path(result.path).glob("part-*.parquet"))
+    say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
+              f"({result.events_per_second:,.0f} events/s); dataset {result.path} ({size / 1e6:.1f} MB)")
 
 
 def _run_ensemble(args: argparse.Namespace, conditions: Any) -> None:

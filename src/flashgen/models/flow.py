@@ -29,6 +29,7 @@ from zuko.flows import GeneralCouplingTransform, UnconditionalDistribution
 from zuko.transforms import MonotonicRQSTransform
 
 from .base import GenerativeModel, register
+from .flow_sampling import CouplingSampler
 
 __all__ = ["Flow", "RationalQuadraticSpline"]
 
@@ -49,8 +50,9 @@ class RationalQuadraticSpline(MonotonicRQSTransform):
 
     MIN_BIN = 1e-3
     MIN_SLOPE = 1e-3
+    BOUND = 5.0
 
-    def __init__(self, widths: Tensor, heights: Tensor, derivatives: Tensor, bound: float = 5.0,
+    def __init__(self, widths: Tensor, heights: Tensor, derivatives: Tensor, bound: float = BOUND,
                  **kwargs) -> None:
         super(MonotonicRQSTransform, self).__init__(**kwargs)
         # The parameters arrive as strided slices of one MLP output; elementwise kernels on
@@ -138,9 +140,35 @@ class Flow(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        dist = self._dist(c)
+        """``n`` samples; the coupling flow's inverse runs through :class:`CouplingSampler`
+        (the same values as :meth:`sample_reference` within float32 rounding, ~2x faster)."""
+        z = self._noise(n, generator)
+        sampler = self._fast_sampler()
+        if sampler is None:
+            return self._dist(c).transform.inv(z)
+        return sampler(z, c if self.context else None)
+
+    @torch.no_grad()
+    def sample_reference(self, n: int, c: Tensor | None = None,
+                         generator: torch.Generator | None = None) -> Tensor:
+        """:meth:`sample` through zuko's own inverse pass (the definition the fast path is tested against)."""
+        return self._dist(c).transform.inv(self._noise(n, generator))
+
+    def _noise(self, n: int, generator: torch.Generator | None) -> Tensor:
         # The base distribution is a standard normal; drawing its noise here honours the local
         # generator (zuko's own sample() uses the global RNG).
         ref = next(self.parameters())
-        z = torch.randn((n, self.features), generator=generator, device=ref.device, dtype=ref.dtype)
-        return dist.transform.inv(z)
+        return torch.randn((n, self.features), generator=generator, device=ref.device, dtype=ref.dtype)
+
+    def _fast_sampler(self) -> CouplingSampler | None:
+        """The fast inverse, rebuilt whenever a weight changed (training) or the device did."""
+        if not (self.hparams["coupling"] and self.features > 1):
+            return None
+        params = list(self.parameters())
+        key = (params[0].device, params[0].dtype, tuple(p._version for p in params))
+        if getattr(self, "_sampler_key", None) != key:
+            self._sampler = CouplingSampler(list(self.flow.transform.transforms), self.hparams["bins"],
+                                            RationalQuadraticSpline.BOUND, RationalQuadraticSpline.MIN_BIN,
+                                            RationalQuadraticSpline.MIN_SLOPE)
+            self._sampler_key = key
+        return self._sampler

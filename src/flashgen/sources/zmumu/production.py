@@ -16,11 +16,9 @@ command only produces the missing shards and ends with the identical dataset.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from ...data import read_table
 from ...errors import FlashgenError
 from ...files import remove_temporaries
 from ...manifest import Manifest
+from ...parallel import Executor
 from ...progress import progress
 from .pileup import LIBRARY_CHUNK, build_library, library_is_built, library_path
 from .pipeline import PRODUCER, run_shard, shard_path
@@ -91,74 +90,6 @@ def _shard_counts(path: Path) -> tuple[int, int]:
     return int(table.meta["events_generated"]), len(table)
 
 
-class _Silent:
-    """A progress bar that shows nothing (``quiet=True``)."""
-
-    def __enter__(self) -> _Silent:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    def update(self, n: int = 1) -> None:
-        """Ignore progress."""
-
-
-class _Executor:
-    """Runs tasks serially in this process or on Dask workers (a LocalCluster or a scheduler)."""
-
-    def __init__(self, stack: ExitStack, workers: int, scheduler: str | None, n_tasks: int) -> None:
-        self.client: Any = None
-        if scheduler is None and (workers == 1 or n_tasks <= 1):
-            return
-        from ...extras import require
-
-        distributed = require("dask.distributed", "zmumu")
-        Client, LocalCluster = distributed.Client, distributed.LocalCluster  # noqa: N806
-
-        if scheduler is not None:
-            try:
-                self.client = stack.enter_context(Client(scheduler, timeout="10s"))
-            except (OSError, ValueError) as err:
-                raise FlashgenError(f"cannot connect to the Dask scheduler at {scheduler}: {err}") from None
-        else:
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=min(workers, n_tasks), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR))
-            self.client = stack.enter_context(Client(cluster))
-
-    def map(self, func: Callable[..., Any], jobs: Sequence[tuple[Any, ...]],
-            on_done: Callable[[tuple[Any, ...]], None] | None = None) -> list[Any]:
-        """``[func(*job) for job in jobs]``, in parallel when on Dask; ``on_done(job)`` after each."""
-        done = on_done or (lambda job: None)
-        if self.client is None:
-            results = []
-            for job in jobs:
-                results.append(func(*job))
-                done(job)
-            return results
-        from dask.distributed import as_completed
-
-        futures = self.client.map(func, *zip(*jobs), pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            future.result()
-            done(jobs[index[future.key]])
-        return self.client.gather(futures)
-
-    def run_shards(self, jobs: Sequence[tuple[Any, ...]], bar: Any) -> None:
-        """Run :func:`run_shard` for each job, advancing ``bar`` by generated events."""
-        if self.client is None:
-            for job in jobs:
-                run_shard(*job, on_batch=bar.update)
-            return
-        from dask.distributed import as_completed
-
-        futures = [self.client.submit(run_shard, *job, pure=False) for job in jobs]
-        for future in as_completed(futures):
-            bar.update(future.result()["generated"])
-
-
 def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup: float = DEFAULT_PILEUP,
                    workers: int = 1, scheduler: str | None = None,
                    shard_size: int = DEFAULT_SHARD_SIZE,
@@ -196,21 +127,23 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup
     need_library = bool(missing) and pileup > 0 and not library_is_built(lib_path, seed, library_events)
     n_chunks = math.ceil(library_events / LIBRARY_CHUNK) if need_library else 0
     with ExitStack() as stack:
-        executor = _Executor(stack, workers, scheduler, max(len(missing), n_chunks))
+        executor = Executor(stack, workers, scheduler, max(len(missing), n_chunks), extra="zmumu")
         if manifest.resumed:  # half-written files of a killed run
             remove_temporaries(out_path)
             remove_temporaries(out_path / "_pileup")
         library_start = time.perf_counter()
         if need_library:
-            with _Silent() if quiet else progress(total=library_events, unit="ev",
-                                                  desc="pileup library") as lib_bar:
+            with progress(total=library_events, unit="ev", desc="pileup library",
+                          quiet=quiet) as lib_bar:
                 build_library(seed, library_events, lib_path, mapper=lambda func, jobs: executor.map(
-                    func, jobs, on_done=lambda job: lib_bar.update(job[-1])))
+                    func, jobs, on_done=lambda job, _: lib_bar.update(job[-1])))
         library_seconds = time.perf_counter() - library_start
-        bar = stack.enter_context(_Silent() if quiet else progress(
-            total=n_events, desc="Z→μμ events", unit="ev", initial=done_events))
+        bar = stack.enter_context(progress(total=n_events, desc="Z→μμ events", unit="ev",
+                                           initial=done_events, quiet=quiet))
         jobs = [(out_path, seed, i, sizes[i], float(pileup), library_events) for i in missing]
-        executor.run_shards(jobs, bar)
+        # In this process the bar advances batch by batch; from workers, shard by shard.
+        shard_done = (lambda job, result: bar.update(result["generated"])) if executor.parallel else None
+        executor.map(run_shard, jobs, local={"on_batch": bar.update}, on_done=shard_done)
     seconds = time.perf_counter() - start
     counts = [_shard_counts(shard_path(out_path, i)) for i in range(len(sizes))]
     generated = sum(c[0] for c in counts)
