@@ -6,6 +6,9 @@ Measures, each in a fresh process (so that its peak memory is its own):
 - training samples/s of each model (flow, gan, wgan-gp; zmumu preset architecture);
 - generation events/s of each model: network alone, physical columns, end to end to Parquet;
 - peak resident memory of each measurement, model file sizes;
+- Parquet bytes per generated event (float32 columns, the default);
+- sharded generation into a Parquet dataset on 1 and 2 local Dask workers (``flashgen generate
+  --workers``), Dask start-up included;
 - the float32 matrix-product rate of torch with 2 threads (the arithmetic roofline) and the
   FLOPs per generated event of each network (multiply-adds of the linear layers evaluated while
   sampling, counted with hooks), hence generation as a fraction of the machine's limit.
@@ -13,7 +16,8 @@ Measures, each in a fresh process (so that its peak memory is its own):
 Usage::
 
     python benchmarks/bench_speed.py [--sim-events 1000] [--workers 1,2] [--train-steps 300]
-        [--gen-events 400000] [--models flow,gan,wgan-gp] [--out benchmarks/results] [--note TEXT]
+        [--gen-events 400000] [--models flow,gan,wgan-gp] [--dask-workers 1,2]
+        [--dask-events 2000000] [--out benchmarks/results] [--note TEXT]
 
 writes ``speed.json`` and ``speed.md``. Wall-clock timings on a machine that may be shared: the
 load averages are recorded. Training speed does not depend on how long a model trains, and
@@ -85,6 +89,18 @@ def generate_one(path: str, events: int, chunk_size: int, repeats: int, roofline
                            device="cpu", seed=SEED, roofline=roofline)
 
 
+def sharded_one(path: str, events: int, chunk_size: int, workers: int, folder: str) -> dict[str, Any]:
+    """``flashgen generate --workers`` into a fresh dataset folder: events/s, start-up included."""
+    from flashgen.sharded import generate_sharded
+
+    start = time.perf_counter()
+    result = generate_sharded(path, folder, events, seed=SEED, chunk_size=chunk_size,
+                              shard_chunks=5, workers=workers, quiet=True)
+    seconds = time.perf_counter() - start
+    return {"workers": workers, "events": result.events, "seconds": seconds,
+            "events_per_second": result.events / seconds}
+
+
 def roofline_2_threads() -> dict[str, Any]:
     from flashgen.bench import matmul_roofline
 
@@ -146,8 +162,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| model | network ev/s | columns ev/s | Parquet ev/s | speed-up per selected event "
         "| per generated event | MFLOP/event | network GFLOP/s | fraction of roofline "
-        "| peak RSS [MB] |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Parquet bytes/event | peak RSS [MB] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind, m in result["models"].items():
         g = m["generation"]
@@ -157,7 +173,19 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {r['parquet']['best']:,.0f} | {m['speedup_per_selected_event']:,.0f}x "
             f"| {m['speedup_per_generated_event']:,.0f}x | {g['flops_per_event'] / 1e6:.3f} "
             f"| {g['flops_per_event'] * r['network']['best'] / 1e9:.2f} "
-            f"| {g['roofline_fraction']:.1%} | {g['peak_rss_mb']:.0f} |")
+            f"| {g['roofline_fraction']:.1%} | {g['parquet_bytes_per_event']:.1f} | {g['peak_rss_mb']:.0f} |")
+    if result.get("sharded"):
+        lines += [
+            "",
+            f"## Sharded generation on local Dask workers ({result['sharded_model']}, "
+            f"`flashgen generate --workers K`, {result['sharded'][0]['events']:,} events, "
+            "shards of 5 chunks, Dask start-up included)",
+            "",
+            "| workers | seconds | events/s |",
+            "|---|---|---|",
+        ]
+        for r in result["sharded"]:
+            lines.append(f"| {r['workers']} | {r['seconds']:.1f} | {r['events_per_second']:,.0f} |")
     lines.append("")
     return "\n".join(lines)
 
@@ -178,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per rate (default 3)")
     parser.add_argument("--models", default=",".join(KINDS), help="default flow,gan,wgan-gp")
     parser.add_argument("--out", default=str(RESULTS), help="results folder (default benchmarks/results)")
+    parser.add_argument("--dask-workers", default="1,2",
+                        help="local Dask worker counts for sharded flow generation ('' to skip; default 1,2)")
+    parser.add_argument("--dask-events", type=int, default=2_000_000,
+                        help="events per sharded generation run (default 2,000,000)")
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
     from common import command_line, write_results
@@ -222,6 +254,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}: generation {rate:,.0f} events/s to Parquet "
                   f"({rate / base['selected_per_second']:,.0f}x per selected reference event), "
                   f"{g['roofline_fraction']:.1%} of the roofline", flush=True)
+        if args.dask_workers and "flow" in kinds:
+            result["sharded_model"] = "flow"
+            result["sharded"] = []
+            for k in (int(w) for w in args.dask_workers.split(",")):
+                r = _in_child(sharded_one, str(Path(tmp) / "flow.pt"), args.dask_events, args.chunk_size,
+                              k, str(Path(tmp) / f"sharded-{k}"))
+                result["sharded"].append(r)
+                print(f"flow on {k} Dask worker(s): {r['events_per_second']:,.0f} events/s", flush=True)
     result["wall_seconds"] = time.perf_counter() - start
     result["machine"]["load_average_end"] = machine_info()["load_average"]
     json_path, md_path = write_results(result, markdown(result), args.out, "speed")

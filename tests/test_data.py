@@ -173,7 +173,10 @@ def test_folder_without_shards(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_streaming_writer_in_several_chunks(tmp_path: Path, fmt: str) -> None:
+def test_streaming_writer_in_several_chunks(tmp_path: Path, fmt: str, monkeypatch) -> None:
+    import flashgen.data
+
+    monkeypatch.setattr(flashgen.data, "ROW_GROUP_EVENTS", 30)  # chunks are collected into groups of >= 30
     table = sample_table(100)
     path = tmp_path / f"s.{fmt}"
     edges = [0, 10, 10, 45, 100]  # includes an empty chunk
@@ -185,7 +188,8 @@ def test_streaming_writer_in_several_chunks(tmp_path: Path, fmt: str) -> None:
     assert writer.n_events == 100
     assert_same_table(read_table(path), table)
     if fmt == "parquet":
-        assert pq.ParquetFile(path).metadata.num_row_groups >= 3
+        meta = pq.ParquetFile(path).metadata
+        assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [45, 55]
 
 
 def test_writer_accepts_plain_dicts_and_checks_columns(tmp_path: Path) -> None:

@@ -140,7 +140,9 @@ def linear_macs_per_event(model: FlashModel, n: int = 256) -> float:
 
     Counted with forward hooks during ``model.network.sample`` of ``n`` events: each linear layer
     adds ``(output elements) x (input features)``, so flows count only the layers their inverse
-    (sampling) direction runs, and a GAN only its generator.
+    (sampling) direction runs, and a GAN only its generator. A model with a fused sampling path
+    (the flow's :class:`~flashgen.models.flow_sampling.CouplingSampler`, which evaluates the
+    same layers without calling the modules) is counted through its ``sample_reference``.
     """
     total = [0]
 
@@ -152,7 +154,8 @@ def linear_macs_per_event(model: FlashModel, n: int = 256) -> float:
                and hasattr(m, "in_features")]
     try:
         with torch.inference_mode():
-            model.network.sample(n, _context(model, n), torch.Generator(device=model.device).manual_seed(0))
+            sample = getattr(model.network, "sample_reference", model.network.sample)
+            sample(n, _context(model, n), torch.Generator(device=model.device).manual_seed(0))
     finally:
         for h in handles:
             h.remove()
@@ -193,16 +196,19 @@ def time_rate(work: Callable[[], int], *, repeats: int = 3, device: str = "cpu",
 
 
 def network_job(model: FlashModel, n: int, batch: int, seed: int) -> Callable[[], int]:
-    """A :func:`time_rate` job: ``n`` events from the network alone in batches of ``batch``."""
-    def work() -> int:
-        gen = torch.Generator(device=model.device).manual_seed(seed)
-        done = 0
-        model.network.eval()
+    """A :func:`time_rate` job: ``n`` events from the network alone in batches of ``batch``,
+    made in parallel threads as generation makes its chunks (:func:`~flashgen.generation.in_threads`)."""
+    from .generation import default_threads, in_threads
+
+    def one(k: int) -> None:
         with torch.inference_mode():
-            while done < n:
-                k = min(batch, n - done)
-                model.network.sample(k, _context(model, k), gen)
-                done += k
+            model.network.sample(k, _context(model, k), torch.Generator(device=model.device).manual_seed(seed))
+
+    def work() -> int:
+        model.network.eval()
+        sizes = [min(batch, n - start) for start in range(0, n, batch)]
+        for _ in in_threads(one, sizes, default_threads(model)):
+            pass
         return n
 
     return work
@@ -222,13 +228,16 @@ def columns_job(model: FlashModel, n: int, batch: int, seed: int,
 
 
 def parquet_job(model: FlashModel, n: int, batch: int, seed: int, conditions: EventTable | None,
-                  folder: Path) -> Callable[[], int]:
-    """A :func:`time_rate` job: ``n`` events generated to ``folder/bench.parquet`` (then removed)."""
+                  folder: Path, sizes: list[int] | None = None) -> Callable[[], int]:
+    """A :func:`time_rate` job: ``n`` events generated to ``folder/bench.parquet`` (then removed;
+    its size in bytes appended to ``sizes``)."""
     from .generation import generate
 
     def work() -> int:
         path = folder / "bench.parquet"
         generate(model, path, n, seed=seed, conditions=conditions, chunk_size=batch, quiet=True)
+        if sizes is not None:
+            sizes.append(path.stat().st_size)
         path.unlink()
         return n
 
@@ -278,8 +287,8 @@ def speed_benchmark(model_path: str | os.PathLike[str], *, events: int = 1_000_0
     Returns:
         JSON-ready: ``model`` (kind, parameters, file size), ``settings``, ``rates`` (events/s:
         ``network``, ``columns``, ``parquet``, each best and median), ``flops_per_event``,
-        ``roofline_flops``, ``roofline_fraction`` (network-alone FLOP/s over the roofline) and
-        ``peak_rss_mb``.
+        ``roofline_flops``, ``roofline_fraction`` (network-alone FLOP/s over the roofline),
+        ``parquet_bytes_per_event`` (the Parquet file's size per event) and ``peak_rss_mb``.
     """
     if events < 1 or chunk_size < 1 or repeats < 1:
         raise FlashgenError("events, chunk size and repeats must be positive")
@@ -299,9 +308,10 @@ def speed_benchmark(model_path: str | os.PathLike[str], *, events: int = 1_000_0
                                   device=device)}
     rates["columns"] = time_rate(columns_job(model, events, chunk_size, seed, conditions),
                                  repeats=repeats, device=device)
+    sizes: list[int] = []
     with tempfile.TemporaryDirectory(prefix="flashgen-bench-") as tmp:
         rates["parquet"] = time_rate(parquet_job(model, events, chunk_size, seed, conditions,
-                                                   Path(tmp)), repeats=repeats, device=device)
+                                                   Path(tmp), sizes), repeats=repeats, device=device)
     flops = 2.0 * macs
     return {
         "model": {"path": str(path), "kind": model.kind, "parameters": model.n_parameters(),
@@ -313,5 +323,6 @@ def speed_benchmark(model_path: str | os.PathLike[str], *, events: int = 1_000_0
         "flops_per_event": flops,
         "roofline_flops": roofline,
         "roofline_fraction": flops * rates["network"]["best"] / roofline,
+        "parquet_bytes_per_event": sizes[-1] / events,
         "peak_rss_mb": peak_rss_mb(),
     }

@@ -285,6 +285,8 @@ class TableWriter(AtomicStream):
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             try:
+                if not self._started():
+                    self.write(self._empty_chunk())  # the schema still makes a valid file
                 self._flush()
             except BaseException:
                 super().__exit__(*sys.exc_info())

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -37,7 +37,10 @@ from .seeds import derive_seed
 
 __all__ = ["DEFAULT_CHUNK", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult", "as_precision", "check_disk",
            "check_domain", "default_threads", "generate",
-           "generate_columns", "iter_chunks", "make_chunk", "metadata", "sample"]
+           "generate_columns", "in_threads", "iter_chunks", "make_chunk", "metadata", "sample"]
+
+J = TypeVar("J")
+R = TypeVar("R")
 
 EXTRAPOLATION_LIMIT = 0.01
 """Largest fraction of condition rows outside the training domain generated without
@@ -175,17 +178,24 @@ def iter_chunks(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTa
         raise FlashgenError("this model is conditional: pass --conditions with columns "
                             + ", ".join(model.condition_names))
     jobs = [(k, start, min(start + chunk_size, total)) for k, start in enumerate(range(0, total, chunk_size))]
-    threads = default_threads(model) if threads is None else threads
+    yield from in_threads(lambda job: make_chunk(model, seed, *job, conditions), jobs,
+                          default_threads(model) if threads is None else threads)
+
+
+def in_threads(work: Callable[[J], R], jobs: Sequence[J], threads: int) -> Iterator[R]:
+    """``work(job)`` for each job, in order, ``threads`` at a time in parallel threads that run
+    torch on one thread each (torch's thread count is restored after); at most ``threads + 1``
+    results are held. One thread: in this thread, torch's threads unchanged."""
     if threads <= 1 or len(jobs) <= 1:
-        for k, start, stop in jobs:
-            yield make_chunk(model, seed, k, start, stop, conditions)
+        for job in jobs:
+            yield work(job)
         return
     with _ops_single_threaded(), ThreadPoolExecutor(threads) as pool:
-        pending: deque[Future[dict[str, np.ndarray]]] = deque()
+        pending: deque[Future[R]] = deque()
         try:
-            for k, start, stop in jobs:
-                pending.append(pool.submit(make_chunk, model, seed, k, start, stop, conditions))
-                if len(pending) > threads:  # at most threads + 1 chunks in memory
+            for job in jobs:
+                pending.append(pool.submit(work, job))
+                if len(pending) > threads:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()

