@@ -46,9 +46,18 @@ class Executor:
             except (OSError, ValueError) as err:
                 raise FlashgenError(f"cannot connect to the Dask scheduler at {scheduler}: {err}") from None
         else:
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=min(workers, n_tasks), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR))
+            import dask
+
+            # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc
+            # hand every freed tensor back to the system: torch code that allocates per chunk
+            # runs at half speed (flow generation: 46k instead of 86k events/s per worker,
+            # measured). Workers keep the one-thread settings and the default allocator.
+            environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+                       if k != "MALLOC_TRIM_THRESHOLD_"}
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+                cluster = stack.enter_context(LocalCluster(
+                    n_workers=min(workers, n_tasks), threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR))
             self.client = stack.enter_context(Client(cluster))
 
     @property

@@ -28,7 +28,7 @@ from .data import EventTable, TableWriter, read_table
 from .errors import FlashgenError
 from .files import file_digest, remove_temporaries
 from .generation import (DEFAULT_CHUNK, PRECISIONS, GenerationResult, as_precision, check_disk, check_domain,
-                         make_chunk, metadata)
+                         default_threads, in_threads, make_chunk, metadata)
 from .manifest import Manifest
 from .models.flashmodel import FlashModel
 from .parallel import Executor
@@ -62,7 +62,8 @@ def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: 
     Arguments:
         model_path, digest: the model file and its :func:`~flashgen.files.file_digest`.
         folder: the dataset folder.
-        threads: torch threads of this process (1 per Dask worker; ``None`` leaves the default).
+        threads: chunks made at once, each on one torch thread (1 per Dask worker; ``None``:
+            :func:`~flashgen.generation.default_threads`, as ``flashgen generate`` in one process).
         on_chunk: called with each chunk's number of events (progress, in this process only).
 
     Returns:
@@ -70,19 +71,28 @@ def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: 
     """
     import torch
 
-    if threads is not None:
-        torch.set_num_threads(threads)
     model = _load(model_path, digest, device)
     conditions = read_table(conditions_path) if conditions_path is not None else None
     meta = {**metadata(model, seed, chunk_size), "shard": index, "events_first": start}
     keep = model.condition_names
-    with torch.inference_mode(), TableWriter(shard_path(folder, index), model.output_columns, meta) as out:
-        for first in range(start, stop, chunk_size):
-            last = min(first + chunk_size, stop)
-            out.write(as_precision(make_chunk(model, seed, first // chunk_size, first, last, conditions),
-                                   precision, keep=keep))
-            if on_chunk is not None:
-                on_chunk(last - first)
+    jobs = [(first, min(first + chunk_size, stop)) for first in range(start, stop, chunk_size)]
+
+    def make(job: tuple[int, int]) -> dict[str, np.ndarray]:
+        first, last = job
+        return as_precision(make_chunk(model, seed, first // chunk_size, first, last, conditions),
+                            precision, keep=keep)
+
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        with TableWriter(shard_path(folder, index), model.output_columns, meta) as out:
+            for chunk in in_threads(make, jobs, threads or default_threads(model)):
+                out.write(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(next(iter(chunk.values()))))
+    finally:
+        torch.set_num_threads(before)
     return stop - start
 
 

@@ -107,3 +107,23 @@ def test_bad_parallel_requests(ring, tmp_path, capsys, extra, match) -> None:
 def test_a_root_name_is_refused_for_a_dataset(ring, tmp_path, capsys) -> None:
     assert_user_error(capsys, "generate", "--model", ring / "m.pt", "--events", 100, "--workers", 2,
                       "--out", tmp_path / "d.root", match="folder of Parquet shards")
+
+
+def test_the_dataset_folder_is_read_by_pyarrow_and_uproot_reads_large_baskets(ring, tmp_path) -> None:
+    import pyarrow.dataset as ds
+    import uproot
+
+    out = tmp_path / "d"
+    generate_sharded(ring / "m.pt", out, 3000, seed=1, chunk_size=500, shard_chunks=2, quiet=True)
+    table = ds.dataset(out, format="parquet").to_table()  # the manifest (_...) is skipped
+    assert table.num_rows == 3000 and table.column_names == ["x", "y"]
+    assert np.array_equal(table.column("x").to_numpy(), read_table(out)["x"])
+    model = FlashModel.load(ring / "m.pt")
+    from flashgen.generation import generate
+
+    generate(model, tmp_path / "g.root", 5000, seed=1, chunk_size=500, quiet=True)
+    with uproot.open(tmp_path / "g.root") as f:
+        branch = f["Events"]["x"]
+        assert branch.num_baskets == 1 and branch.interpretation.to_dtype.name == "float32"
+        x = branch.array(library="np")
+    assert np.array_equal(x, sample(model, 5000, seed=1, chunk_size=500)["x"].astype(np.float32))
