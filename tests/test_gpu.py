@@ -43,3 +43,14 @@ def test_conditional_generation_on_cuda_streams_to_parquet(tmp_path) -> None:
     assert result.events == len(out) == 30_000
     det = out["detected"] == 1
     assert 0.6 < det.mean() < 0.98 and (out["pt"][det] > 0).all()
+
+
+def test_fast_flow_inverse_on_cuda_equals_zuko() -> None:
+    from flashgen.models.flow import Flow
+
+    torch.manual_seed(0)
+    flow = Flow(6, 2, transforms=4, hidden=(32, 32), bins=8).double().to("cuda").eval()
+    c = torch.randn(20000, 2, dtype=torch.float64, device="cuda")
+    gen = lambda: torch.Generator(device="cuda").manual_seed(3)  # noqa: E731
+    torch.testing.assert_close(flow.sample(20000, c, gen()), flow.sample_reference(20000, c, gen()),
+                               rtol=1e-9, atol=1e-9)

@@ -19,8 +19,9 @@ spends most of the time in memory-bound elementwise kernels, not in the matrix p
 - only the knots of each event's bin are gathered, the knot derivatives' softplus is evaluated
   on the two gathered values only.
 
-The result equals zuko's inverse within float32 rounding (tested); the weights are read from the
-trained flow when the sampler is built (no copy in the model file).
+The result equals zuko's inverse within float32 rounding, and to 10⁻⁹ in float64 (tested); the
+weights are read from the trained flow, on its device, when the sampler is built (no copy in the
+model file; the flow rebuilds it when a weight or the device changes).
 """
 
 from __future__ import annotations
@@ -74,13 +75,9 @@ class _Layer:
         self.fb, self.bins, self.bound = fb, bins, bound
         self.min_bin, self.min_slope = min_bin, min_slope
         self.scale = 2 * bound * (1 - min_bin * bins)
-        dtype = self.weights[0][0].dtype
-        self.top = (bound * (2 * min_bin * torch.arange(1, bins + 1, dtype=dtype) - 1))[:, None, None]
-
-    def to(self, device: torch.device) -> _Layer:
-        self.ia, self.ib, self.top = self.ia.to(device), self.ib.to(device), self.top.to(device)
-        self.weights = [(w.to(device), b.to(device)) for w, b in self.weights]
-        return self
+        ref = self.weights[0][0]
+        knots = torch.arange(1, bins + 1, dtype=ref.dtype, device=ref.device)
+        self.top = (bound * (2 * min_bin * knots - 1))[:, None, None]
 
     def inverse(self, y: Tensor, c: Tensor | None) -> Tensor:
         """``x`` with ``f(x) = y``; ``y`` of shape ``(features, n)``, ``c`` ``(context, n)``."""
@@ -143,13 +140,6 @@ class CouplingSampler:
     def __init__(self, transforms: list[torch.nn.Module], bins: int, bound: float, min_bin: float,
                  min_slope: float) -> None:
         self.layers = [_Layer(t, bins, bound, min_bin, min_slope) for t in transforms]
-        self.device = self.layers[0].top.device
-
-    def to(self, device: torch.device) -> CouplingSampler:
-        if device != self.device:
-            self.layers = [layer.to(device) for layer in self.layers]
-            self.device = device
-        return self
 
     @torch.no_grad()
     def __call__(self, z: Tensor, c: Tensor | None = None, block: int = BLOCK) -> Tensor:
