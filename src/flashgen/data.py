@@ -37,6 +37,9 @@ __all__ = [
 META_KEY = "flashgen"
 ROOT_TREE = "Events"
 ROOT_META = "flashgen_meta"
+GENERATED_DATASET_MANIFEST = "_flashgen_generate.json"
+"""Manifest of a sharded generated dataset (:mod:`flashgen.sharded`); ``"complete": true`` once
+every shard is written."""
 ROW_GROUP_EVENTS = 200_000
 """Events per Parquet row group and ROOT basket written by :class:`TableWriter` (a chunk of
 generation is 20,000: 10x fewer, larger row groups read faster and compress better; about
@@ -360,6 +363,7 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
         raise FlashgenError(f"{p} does not exist")
     fmt = table_format(p)
     if fmt == "dataset":
+        _refuse_unfinished(p)
         shards = sorted(s for s in p.glob("*.parquet") if not s.name.startswith((".", "_")))
         if not shards:
             raise FlashgenError(f"{p} is a folder without Parquet shards (*.parquet)")
@@ -375,6 +379,21 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
     table.check_finite(str(p), "remove or fill those rows (only columns whose flashgen metadata "
                        "marks them nullable may hold NaN)")
     return table
+
+
+def _refuse_unfinished(folder: Path) -> None:
+    """A generated dataset whose manifest does not say complete holds only some of its shards."""
+    manifest = folder / GENERATED_DATASET_MANIFEST
+    if not manifest.is_file():
+        return
+    try:
+        complete = json.loads(manifest.read_text()).get("complete") is True
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    if not complete:
+        raise FlashgenError(f"{folder} is an unfinished generated dataset (its manifest "
+                            f"{GENERATED_DATASET_MANIFEST} does not say complete): rerun the same "
+                            "'flashgen generate' command to finish it")
 
 
 def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:

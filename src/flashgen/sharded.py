@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import EventTable, TableWriter, read_table
+from .data import GENERATED_DATASET_MANIFEST, EventTable, TableWriter, read_table
 from .errors import FlashgenError
 from .files import file_digest, remove_temporaries
 from .generation import (DEFAULT_CHUNK, PRECISIONS, GenerationResult, as_precision, check_disk, check_domain,
@@ -36,7 +36,7 @@ from .progress import progress
 
 __all__ = ["DEFAULT_SHARD_CHUNKS", "RUN_FILE", "generate_shard", "generate_sharded", "shard_path"]
 
-RUN_FILE = "_flashgen_generate.json"
+RUN_FILE = GENERATED_DATASET_MANIFEST
 DEFAULT_SHARD_CHUNKS = 50
 """Chunks per shard by default (10⁶ events with chunks of 20,000: ~60 MB of Z→μμ in float32)."""
 

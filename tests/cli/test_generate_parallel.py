@@ -10,6 +10,7 @@ import pytest
 
 from flashgen.cli.main import main
 from flashgen.data import read_table
+from flashgen.errors import FlashgenError
 from flashgen.generation import sample
 from flashgen.models.flashmodel import FlashModel
 from flashgen.sharded import RUN_FILE, generate_sharded, shard_path
@@ -65,6 +66,10 @@ def test_an_interrupted_dataset_resumes_to_the_same_content(ring, tmp_path) -> N
     full = read_table(out)
     first = shard_path(out, 0).read_bytes()
     shard_path(out, 1).unlink()  # as if killed before shard 1 was written
+    manifest = json.loads((out / RUN_FILE).read_text())
+    (out / RUN_FILE).write_text(json.dumps({k: v for k, v in manifest.items() if k != "complete"}))
+    with pytest.raises(FlashgenError, match="unfinished generated dataset"):
+        read_table(out)
     (out / ".part-00001.parquet.x.tmp").write_bytes(b"half")  # and a half-written file
     result = generate_sharded(ring / "m.pt", out, **args)
     assert result.events == 1000  # only the missing shard
