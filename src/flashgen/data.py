@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -285,16 +284,8 @@ class TableWriter(AtomicStream):
         else:
             self._write_root(table)
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            try:
-                if not self._started():
-                    self.write(self._empty_chunk())  # the schema still makes a valid file
-                self._flush()
-            except BaseException:
-                super().__exit__(*sys.exc_info())
-                raise
-        super().__exit__(exc_type, exc, tb)
+    def _finish(self) -> None:
+        self._flush()
 
     def _write_parquet(self, table: EventTable) -> None:
         import pyarrow as pa

@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -132,12 +133,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-class AtomicStream:
+class AtomicStream(ABC):
     """Base of writers that stream chunks into one file that appears only when complete.
 
     Use as a context manager. Subclasses set ``self.path`` and implement :meth:`write`,
-    :meth:`_started` (whether a chunk reached the file), :meth:`_empty_chunk` (written when no
-    chunk came, so the file is still valid) and :meth:`_close`; they write to ``self._tmp``.
+    :meth:`_started` (whether a chunk was received), :meth:`_empty_chunk` (written when no
+    chunk came, so the file is still valid) and :meth:`_close`, and may override
+    :meth:`_finish` (write what they still hold, on success only); they write to ``self._tmp``.
     A failure anywhere, finishing included, removes the temporary file.
     """
 
@@ -145,17 +147,24 @@ class AtomicStream:
     _tmp: Path
     _ctx: contextlib.AbstractContextManager[Path] | None = None
 
-    def write(self, chunk: Any) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, chunk: Any) -> None:
+        """Append one chunk."""
 
-    def _started(self) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _started(self) -> bool:
+        """Whether a chunk was received."""
 
-    def _empty_chunk(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _empty_chunk(self) -> Any:
+        """A chunk of no rows that still defines the file's schema."""
 
-    def _close(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _close(self) -> None:
+        """Close the temporary file (also after a failure)."""
+
+    def _finish(self) -> None:
+        """Write what is still held before the file is closed (after success only)."""
 
     def __enter__(self) -> Any:
         self._ctx = atomic_path(self.path)
@@ -166,8 +175,10 @@ class AtomicStream:
         assert self._ctx is not None
         try:
             try:
-                if exc_type is None and not self._started():
-                    self.write(self._empty_chunk())
+                if exc_type is None:
+                    if not self._started():
+                        self.write(self._empty_chunk())
+                    self._finish()
             finally:
                 self._close()
         except BaseException:
