@@ -204,12 +204,18 @@ def remove_temporaries(folder: str | os.PathLike[str], name: str | None = None) 
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
-    """First 16 hex digits of the SHA-256 of a file's bytes (identifies a model or input file in
-    a resumable job's manifest)."""
+    """First 16 hex digits of the SHA-256 of a file's bytes, or of a folder's visible files (names
+    and bytes, in name order): identifies a model or input table in a resumable job's manifest."""
+    p = Path(path)
+    files = ([f for f in sorted(p.iterdir()) if f.is_file() and not f.name.startswith((".", "_"))]
+             if p.is_dir() else [p])
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    for file in files:
+        if p.is_dir():
+            digest.update(file.name.encode())
+        with open(file, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()[:16]
 
 

@@ -132,3 +132,24 @@ def test_the_dataset_folder_is_read_by_pyarrow_and_uproot_reads_large_baskets(ri
         assert branch.num_baskets == 1 and branch.interpretation.to_dtype.name == "float32"
         x = branch.array(library="np")
     assert np.array_equal(x, sample(model, 5000, seed=1, chunk_size=500)["x"].astype(np.float32))
+
+
+def test_conditions_from_a_folder_of_shards_give_the_single_file_events(tmp_path) -> None:
+    from flashgen.data import write_table
+    from flashgen.sources.electron import simulate_electrons
+
+    write_table(simulate_electrons(3000, seed=2), tmp_path / "e.parquet")
+    assert main(["train", "--data", str(tmp_path / "e.parquet"), "--model", "flow", "--preset", "electron",
+                 "--steps", "20", "--out", str(tmp_path / "e.pt"), "-q"]) == 0
+    cond = simulate_electrons(900, seed=3).select(["gen_pt", "gen_eta", "gen_phi"])
+    (tmp_path / "cond").mkdir()
+    write_table(cond.take(slice(0, 400)), tmp_path / "cond" / "a.parquet")
+    write_table(cond.take(slice(400, 900)), tmp_path / "cond" / "b.parquet")
+    common = ["generate", "--model", str(tmp_path / "e.pt"), "--conditions", str(tmp_path / "cond"),
+              "--chunk-size", "200", "--seed", "4", "-q"]
+    assert main([*common, "--out", str(tmp_path / "g.parquet")]) == 0
+    assert main([*common, "--workers", "1", "--shard-chunks", "2", "--out", str(tmp_path / "d")]) == 0
+    single, sharded = read_table(tmp_path / "g.parquet"), read_table(tmp_path / "d")
+    assert len(sharded) == 900 and sharded.names == single.names
+    for name in single.names:
+        np.testing.assert_array_equal(sharded[name], single[name])
