@@ -36,7 +36,7 @@ from .progress import progress
 from .seeds import derive_seed
 
 __all__ = ["DEFAULT_CHUNK", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult", "as_precision", "check_disk",
-           "check_domain", "default_threads", "generate",
+           "check_domain", "chunks_between", "default_threads", "generate",
            "generate_columns", "in_threads", "iter_chunks", "make_chunk", "metadata", "sample"]
 
 J = TypeVar("J")
@@ -177,7 +177,17 @@ def iter_chunks(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTa
     elif model.conditions is not None:
         raise FlashgenError("this model is conditional: pass --conditions with columns "
                             + ", ".join(model.condition_names))
-    jobs = [(k, start, min(start + chunk_size, total)) for k, start in enumerate(range(0, total, chunk_size))]
+    yield from chunks_between(model, seed, chunk_size, 0, total, conditions, threads)
+
+
+def chunks_between(model: FlashModel, seed: int, chunk_size: int, start: int, stop: int,
+                   conditions: EventTable | None = None,
+                   threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """The chunks of events ``[start, stop)`` of a run, in order (``start`` a multiple of
+    ``chunk_size``; chunk ``k`` holds events ``[k * chunk_size, (k + 1) * chunk_size)``), made
+    ``threads`` at a time (default :func:`default_threads`) by :func:`make_chunk`."""
+    jobs = [(first // chunk_size, first, min(first + chunk_size, stop))
+            for first in range(start, stop, chunk_size)]
     yield from in_threads(lambda job: make_chunk(model, seed, *job, conditions), jobs,
                           default_threads(model) if threads is None else threads)
 

@@ -28,7 +28,7 @@ from .data import GENERATED_DATASET_MANIFEST, EventTable, TableWriter, read_tabl
 from .errors import FlashgenError
 from .files import file_digest, remove_temporaries
 from .generation import (DEFAULT_CHUNK, PRECISIONS, GenerationResult, as_precision, check_disk, check_domain,
-                         default_threads, in_threads, make_chunk, metadata)
+                         chunks_between, metadata)
 from .manifest import Manifest
 from .models.flashmodel import FlashModel
 from .parallel import Executor
@@ -52,8 +52,14 @@ def _load(path: str, digest: str, device: str) -> FlashModel:
     return FlashModel.load(path, device=device)
 
 
+@functools.lru_cache(maxsize=2)
+def _conditions(path: str, digest: str) -> EventTable:
+    """The conditions table, read once per worker process, not once per shard."""
+    return read_table(path)
+
+
 def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: int, start: int,
-                   stop: int, chunk_size: int, precision: str, conditions_path: str | None = None,
+                   stop: int, chunk_size: int, precision: str, conditions: tuple[str, str] | None = None,
                    device: str = "cpu", threads: int | None = None,
                    on_chunk: Callable[[int], None] | None = None) -> int:
     """Make shard ``index``: events ``[start, stop)`` (``start`` a multiple of ``chunk_size``),
@@ -62,6 +68,7 @@ def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: 
     Arguments:
         model_path, digest: the model file and its :func:`~flashgen.files.file_digest`.
         folder: the dataset folder.
+        conditions: the conditions table's path and digest, for a conditional model.
         threads: chunks made at once, each on one torch thread (1 per Dask worker; ``None``:
             :func:`~flashgen.generation.default_threads`, as ``flashgen generate`` in one process).
         on_chunk: called with each chunk's number of events (progress, in this process only).
@@ -72,23 +79,15 @@ def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: 
     import torch
 
     model = _load(model_path, digest, device)
-    conditions = read_table(conditions_path) if conditions_path is not None else None
+    table = _conditions(*conditions) if conditions is not None else None
     meta = {**metadata(model, seed, chunk_size), "shard": index, "events_first": start}
-    keep = model.condition_names
-    jobs = [(first, min(first + chunk_size, stop)) for first in range(start, stop, chunk_size)]
-
-    def make(job: tuple[int, int]) -> dict[str, np.ndarray]:
-        first, last = job
-        return as_precision(make_chunk(model, seed, first // chunk_size, first, last, conditions),
-                            precision, keep=keep)
-
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
         with TableWriter(shard_path(folder, index), model.output_columns, meta) as out:
-            for chunk in in_threads(make, jobs, threads or default_threads(model)):
-                out.write(chunk)
+            for chunk in chunks_between(model, seed, chunk_size, start, stop, table, threads):
+                out.write(as_precision(chunk, precision, keep=model.condition_names))
                 if on_chunk is not None:
                     on_chunk(len(next(iter(chunk.values()))))
     finally:
@@ -146,9 +145,10 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         raise FlashgenError(f"number of events must be positive, got {n_events}")
     total = len(conditions) if conditions is not None else n_events
     digest = file_digest(model_file)
+    cond_job = (str(cond_file), file_digest(cond_file)) if cond_file is not None else None
     settings = {"producer": "flashgen generate", "model": digest, "events": total, "seed": seed,
                 "chunk_size": chunk_size, "shard_chunks": shard_chunks, "precision": precision,
-                "conditions": file_digest(cond_file) if cond_file is not None else None}
+                "conditions": cond_job[1] if cond_job is not None else None}
     folder = Path(out).absolute()
     manifest = Manifest.open(folder, RUN_FILE, settings, what="generated dataset",
                              hint="rerun with the same model and settings to resume it, or choose "
@@ -165,7 +165,7 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         executor = Executor(stack, workers, scheduler, len(missing))
         threads = 1 if executor.parallel else None
         jobs = [(str(model_file), digest, str(folder), i, seed, *bounds[i], chunk_size, precision,
-                 str(cond_file) if cond_file is not None else None, device, threads) for i in missing]
+                 cond_job, device, threads) for i in missing]
         bar = stack.enter_context(progress(total=total, initial=total - remaining, desc="generating",
                                            unit="ev", quiet=quiet))
         done = (lambda job, events: bar.update(events)) if executor.parallel else None
