@@ -30,6 +30,7 @@ from .data import EventTable, TableWriter
 from .domain import Domain, Outside
 from .errors import FlashgenError
 from .files import check_output_path
+from .models.ensemble import MEMBER_COLUMN, EnsembleModel
 from .models.flashmodel import FlashModel
 from .nanoaod import NanoAODWriter
 from .progress import progress
@@ -37,7 +38,10 @@ from .seeds import derive_seed
 
 __all__ = ["DEFAULT_CHUNK", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult", "as_precision", "check_disk",
            "check_domain", "chunks_between", "default_threads", "generate",
-           "generate_columns", "in_threads", "iter_chunks", "make_chunk", "metadata", "sample"]
+           "generate_columns", "in_threads", "iter_chunks", "make_chunk", "member_split", "metadata", "sample"]
+
+AnyModel = FlashModel | EnsembleModel
+"""What generation accepts: one model, or an ensemble (events split over members, column ``member``)."""
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -109,7 +113,7 @@ def _condition_tensors(table: EventTable, names: list[str], device: torch.device
     return {n: torch.tensor(np.asarray(table[n], dtype=np.float64), device=device) for n in names}
 
 
-def check_domain(model: FlashModel, conditions: EventTable, *, allow_extrapolation: bool = False,
+def check_domain(model: AnyModel, conditions: EventTable, *, allow_extrapolation: bool = False,
                  warn: Callable[[str], None] | None = None) -> Outside | None:
     """Count the condition rows outside the model's training domain (:class:`~flashgen.domain.Domain`).
 
@@ -136,7 +140,7 @@ def check_domain(model: FlashModel, conditions: EventTable, *, allow_extrapolati
     return out
 
 
-def default_threads(model: FlashModel) -> int:
+def default_threads(model: AnyModel) -> int:
     """Chunks made at once: one per CPU thread torch would use (1 on a GPU)."""
     return 1 if model.device.type != "cpu" else max(1, torch.get_num_threads())
 
@@ -152,7 +156,7 @@ def _ops_single_threaded() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def iter_chunks(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
+def iter_chunks(model: AnyModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
                 chunk_size: int = DEFAULT_CHUNK, allow_extrapolation: bool = False,
                 warn: Callable[[str], None] | None = None,
                 threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
@@ -180,7 +184,7 @@ def iter_chunks(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTa
     yield from chunks_between(model, seed, chunk_size, 0, total, conditions, threads)
 
 
-def chunks_between(model: FlashModel, seed: int, chunk_size: int, start: int, stop: int,
+def chunks_between(model: AnyModel, seed: int, chunk_size: int, start: int, stop: int,
                    conditions: EventTable | None = None,
                    threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
     """The chunks of events ``[start, stop)`` of a run, in order (``start`` a multiple of
@@ -214,10 +218,12 @@ def in_threads(work: Callable[[J], R], jobs: Sequence[J], threads: int) -> Itera
                 future.cancel()
 
 
-def make_chunk(model: FlashModel, seed: int, index: int, start: int, stop: int,
+def make_chunk(model: AnyModel, seed: int, index: int, start: int, stop: int,
                conditions: EventTable | None = None) -> dict[str, np.ndarray]:
     """Chunk ``index`` of a run: events ``[start, stop)``, randomness from ``derive_seed(seed,
     index)`` alone (so any process can make any chunk), condition rows ``[start, stop)``."""
+    if isinstance(model, EnsembleModel):
+        return _ensemble_chunk(model, seed, index, start, stop, conditions)
     gen = torch.Generator(device=model.device)
     gen.manual_seed(derive_seed(seed, index))
     cond = None
@@ -226,13 +232,45 @@ def make_chunk(model: FlashModel, seed: int, index: int, start: int, stop: int,
     return generate_columns(model, stop - start, gen, cond)
 
 
-def metadata(model: FlashModel, seed: int, chunk_size: int) -> dict[str, Any]:
+def member_split(n: int, members: int, index: int) -> np.ndarray:
+    """Events of each member in chunk ``index`` of ``n`` events: ``n // members`` each, the
+    remainder to the members ``index, index + 1, ...`` (mod ``members``), so that over a run the
+    members' counts differ by at most one."""
+    counts = np.full(members, n // members)
+    counts[(index + np.arange(n % members)) % members] += 1
+    return counts
+
+
+def _ensemble_chunk(model: EnsembleModel, seed: int, index: int, start: int, stop: int,
+                    conditions: EventTable | None) -> dict[str, np.ndarray]:
+    """Chunk ``index`` of an ensemble: consecutive blocks of events from each member, member
+    ``j`` drawing from ``derive_seed(seed, index, j)``, plus the ``member`` column."""
+    parts, first = [], start
+    for j, count in enumerate(member_split(stop - start, len(model), index)):
+        if count == 0:
+            continue
+        member = model.members[j]
+        gen = torch.Generator(device=member.device)
+        gen.manual_seed(derive_seed(seed, index, j))
+        cond = None
+        if conditions is not None:
+            cond = _condition_tensors(conditions.take(slice(first, first + count)), member.condition_names,
+                                      member.device)
+        part = generate_columns(member, int(count), gen, cond)
+        part[MEMBER_COLUMN.name] = np.full(int(count), j, dtype=np.int16)
+        parts.append(part)
+        first += count
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def metadata(model: AnyModel, seed: int, chunk_size: int) -> dict[str, Any]:
     """Metadata of a generated table: producer, seed, chunk size and the model's provenance."""
     return {"producer": f"flashgen generate ({model.kind})", "seed": seed, "chunk_size": chunk_size,
-            "model": {k: model.info.get(k) for k in ("kind", "preset", "train_events", "source", "created")}}
+            "model": {k: model.info.get(k) for k in ("kind", "preset", "train_events", "source", "created",
+                                                      "ensemble")}}
 
 
-def sample(model: FlashModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
+def sample(model: AnyModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
            chunk_size: int = DEFAULT_CHUNK, allow_extrapolation: bool = False,
            warn: Callable[[str], None] | None = None, threads: int | None = None) -> EventTable:
     """Generate ``n`` events (or one per condition row) into an :class:`EventTable` in memory
@@ -279,7 +317,7 @@ class GenerationResult:
         return self.events / max(self.seconds, 1e-9)
 
 
-def generate(model: FlashModel, out: str | os.PathLike[str], n_events: int, *, seed: int = 0,
+def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, seed: int = 0,
              conditions: EventTable | None = None, chunk_size: int = DEFAULT_CHUNK,
              quiet: bool = False, nanoaod: bool = False, allow_extrapolation: bool = False,
              warn: Callable[[str], None] | None = None, precision: str = "float32",

@@ -30,6 +30,7 @@ from .files import file_digest, remove_temporaries
 from .generation import (DEFAULT_CHUNK, PRECISIONS, GenerationResult, as_precision, check_disk, check_domain,
                          chunks_between, metadata)
 from .manifest import Manifest
+from .models.ensemble import EnsembleModel, load_model
 from .models.flashmodel import FlashModel
 from .parallel import Executor
 from .progress import progress
@@ -47,9 +48,9 @@ def shard_path(folder: str | os.PathLike[str], index: int) -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str, digest: str, device: str) -> FlashModel:
+def _load(path: str, digest: str, device: str) -> FlashModel | EnsembleModel:
     """The model, loaded once per worker process (``digest`` keys the cache to the file's bytes)."""
-    return FlashModel.load(path, device=device)
+    return load_model(path, device=device)
 
 
 @functools.lru_cache(maxsize=2)
@@ -128,7 +129,7 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
     if precision not in PRECISIONS:
         raise FlashgenError(f"unknown precision '{precision}'; choose from {', '.join(PRECISIONS)}")
     model_file = Path(model_path).absolute()
-    model = FlashModel.load(model_file)
+    model = load_model(model_file)
     conditions: EventTable | None = None
     cond_file = None
     if conditions_path is not None:

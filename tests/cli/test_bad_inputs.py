@@ -168,12 +168,11 @@ def test_unwritable_outputs_name_the_output_not_a_hidden_file(capsys, camel: Pat
     assert code == 2 and "/proc/m.pt" in err and "/proc/." not in err and ".tmp" not in err
 
 
-def test_an_ensemble_folder_without_ensemble_says_what_to_do(capsys, tmp_path: Path) -> None:
+def test_a_folder_is_not_a_model_file(capsys, tmp_path: Path) -> None:
     folder = tmp_path / "ens"
     folder.mkdir()
-    (folder / "ensemble.json").write_text(json.dumps({"settings": {}, "members": 2}))
     assert_user_error(capsys, "generate", "--model", folder, "--events", "10", "--out",
-                      tmp_path / "g.parquet", match="it holds a bootstrap ensemble: add --ensemble")
+                      tmp_path / "g.parquet", match="is a folder, not a model file")
 
 
 # ----------------------------------------------------------------------------- generation

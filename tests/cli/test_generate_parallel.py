@@ -100,7 +100,6 @@ def test_connects_to_a_running_scheduler(ring, tmp_path) -> None:
 
 @pytest.mark.parametrize(("extra", "match"), [
     (["--workers", "2", "--format", "nanoaod"], "drop --format nanoaod"),
-    (["--workers", "2", "--ensemble"], "drop --ensemble"),
     (["--shard-chunks", "3"], "--shard-chunks applies to a dataset folder"),
     (["--scheduler", "tcp://127.0.0.1:1"], "cannot connect to the Dask scheduler"),
 ])

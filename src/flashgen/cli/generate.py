@@ -20,9 +20,11 @@ def register(sub: Any) -> None:
         "generated per condition row and the condition columns are copied. Columns and units are "
         "those of the training table.")
     p.add_argument("--model", "-m", required=True,
-                   help="model file (or, with --ensemble, a bootstrap-ensemble folder)")
+                   help="model file written by 'flashgen train'; from an ensemble file (train "
+                   "--ensemble M) the events are split evenly over the members and an integer "
+                   "column 'member' says which made each (for 'flashgen worth')")
     p.add_argument("--events", "-n", type=positive_int,
-                   help="number of events to generate (with --ensemble: per member); required "
+                   help="number of events to generate (all members together for an ensemble); required "
                    "unless --conditions is given, refused with it and when the output would not "
                    "fit on the disk")
     p.add_argument("--out", "-o", required=True,
@@ -61,9 +63,6 @@ def register(sub: Any) -> None:
     p.add_argument("--shard-chunks", type=positive_int,
                    help="with --workers/--scheduler: chunks per shard file (default 50, i.e. 10^6 "
                    "events at the default chunk size)")
-    p.add_argument("--ensemble", action="store_true",
-                   help="--model is a bootstrap-ensemble folder: generate --events per member "
-                   "and add an integer column 'member' (for inherited-uncertainty bands)")
     add_common(p)
     p.set_defaults(func=_run)
 
@@ -95,23 +94,20 @@ def _run(args: argparse.Namespace) -> None:
         raise FlashgenError("give --events or --conditions, not both: with --conditions one event "
                             "is generated per condition row (repeat rows in the table for more)")
     if sharded:
-        if args.format == "nanoaod" or args.ensemble:
-            raise FlashgenError("--workers/--scheduler write a Parquet dataset folder of one model; "
-                                "drop " + ("--format nanoaod" if args.format == "nanoaod" else "--ensemble"))
+        if args.format == "nanoaod":
+            raise FlashgenError("--workers/--scheduler write a Parquet dataset folder; drop --format nanoaod")
         _run_sharded(args)
         return
     if args.format == "nanoaod" and Path(args.out).suffix.lower() != ".root":
         raise FlashgenError(f"--format nanoaod writes a ROOT file: give --out NAME.root, not {args.out}")
-    if args.format == "nanoaod" and args.ensemble:
-        raise FlashgenError("--format nanoaod writes the events of one model; drop --ensemble")
-    conditions = read_table(args.conditions) if args.conditions else None
-    if args.ensemble:
-        _run_ensemble(args, conditions)
-        return
     from ..generation import DEFAULT_CHUNK, generate
-    from ..models.flashmodel import FlashModel
+    from ..models import EnsembleModel, load_model
 
-    model = FlashModel.load(args.model, device=_device(args.device))
+    model = load_model(args.model, device=_device(args.device))
+    if args.format == "nanoaod" and isinstance(model, EnsembleModel):
+        raise FlashgenError(f"{args.model} is an ensemble; --format nanoaod writes the events of one "
+                            "model: write Parquet or ROOT (they keep the 'member' column)")
+    conditions = read_table(args.conditions) if args.conditions else None
     if conditions is not None and not model.condition_names:
         raise FlashgenError(f"{args.model} is unconditional; drop --conditions")
     result = generate(model, args.out, args.events or 0, seed=args.seed, conditions=conditions,
@@ -119,7 +115,9 @@ def _run(args: argparse.Namespace) -> None:
                       nanoaod=args.format == "nanoaod", allow_extrapolation=args.allow_extrapolation,
                       warn=warning, precision=args.precision)
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
-              f"({result.events_per_second:,.0f} events/s) with {model.kind}; wrote {result.path} "
+              f"({result.events_per_second:,.0f} events/s) with {model.kind}"
+              + (f" (ensemble of {len(model)}, column 'member')" if isinstance(model, EnsembleModel) else "")
+              + f"; wrote {result.path} "
               f"({Path(result.path).stat().st_size / 1e6:.1f} MB)")
 
 
@@ -140,20 +138,3 @@ def _run_sharded(args: argparse.Namespace) -> None:
     size = sum(f.stat().st_size for f in Path(result.path).glob("part-*.parquet"))
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s); dataset {result.path} ({size / 1e6:.1f} MB)")
-
-
-def _run_ensemble(args: argparse.Namespace, conditions: Any) -> None:
-    from ..data import write_table
-    from ..errors import FlashgenError
-    from ..generation import as_precision
-    from ..stats.ensemble import Ensemble
-
-    if args.events is None and conditions is None:
-        raise FlashgenError("give --events N per ensemble member")
-    with Timer() as t:
-        ensemble = Ensemble.load(args.model)
-        table = ensemble.sample(args.events or 0, seed=args.seed, conditions=conditions)
-        table.data = as_precision(table.data, args.precision, keep=ensemble.model(0).condition_names)
-        write_table(table, args.out)
-    say(args, f"generated {len(table):,} events from {len(ensemble)} ensemble members in "
-              f"{t.seconds:.1f} s; wrote {args.out}")

@@ -57,7 +57,8 @@ def register(sub: Any) -> None:
                    help="training table (.parquet, .root or a folder of Parquet shards)")
     p.add_argument("--model", "-m", required=True, choices=sorted(MODELS), help="model family")
     p.add_argument("--out", "-o", required=True,
-                   help="model file to write (e.g. model.pt); with --bootstrap a folder")
+                   help="model file to write (e.g. model.pt); with --ensemble one file holding "
+                   "every member")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="defaults for a reference dataset: features, conditions, preprocessing, "
                    "selection quantities, model size, training length (default: none)")
@@ -89,11 +90,15 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint (same command), ending "
                    "exactly as an uninterrupted run would")
-    p.add_argument("--bootstrap", type=positive_int, metavar="M",
-                   help="train an ensemble of M models on bootstrap resamples (for the inherited "
-                   "uncertainty); --out is then a folder")
+    p.add_argument("--ensemble", type=positive_int, metavar="M",
+                   help="train M >= 4 members into one model file: member m on bootstrap resample "
+                   "m//2 of the table with its own seed (pairs differ only in seed), so that "
+                   "'flashgen worth' can state the uncertainty generated events inherit from the "
+                   "training sample; members train in OUT.members/ and a rerun resumes there "
+                   "(default: one model)")
     p.add_argument("--workers", "-j", type=positive_int, default=1,
-                   help="parallel trainings with --bootstrap (default 1)")
+                   help="parallel member trainings with --ensemble, one process and one torch "
+                   "thread each (default 1)")
     add_common(p)
     p.set_defaults(func=_run)
 
@@ -103,7 +108,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..files import check_output_path
 
     hparams = dict(args.set)
-    check_output_path(args.out, directory=bool(args.bootstrap), suffixes=None, inputs=[args.data])
+    check_output_path(args.out, suffixes=None, inputs=[args.data])
     table = read_table(args.data)
     steps = args.steps
     if args.epochs:
@@ -119,8 +124,8 @@ def _run(args: argparse.Namespace) -> None:
                    steps=steps, batch_size=args.batch_size, snapshot_every=args.snapshot_every,
                    val_fraction=args.val_fraction, seed=args.seed, device=args.device,
                    quiet=args.quiet, **hparams)
-    if args.bootstrap:
-        _run_bootstrap(args, table, options)
+    if args.ensemble:
+        _run_ensemble(args, table, options)
         return
     _train_one(args, table, options)
 
@@ -151,11 +156,17 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
               + (f"; conditions {', '.join(model.condition_names)}" if model.condition_names else "") + ")")
 
 
-def _run_bootstrap(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
-    from ..stats.ensemble import train_ensemble
+def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
+    from ..training.ensemble import train_ensemble
 
+    if args.resume:
+        from ..errors import FlashgenError
+
+        raise FlashgenError("--resume is for one model; an ensemble resumes by itself: rerun the same command")
+    out = Path(args.out)
     with Timer() as t:
-        paths = train_ensemble(table, args.bootstrap, args.model, out_dir=args.out,
-                               workers=args.workers, **options)
-    say(args, f"trained a bootstrap ensemble of {len(paths)} {args.model} models in {t.seconds:.1f} s; "
-              f"wrote {args.out}")
+        ensemble = train_ensemble(table, args.ensemble, args.model, out=out, workers=args.workers, **options)
+    info = ensemble.info["ensemble"]
+    say(args, f"trained an ensemble of {len(ensemble)} {args.model} models ({info['resamples']} bootstrap "
+              f"resamples of {info['train_events']:,} events x 2 seeds) in {t.seconds:.1f} s; wrote {out} "
+              f"({out.stat().st_size / 1e6:.2f} MB)")

@@ -17,6 +17,7 @@ for _module in pkgutil.iter_modules(__path__):
 
 from .efficiency import EfficiencyClassifier  # noqa: E402
 from .flashmodel import FlashModel  # noqa: E402
+from .ensemble import EnsembleModel, load_model  # noqa: E402
 from .gan import RegressionTerm  # noqa: E402
 
 DEFAULT_MODEL = "flow"
@@ -25,5 +26,5 @@ COMPARED_MODELS = ("flow", "gan")
 """The families a study compares by default (``flashgen amplify``): the most faithful model and
 the GAN of the amplification paper."""
 
-__all__ = ["COMPARED_MODELS", "DEFAULT_MODEL", "EfficiencyClassifier", "FlashModel", "GenerativeModel", "MODELS",
-           "RegressionTerm", "Trainable", "get_model", "register"]
+__all__ = ["COMPARED_MODELS", "DEFAULT_MODEL", "EfficiencyClassifier", "EnsembleModel", "FlashModel", "GenerativeModel", "MODELS",
+           "RegressionTerm", "Trainable", "get_model", "load_model", "register"]

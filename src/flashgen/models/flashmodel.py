@@ -23,10 +23,11 @@ from ..transforms import Pipeline
 from .base import GenerativeModel, get_model
 from .efficiency import EfficiencyClassifier
 
-__all__ = ["FlashModel"]
+__all__ = ["ENSEMBLE_FORMAT", "FlashModel", "read_payload", "save_payload"]
 
 FORMAT = "flashgen-model"
 FORMAT_VERSION = 1
+ENSEMBLE_FORMAT = "flashgen-ensemble"
 
 
 class FlashModel:
@@ -93,9 +94,9 @@ class FlashModel:
 
     # ----------------------------------------------------------------------------- file format
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the model file atomically; returns its path."""
-        payload = {
+    def payload(self) -> dict[str, Any]:
+        """The model as plain values and CPU tensors (what :meth:`save` writes)."""
+        return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "kind": self.kind,
@@ -110,35 +111,19 @@ class FlashModel:
                 "state": {k: v.cpu() for k, v in self.efficiency.state_dict().items()}},
             "info": plain(self.info),
         }
-        target = check_output_path(path, suffixes=None)
-        with atomic_path(target) as tmp:
-            torch.save(payload, tmp)
-        return target
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model file atomically; returns its path."""
+        return save_payload(self.payload(), path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> FlashModel:
-        """Read a model file written by :meth:`save`.
-
-        Raises:
-            FlashgenError: missing, truncated or foreign file, or a newer format version.
-        """
-        p = Path(path)
-        if p.is_dir():
-            hint = ("it holds a bootstrap ensemble: add --ensemble" if (p / "ensemble.json").is_file()
-                    else "give the model file written by 'flashgen train'")
-            raise FlashgenError(f"{p} is a folder, not a model file; {hint}")
-        if not p.is_file():
-            raise FlashgenError(f"model file {p} does not exist" if not p.exists() else f"{p} is not a file")
-        try:
-            payload = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise FlashgenError(f"{p} is not a readable flashgen model file (truncated or corrupt? "
-                                f"{type(err).__name__})") from None
+    def from_payload(cls, payload: dict[str, Any], origin: str | os.PathLike[str]) -> FlashModel:
+        """The model of a :meth:`payload` (``origin`` names it in errors)."""
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise FlashgenError(f"{p} is not a flashgen model file")
+            raise FlashgenError(f"{origin} is not a flashgen model file")
         if payload["format_version"] > FORMAT_VERSION:
-            raise FlashgenError(f"{p} was written by a newer flashgen (format {payload['format_version']}); "
-                                "upgrade flashgen to read it")
+            raise FlashgenError(f"{origin} was written by a newer flashgen (format "
+                                f"{payload['format_version']}); upgrade flashgen to read it")
         try:
             network = get_model(payload["kind"])(**payload["hparams"])
             network.load_state_dict(payload["state"])
@@ -146,12 +131,54 @@ class FlashModel:
             if payload["efficiency"] is not None:
                 efficiency = EfficiencyClassifier(**payload["efficiency"]["hparams"])
                 efficiency.load_state_dict(payload["efficiency"]["state"])
-            model = cls(
+            return cls(
                 payload["kind"], network, Pipeline.from_state(payload["features"]),
                 Pipeline.from_state(payload["conditions"]) if payload["conditions"] else None,
                 {n: Column(**c) for n, c in payload["schema"].items()}, dict(payload["dtypes"]),
                 efficiency, payload["efficiency"]["column"] if payload["efficiency"] else None,
                 payload["info"])
         except (KeyError, TypeError, RuntimeError, FlashgenError) as err:
-            raise FlashgenError(f"{p} is damaged or inconsistent ({type(err).__name__}: {err})") from None
-        return model.to(device)
+            raise FlashgenError(f"{origin} is damaged or inconsistent ({type(err).__name__}: {err})") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> FlashModel:
+        """Read a model file written by :meth:`save`.
+
+        Raises:
+            FlashgenError: missing, truncated or foreign file, a newer format version, or an
+                ensemble file (read those with :func:`flashgen.models.load_model`).
+        """
+        payload = read_payload(path)
+        if payload.get("format") == ENSEMBLE_FORMAT:
+            raise FlashgenError(f"{path} holds an ensemble of {len(payload.get('members', []))} models; "
+                                "this step needs a single model")
+        return cls.from_payload(payload, path).to(device)
+
+
+def save_payload(payload: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """``torch.save`` a model payload to ``path`` atomically; returns the path."""
+    target = check_output_path(path, suffixes=None)
+    with atomic_path(target) as tmp:
+        torch.save(payload, tmp)
+    return target
+
+
+def read_payload(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The payload of a model (or ensemble) file, read with ``weights_only=True``.
+
+    Raises:
+        FlashgenError: a folder, a missing, truncated or foreign file.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise FlashgenError(f"{p} is a folder, not a model file; give the model file written by 'flashgen train'")
+    if not p.is_file():
+        raise FlashgenError(f"model file {p} does not exist" if not p.exists() else f"{p} is not a file")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise FlashgenError(f"{p} is not a readable flashgen model file (truncated or corrupt? "
+                            f"{type(err).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, ENSEMBLE_FORMAT):
+        raise FlashgenError(f"{p} is not a flashgen model file")
+    return payload

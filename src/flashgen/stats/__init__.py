@@ -7,8 +7,11 @@
   generators) for the studies.
 - :mod:`~flashgen.stats.amplification`: the amplification study (``flashgen amplify``);
   :mod:`~flashgen.stats.report` its tables and plot.
-- :mod:`~flashgen.stats.ensemble`: bootstrap ensembles of flashgen models;
-  :mod:`~flashgen.stats.bands`: per-bin bands of an ensemble's histograms;
+- :mod:`~flashgen.stats.worth`: what a histogram of an ensemble's pooled events is worth
+  (inherited uncertainty, effective events, amplification); :mod:`~flashgen.stats.calibration`
+  checks it where the truth is exact. Ensembles are trained by
+  :func:`flashgen.training.ensemble.train_ensemble` into one model file.
+- :mod:`~flashgen.stats.bands`: per-bin quantile bands of member histograms;
   :mod:`~flashgen.stats.coverage`: coverage of those bands where the truth is exact.
 - :mod:`~flashgen.stats.estimators`: robust peak position and width of a 1D sample
   (half-sample mode, σ_eff).
@@ -22,7 +25,7 @@ from typing import Any
 _WHERE = {
     "AmplificationResult": "amplification", "amplification_study": "amplification",
     "Band": "bands", "band_coverage": "bands", "histogram_band": "bands", "table_band": "bands",
-    "Ensemble": "ensemble", "train_ensemble": "ensemble",
+    "Worth": "worth", "worth_of_sample": "worth", "inherited_variance": "worth",
     "half_sample_mode": "estimators", "sigma_eff": "estimators",
     "equivalent_events": "quantiles", "expected_sampled_mse": "quantiles",
     "quantile_fractions": "quantiles", "quantile_mse": "quantiles",

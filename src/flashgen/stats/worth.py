@@ -1,0 +1,319 @@
+"""What a generated histogram is worth: inherited uncertainty, effective events, amplification.
+
+A generated sample inherits the statistical fluctuation of the finite training sample its model
+learnt from. flashgen measures it with an ensemble whose members come in *resample groups*:
+member ``m`` is trained on bootstrap resample ``m // 2`` of the training table with its own seed,
+so members ``2b`` and ``2b + 1`` see the same events and differ only in initialisation and batch
+order (the default of ``flashgen train --ensemble M``; any grouping works here).
+
+For one bin, let ``f_m`` be the fraction of member ``m``'s events in the bin. Write the member's
+prediction as ``f_m = T(D_b) + e_m``: ``T(D_b)`` the (seed-averaged) prediction of a model trained
+on resample ``D_b``, and ``e_m`` the optimisation and generation noise of that one training. The
+estimator the user reads is the histogram of the pooled sample, ``p = mean_m f_m`` (members
+generate equal numbers of events). Its error with respect to the truth has three parts:
+
+- the training sample's own fluctuation, ``Var T(D)``; the bootstrap estimates it by the variance
+  ``s_D^2`` of ``T(D_b)`` over resamples (Efron & Tibshirani 1993, ch. 6);
+- the Monte Carlo error of averaging only ``B`` resamples, ``s_D^2 * sum_b r_b^2 / M^2``
+  (``r_b`` members in group ``b``; ``s_D^2 / B`` for equal groups);
+- the optimisation and generation noise, averaged over all ``M`` members: ``s_w^2 / M``.
+
+``s_w^2`` is the pooled within-group variance (members that differ only in seed); the variance
+of the group means is ``s_D^2 + s_w^2 <1/r_b>``, so ``s_D^2`` is their difference (floored at 0).
+Quoting the raw member spread ``s_D^2 + s_w^2`` instead would count the optimisation noise at
+full weight although pooling averages it away: that is why ensemble bands over-covered (0.82-0.83
+for flows, ``benchmarks/results/coverage.md``). The 68 % band is ``p ± t σ`` with ``t`` the
+Student-t quantile of ``B - 1`` degrees of freedom (``s_D`` comes from ``B`` resamples).
+
+The effective number of events of a bin is ``n_eff = p (1 - p) / σ^2``: that many events sampled
+from the truth would estimate the bin as precisely. For the histogram, ``n_eff = sum p(1-p) /
+sum σ^2`` matches the mean quantile MSE of sampled events, ``(1 - 1/K) / (K n)`` for ``K``
+equal-probability bins (Butter et al. 2021); its sum uses the training-sample part before the
+per-bin floor at 0 (unbiased; the bands use the floored, conservative per-bin values). The
+amplification is ``G = n_eff / N_train``. The
+forecast uses no truth and sees no bias shared by all members; ``benchmarks/bench_worth.py``
+checks it against the measured G where the truth is exact.
+
+References:
+    Efron, Tibshirani, "An Introduction to the Bootstrap", Chapman & Hall (1993), ch. 6 and 19.
+    Matchev, Roman, Shyamsundar, SciPost Phys. 12 (2022) 104, arXiv:2002.06307.
+    Butter, Diefenbacher, Kasieczka, Nachman, Plehn, SciPost Phys. 10 (2021) 139, arXiv:2008.06545.
+    Lakshminarayanan, Pritzel, Blundell, "Deep ensembles", NeurIPS 2017, arXiv:1612.01474.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from ..errors import FlashgenError
+
+__all__ = ["LEVEL", "Variance", "Worth", "check_edges", "default_groups", "inherited_variance", "member_fractions",
+           "worth_from_fractions", "worth_of_sample"]
+
+LEVEL = 0.68
+"""Probability content of the band."""
+
+
+def check_edges(edges: np.ndarray) -> np.ndarray:
+    """``edges`` as a float array, refused unless 1D, finite, at least 2 and strictly increasing."""
+    e = np.asarray(edges, dtype=np.float64)
+    if e.ndim != 1 or len(e) < 2:
+        raise FlashgenError(f"need at least 2 bin edges, got {e.size}")
+    if not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
+        raise FlashgenError("bin edges must be finite and strictly increasing, got "
+                            + ",".join(f"{v:g}" for v in e[:8]) + (" ..." if len(e) > 8 else ""))
+    return e
+
+
+def default_groups(members: int) -> np.ndarray:
+    """Resample group of each member in flashgen's ensembles: member ``m`` -> ``m // 2``."""
+    return np.arange(members) // 2
+
+
+@dataclass(frozen=True)
+class Variance:
+    """Per-bin variance parts of the pooled estimator (arrays of shape ``(K,)``)."""
+
+    pooled: np.ndarray
+    """Fraction of the pooled sample in each bin."""
+    training: np.ndarray
+    """Inherited from the training sample: ``s_D^2 (1 + sum r_b^2 / M^2)``."""
+    noise: np.ndarray
+    """Optimisation and generation noise left after pooling: ``s_w^2 / M``."""
+    between: np.ndarray
+    """``s_D^2``: bootstrap variance of one resample's prediction."""
+    within: np.ndarray
+    """``s_w^2``: variance of members trained on the same resample."""
+    resamples: int
+    training_unfloored: np.ndarray
+    """:attr:`training` before flooring at 0 (unbiased; its sum over bins gives the histogram's n_eff)."""
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.training + self.noise
+
+
+def inherited_variance(fractions: np.ndarray, groups: np.ndarray | None = None) -> Variance:
+    """Variance of the pooled histogram from the members' histograms.
+
+    Arguments:
+        fractions: fraction of each member's events per bin, shape ``(M, K)``.
+        groups: resample group of each member, shape ``(M,)`` (default :func:`default_groups`).
+            Needs at least 2 groups and at least one group with 2 or more members.
+
+    Returns:
+        The :class:`Variance` parts (see the module docstring).
+    """
+    f = np.asarray(fractions, dtype=np.float64)
+    if f.ndim != 2:
+        raise FlashgenError(f"fractions must have shape (members, bins), got {f.shape}")
+    m = f.shape[0]
+    g = default_groups(m) if groups is None else np.asarray(groups)
+    if g.shape != (m,):
+        raise FlashgenError(f"need one resample group per member ({m}), got shape {g.shape}")
+    ids, inverse, sizes = np.unique(g, return_inverse=True, return_counts=True)
+    b = len(ids)
+    if b < 2:
+        raise FlashgenError(f"the training-sample variance needs members of at least 2 bootstrap "
+                            f"resamples, got {b} (an ensemble of at least 4 members)")
+    if sizes.max() < 2:
+        raise FlashgenError("the optimisation noise needs at least 2 members trained on the same "
+                            "resample (flashgen's ensembles pair them: members 2b and 2b+1)")
+    means = np.zeros((b, f.shape[1]))
+    np.add.at(means, inverse, f)
+    means /= sizes[:, None]
+    within = ((f - means[inverse]) ** 2).sum(axis=0) / (m - b)
+    raw_between = means.var(axis=0, ddof=1) - within * np.mean(1.0 / sizes)
+    factor = 1.0 + np.sum(sizes**2) / m**2
+    return Variance(f.mean(axis=0), np.maximum(raw_between, 0.0) * factor, within / m,
+                    np.maximum(raw_between, 0.0), within, b, raw_between * factor)
+
+
+@dataclass(frozen=True)
+class Worth:
+    """The worth of a generated histogram (arrays of shape ``(K,)``; ``edges`` ``(K + 1,)``)."""
+
+    edges: np.ndarray
+    fraction: np.ndarray
+    sigma: np.ndarray
+    band_low: np.ndarray
+    band_high: np.ndarray
+    n_eff_bins: np.ndarray
+    n_eff: float
+    amplification: float | None
+    train_events: int | None
+    generated_events: int
+    members: int
+    resamples: int
+    sigma_training: np.ndarray
+    sigma_noise: np.ndarray
+    observable: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON values (an infinite n_eff, from a bin with no spread, becomes ``None``)."""
+        def arr(x: np.ndarray) -> list[float | None]:
+            return [float(v) if np.isfinite(v) else None for v in np.asarray(x, dtype=np.float64)]
+
+        return {"observable": self.observable, "edges": arr(self.edges), "fraction": arr(self.fraction),
+                "sigma": arr(self.sigma), "band_low": arr(self.band_low), "band_high": arr(self.band_high),
+                "level": LEVEL, "n_eff_bins": arr(self.n_eff_bins),
+                "n_eff": float(self.n_eff) if np.isfinite(self.n_eff) else None,
+                "amplification": self.amplification, "train_events": self.train_events,
+                "generated_events": self.generated_events, "members": self.members,
+                "resamples": self.resamples, "sigma_training": arr(self.sigma_training),
+                "sigma_noise": arr(self.sigma_noise)}
+
+
+def worth_from_fractions(fractions: np.ndarray, edges: np.ndarray, *, groups: np.ndarray | None = None,
+                         train_events: int | None = None, generated_events: int = 0,
+                         observable: str = "") -> Worth:
+    """:class:`Worth` of the pooled histogram from per-member fractions ``(M, K)``.
+
+    Arguments:
+        fractions: fraction of each member's events in each bin (events outside the edges count
+            in the denominator), shape ``(M, K)``.
+        edges: bin edges, shape ``(K + 1,)``.
+        groups: resample group per member (default :func:`default_groups`).
+        train_events: size ``N`` of the training sample (gives the amplification ``n_eff / N``).
+        generated_events: events behind the histogram (reported only).
+        observable: name of the histogrammed quantity (reported only).
+    """
+    edges = check_edges(edges)
+    if np.shape(fractions)[-1] != len(edges) - 1:
+        raise FlashgenError(f"{np.shape(fractions)[-1]} bins of fractions but {len(edges)} edges")
+    var = inherited_variance(fractions, groups)
+    p = var.pooled
+    total = var.total
+    sigma = np.sqrt(total)
+    t = float(stats.t.ppf(0.5 + LEVEL / 2, var.resamples - 1))
+    spread = p * (1.0 - p)
+    # the histogram's n_eff from the unfloored (unbiased) sum: flooring every bin at 0 would
+    # bias it low wherever optimisation noise swamps the training-sample part
+    hist_var = max(float(np.sum(var.training_unfloored)), 0.0) + float(np.sum(var.noise))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_bins = np.where(total > 0, spread / total, np.inf)
+        n_eff = float(spread.sum() / hist_var) if hist_var > 0 else float("inf")
+    amp = None
+    if train_events is not None:
+        if train_events < 1:
+            raise FlashgenError(f"the number of training events must be positive, got {train_events}")
+        amp = n_eff / train_events if np.isfinite(n_eff) else None
+    return Worth(np.asarray(edges, dtype=np.float64), p, sigma, np.maximum(p - t * sigma, 0.0),
+                 np.minimum(p + t * sigma, 1.0), n_bins, n_eff, amp, train_events, generated_events,
+                 fractions.shape[0], var.resamples, np.sqrt(var.training), np.sqrt(var.noise), observable)
+
+
+def member_fractions(values: np.ndarray, member: np.ndarray, edges: np.ndarray,
+                     weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-member fraction of events in each bin: ``(member ids (M,), fractions (M, K))``.
+
+    Events outside the edges, and NaN values, count in each member's denominator (a fraction of
+    everything the member generated). ``weights`` (e.g. a 0/1 efficiency) weight the numerator
+    and denominator alike.
+    """
+    edges = check_edges(edges)
+    values = np.asarray(values, dtype=np.float64)
+    member = np.asarray(member)
+    if values.shape != member.shape or values.ndim != 1:
+        raise FlashgenError(f"values and member must be 1D of equal length, got {values.shape} and {member.shape}")
+    w = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
+    ids, inverse = np.unique(member, return_inverse=True)
+    k = len(edges) - 1
+    where = np.searchsorted(edges, values, side="right") - 1
+    where[values == edges[-1]] = k - 1
+    inside = (where >= 0) & (where < k) & np.isfinite(values)
+    counts = np.zeros((len(ids), k))
+    np.add.at(counts, (inverse[inside], where[inside]), w[inside])
+    totals = np.bincount(inverse, weights=w, minlength=len(ids))
+    return ids, counts / np.maximum(totals, 1e-300)[:, None]
+
+
+def worth_of_sample(values: np.ndarray, member: np.ndarray, edges: np.ndarray, *,
+                    train_events: int | None = None, observable: str = "",
+                    groups: np.ndarray | None = None) -> Worth:
+    """:class:`Worth` of the histogram of ``values`` (shape ``(n,)``) generated by an ensemble
+    whose member of each event is ``member`` (integers; member ``m`` in resample group ``m // 2``
+    unless ``groups`` maps each sorted member id to its group)."""
+    ids, fractions = member_fractions(values, member, edges)
+    g = default_groups(int(ids.max()) + 1)[ids] if groups is None else np.asarray(groups)
+    return worth_from_fractions(fractions, edges, groups=g, train_events=train_events,
+                                generated_events=len(values), observable=observable)
+
+
+def observable_values(table: Any, name: str) -> tuple[np.ndarray, str]:
+    """Values of ``name`` in ``table``: a column, or a registered derived observable
+    (:data:`flashgen.validation.observables.OBSERVABLES`, e.g. ``mll``) whose columns it has.
+
+    Returns:
+        ``(values (n,), unit)``.
+    """
+    from ..validation.observables import OBSERVABLES, applicable_observables
+
+    if name in table.names:
+        return np.asarray(table[name], dtype=np.float64), table.columns[name].unit if name in table.columns else ""
+    if name in OBSERVABLES:
+        if not applicable_observables(table.names, [name]):
+            need = ", ".join(c for c in OBSERVABLES[name].requires if c not in table.names)
+            raise FlashgenError(f"observable '{name}' needs column(s) {need}, which the table lacks")
+        return OBSERVABLES[name](table), OBSERVABLES[name].unit
+    derived = [o.name for o in applicable_observables(table.names)]
+    raise FlashgenError(f"unknown observable '{name}': not a column of the table"
+                        + (f" nor a derived quantity it supports ({', '.join(derived)})" if derived else ""))
+
+
+def equal_population_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """``bins`` bins with equal numbers of the finite ``values`` (quantile edges, duplicates
+    merged); the outermost edges are the smallest and largest value."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if bins < 2:
+        raise FlashgenError(f"need at least 2 bins, got {bins}")
+    if len(v) < bins:
+        raise FlashgenError(f"{len(v)} finite value(s) cannot fill {bins} equal-population bins")
+    edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, bins + 1)))
+    if len(edges) < 3:
+        raise FlashgenError("the observable takes too few distinct values for equal-population bins; give --edges")
+    return edges
+
+
+def describe(worth: Worth, unit: str = "") -> str:
+    """One line: what the generated events are worth in this observable."""
+    what = f"{worth.observable}" + (f" [{unit}]" if unit else "")
+    line = (f"{worth.generated_events:,} generated events are worth ≈ {_round(worth.n_eff):,} simulated "
+            f"events in {what}")
+    if worth.amplification is not None and worth.train_events:
+        line += f" (G = {worth.amplification:.2g} over {worth.train_events:,} training events)"
+    return line
+
+
+def _round(x: float) -> int:
+    """``x`` to two significant digits (an n_eff is not known better)."""
+    if not np.isfinite(x) or x <= 0:
+        return 0
+    digits = max(int(np.floor(np.log10(x))) - 1, 0)
+    return int(round(x, -digits))
+
+
+def pyhf_sample(worth: Worth, *, name: str = "generated", events: float | None = None,
+                modifier: str = "shapesys") -> dict[str, Any]:
+    """The histogram as a pyhf sample: counts ``fraction * events`` with a per-bin ``shapesys``
+    (or ``staterror``) modifier of absolute size ``sigma * events`` carrying the inherited
+    uncertainty, and a free ``normfactor`` ``mu_<name>``.
+
+    Arguments:
+        events: expected events of the sample (default: the generated events behind it).
+        modifier: ``"shapesys"`` (uncorrelated per bin, Poisson-constrained) or ``"staterror"``
+            (pyhf's MC-statistics modifier, Gaussian, combined over the channel's samples).
+    """
+    if modifier not in ("shapesys", "staterror"):
+        raise FlashgenError(f"unknown pyhf modifier '{modifier}'; use shapesys or staterror")
+    scale = float(worth.generated_events if events is None else events)
+    counts = [float(x) for x in worth.fraction * scale]
+    errors = [float(x) for x in worth.sigma * scale]
+    return {"name": name, "data": counts,
+            "modifiers": [{"name": f"mu_{name}", "type": "normfactor", "data": None},
+                          {"name": f"inherited_{name}", "type": modifier, "data": errors}]}

@@ -1,0 +1,127 @@
+"""``flashgen worth`` and ensembles from the command line: JSON, pyhf, every user error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flashgen.data import EventTable, read_table, write_table
+
+from .helpers import assert_user_error, run
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """A camel-back ensemble of 4 members (30 steps) and 8,000 events generated from it."""
+    from flashgen.cli.main import main
+
+    d = tmp_path_factory.mktemp("worth")
+    assert main(["simulate", "camelback", "--events", "400", "--seed", "3", "--out", str(d / "cb.parquet"), "-q"]) == 0
+    assert main(["train", "--data", str(d / "cb.parquet"), "--model", "flow", "--preset", "camelback",
+                 "--steps", "30", "--ensemble", "4", "--workers", "2", "--out", str(d / "ens.pt"), "-q"]) == 0
+    assert main(["generate", "--model", str(d / "ens.pt"), "--events", "8000", "--seed", "1",
+                 "--out", str(d / "g.parquet"), "-q"]) == 0
+    return d
+
+
+def test_worth_json_has_the_contracted_keys(generated: Path, capsys) -> None:
+    code, out, _ = run(capsys, "worth", "--generated", generated / "g.parquet", "--observable", "x",
+                       "--bins", "10", "--out", generated / "w.json")
+    assert code == 0
+    w = json.loads((generated / "w.json").read_text())
+    for key in ("edges", "fraction", "sigma", "band_low", "band_high", "n_eff_bins", "n_eff", "amplification"):
+        assert key in w
+    assert len(w["edges"]) == 11 and len(w["fraction"]) == 10
+    np.testing.assert_allclose(w["fraction"], 0.1, atol=0.002)  # equal-population bins
+    assert w["train_events"] == 400 and w["members"] == 4 and w["resamples"] == 2
+    assert w["amplification"] == pytest.approx(w["n_eff"] / 400)
+    assert all(lo <= f <= hi for lo, f, hi in zip(w["band_low"], w["fraction"], w["band_high"]))
+    assert out.startswith("8,000 generated events are worth ≈") and "(G = " in out
+    # --train-events overrides what the table records
+    run(capsys, "worth", "--generated", generated / "g.parquet", "--observable", "x", "--bins", "10",
+        "--train-events", "800", "--out", generated / "w2.json")
+    w2 = json.loads((generated / "w2.json").read_text())
+    assert w2["amplification"] == pytest.approx(w["amplification"] / 2)
+
+
+def test_pyhf_sample_drops_into_a_histfactory_fit(generated: Path, capsys) -> None:
+    pyhf = pytest.importorskip("pyhf")
+    code, _, _ = run(capsys, "worth", "--generated", generated / "g.parquet", "--observable", "x",
+                     "--edges=-1000,-4,0,4,1000", "--pyhf", "--pyhf-events", "500", "--name", "signal",
+                     "--out", generated / "s.json")
+    assert code == 0
+    sample = json.loads((generated / "s.json").read_text())
+    assert sample["name"] == "signal" and len(sample["data"]) == 4
+    assert sum(sample["data"]) == pytest.approx(500, rel=0.02)
+    spec = {"channels": [{"name": "x", "samples": [sample]}]}
+    model = pyhf.Model(spec, poi_name="mu_signal")
+    observed = [round(v * 1.2) for v in sample["data"]]
+    best = pyhf.infer.mle.fit(observed + model.config.auxdata, model)
+    mu = best[model.config.poi_index]
+    assert mu == pytest.approx(1.2, abs=0.15)
+    assert "inherited_signal" in model.config.parameters
+
+
+def test_worth_of_a_derived_observable() -> None:
+    from flashgen.stats.worth import observable_values
+
+    n = 5
+    cols = {"mu0_px": np.full(n, 40.0), "mu0_py": np.zeros(n), "mu0_pz": np.zeros(n), "mu0_e": np.full(n, 40.0),
+            "mu1_px": np.full(n, -40.0), "mu1_pz": np.zeros(n), "mu1_e": np.full(n, 40.0)}
+    values, unit = observable_values(EventTable(cols), "mll")
+    # mu1_py follows from momentum balance in the transverse plane: back-to-back 40 GeV muons
+    np.testing.assert_allclose(values, 80.0, rtol=1e-6)
+    assert unit == "GeV"
+
+
+def test_bad_requests(generated: Path, tmp_path: Path, capsys) -> None:
+    g = generated / "g.parquet"
+    out = tmp_path / "w.json"
+    assert_user_error(capsys, "worth", "--generated", generated / "cb.parquet", "--observable", "x",
+                      "--out", out, match="no 'member' column")
+    single = read_table(g)
+    single.data["member"] = np.zeros(len(single), dtype=np.int16)
+    write_table(single, tmp_path / "single.parquet")
+    assert_user_error(capsys, "worth", "--generated", tmp_path / "single.parquet", "--observable", "x",
+                      "--out", out, match="an ensemble is needed for the inherited uncertainty")
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "mll", "--out", out,
+                      match="observable 'mll' needs column(s)")
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "nope", "--out", out,
+                      match="unknown observable 'nope'")
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--edges", "1,0,2",
+                      "--out", out, match="strictly increasing")
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--edges", "1,a",
+                      "--out", out, match="edges must be numbers")
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--out", g,
+                      match="g.parquet")
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--pyhf",
+                      "--pyhf-events", "-5", "--out", out, match="--pyhf-events must be a positive")
+    assert_user_error(capsys, "worth", "--generated", tmp_path / "missing.parquet", "--observable", "x",
+                      "--out", out, match="missing.parquet")
+    assert not out.exists()
+
+
+def test_ensemble_training_errors(generated: Path, tmp_path: Path, capsys) -> None:
+    base = ["train", "--data", generated / "cb.parquet", "--model", "flow", "--preset", "camelback", "--steps", "5"]
+    assert_user_error(capsys, *base, "--ensemble", "3", "--out", tmp_path / "e.pt", match="at least 4 members")
+    assert_user_error(capsys, *base, "--ensemble", "4", "--resume", "--out", tmp_path / "e.pt",
+                      match="resumes by itself")
+    assert_user_error(capsys, "generate", "--model", generated / "ens.pt", "--events", "10", "--format",
+                      "nanoaod", "--out", tmp_path / "n.root", match="is an ensemble")
+    assert_user_error(capsys, "bench", "--model", generated / "ens.pt", "--out", tmp_path / "b.json",
+                      match="holds an ensemble")
+
+
+def test_an_ensemble_generates_the_same_dataset_on_workers(generated: Path, tmp_path: Path) -> None:
+    from flashgen.cli.main import main
+
+    common = ["generate", "--model", str(generated / "ens.pt"), "--events", "5000", "--seed", "4",
+              "--chunk-size", "700", "-q"]
+    assert main([*common, "--out", str(tmp_path / "one.parquet")]) == 0
+    assert main([*common, "--workers", "2", "--shard-chunks", "3", "--out", str(tmp_path / "d")]) == 0
+    one, many = read_table(tmp_path / "one.parquet"), read_table(tmp_path / "d")
+    assert np.array_equal(one["member"], many["member"]) and np.array_equal(one["x"], many["x"])
+    assert np.bincount(one["member"]).tolist() == [1250] * 4

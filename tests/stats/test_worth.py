@@ -1,0 +1,146 @@
+"""The worth estimator: variance parts of a pooled ensemble histogram, n_eff, amplification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flashgen.errors import FlashgenError
+from flashgen.stats.worth import (default_groups, describe, equal_population_edges, inherited_variance,
+                                  member_fractions, pyhf_sample, worth_from_fractions, worth_of_sample)
+
+
+def _synthetic(rng: np.random.Generator, bins: int, resamples: int, copies: int, p: float,
+               s_data: float, s_opt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Members = truth + training-sample error (shared) + bootstrap error (per resample) + noise."""
+    delta = rng.normal(0, s_data, bins)
+    boot = rng.normal(0, s_data, (resamples, bins))
+    f = p + delta + np.repeat(boot, copies, axis=0) + rng.normal(0, s_opt, (resamples * copies, bins))
+    return f, f.mean(axis=0) - p
+
+
+@pytest.mark.parametrize(("s_data", "s_opt"), [(0.01, 0.0), (0.01, 0.01), (0.005, 0.02)])
+def test_variance_parts_match_a_simulated_ensemble(s_data: float, s_opt: float) -> None:
+    rng = np.random.default_rng(1)
+    b, c, k = 5, 2, 40_000
+    f, error = _synthetic(rng, k, b, c, 0.1, s_data, s_opt)
+    v = inherited_variance(f)
+    m = b * c
+    assert v.within.mean() == pytest.approx(s_opt**2, rel=0.03, abs=2e-7)
+    expected = s_data**2 * (1 + 1 / b) + s_opt**2 / m
+    # the formula is right for the pooled estimator: its actual mean squared error
+    assert np.mean(error**2) == pytest.approx(expected, rel=0.05)
+    raw = f.var(axis=0, ddof=1).mean()
+    w = worth_from_fractions(f, np.linspace(0, 1, k + 1))
+    covered = np.mean((w.band_low <= 0.1) & (0.1 <= w.band_high))
+    if s_data >= s_opt:
+        assert v.between.mean() == pytest.approx(s_data**2, rel=0.08)
+        assert v.total.mean() == pytest.approx(expected, rel=0.08)
+        assert 0.64 < covered < 0.72
+    else:
+        # optimisation noise dominates: the between-resample part, floored at 0 where noise
+        # makes it negative, errs on the safe side, but far less than the raw member spread
+        assert v.between.mean() > s_data**2 and v.total.mean() > expected
+        assert v.total.mean() < 0.5 * raw
+        assert 0.68 < covered < 0.85
+    if s_opt > 0:  # the raw member spread over-states the pooled estimator's error
+        assert raw > 1.2 * expected
+
+
+def test_sampling_the_truth_is_worth_the_generated_events() -> None:
+    """Members sampling the truth itself (no training sample): n_eff ~ all generated events."""
+    rng = np.random.default_rng(3)
+    k, m, n = 10, 10, 2000
+    estimates, training, noise = [], [], []
+    edges = np.linspace(0, 1, k + 1)
+    for _ in range(200):
+        counts = rng.multinomial(n, np.full(k, 1 / k), size=m)
+        estimates.append(1 / worth_from_fractions(counts / n, edges).n_eff)
+        v = inherited_variance(counts / n)
+        training.append(v.training_unfloored.sum())
+        noise.append(v.noise.sum())
+    # unbiased parts: no training-sample variance, generation noise p(1-p)/(M n) per bin
+    assert abs(np.mean(training)) < 3 * np.std(training) / np.sqrt(len(training))
+    assert np.mean(noise) == pytest.approx(k * 0.09 / (m * n), rel=0.03)
+    # n_eff floors the histogram's training part at 0: conservative when it is truly 0
+    assert 0.4 * m * n < 1 / np.mean(estimates) <= m * n
+
+
+def test_worth_of_a_resampled_training_sample_is_the_training_sample() -> None:
+    """No model (members resample the training events): n_eff ~ N / (1 + 1/B), G ~ 0.83."""
+    rng = np.random.default_rng(4)
+    n, k, m = 400, 8, 10
+    edges = np.linspace(0, 1, k + 1)
+    amps = []
+    for rep in range(60):
+        x = rng.random(n)
+        values, member = [], []
+        for j in range(m):
+            boot = x[np.random.default_rng([rep, j // 2]).integers(0, n, n)]
+            values.append(boot[rng.integers(0, n, 5000)])
+            member.append(np.full(5000, j))
+        w = worth_of_sample(np.concatenate(values), np.concatenate(member), edges, train_events=n)
+        amps.append(1 / w.amplification)
+    assert 1 / np.mean(amps) == pytest.approx(1 / (1 + 1 / 5), rel=0.12)
+
+
+def test_member_fractions_count_outside_and_nan_in_the_denominator() -> None:
+    values = np.array([0.5, 1.5, 5.0, np.nan, 0.2, 1.0])
+    member = np.array([0, 0, 0, 0, 1, 1])
+    ids, f = member_fractions(values, member, np.array([0.0, 1.0, 2.0]))
+    assert ids.tolist() == [0, 1]
+    np.testing.assert_allclose(f, [[0.25, 0.25], [0.5, 0.5]])
+
+
+def test_json_keys_and_sentence() -> None:
+    rng = np.random.default_rng(5)
+    f, _ = _synthetic(rng, 4, 3, 2, 0.25, 0.01, 0.002)
+    w = worth_from_fractions(f, np.arange(5.0), train_events=1000, generated_events=60_000, observable="mll")
+    out = w.to_json()
+    for key in ("edges", "fraction", "sigma", "band_low", "band_high", "n_eff_bins", "n_eff", "amplification"):
+        assert key in out
+    assert len(out["edges"]) == 5 and len(out["fraction"]) == 4
+    assert out["amplification"] == pytest.approx(out["n_eff"] / 1000)
+    text = describe(w, "GeV")
+    assert text.startswith("60,000 generated events are worth ≈ ") and "in mll [GeV] (G = " in text
+
+
+def test_pyhf_sample_scales_counts_and_uncertainty() -> None:
+    f = np.array([[0.5, 0.5], [0.6, 0.4], [0.45, 0.55], [0.55, 0.45]])
+    w = worth_from_fractions(f, np.array([0.0, 1.0, 2.0]), generated_events=1000)
+    s = pyhf_sample(w, events=200.0)
+    assert s["data"] == pytest.approx((w.fraction * 200).tolist())
+    assert s["modifiers"][1]["type"] == "shapesys"
+    assert s["modifiers"][1]["data"] == pytest.approx((w.sigma * 200).tolist())
+    with pytest.raises(FlashgenError, match="unknown pyhf modifier"):
+        pyhf_sample(w, modifier="histosys")
+
+
+def test_equal_population_edges() -> None:
+    x = np.random.default_rng(6).normal(size=10_000)
+    edges = equal_population_edges(x, 10)
+    counts, _ = np.histogram(x, edges)
+    assert len(edges) == 11 and counts.min() >= 999 and counts.max() <= 1001
+    with pytest.raises(FlashgenError, match="too few distinct values"):
+        equal_population_edges(np.ones(100), 5)
+
+
+@pytest.mark.parametrize(("fractions", "groups", "match"), [
+    (np.ones((4, 3)) / 3, np.zeros(4), "at least 2 bootstrap resamples"),
+    (np.ones((4, 3)) / 3, np.arange(4), "at least 2 members trained on the same resample"),
+    (np.ones(3), None, "shape"),
+    (np.ones((4, 3)) / 3, np.zeros(3), "one resample group per member"),
+])
+def test_bad_ensembles_are_refused(fractions, groups, match) -> None:
+    with pytest.raises(FlashgenError, match=match):
+        inherited_variance(fractions, groups)
+
+
+@pytest.mark.parametrize("edges", [[0.0, 2.0, 1.0], [0.0, 0.0, 1.0], [1.0], [0.0, np.inf]])
+def test_bad_edges_are_refused(edges) -> None:
+    with pytest.raises(FlashgenError, match="edges"):
+        worth_of_sample(np.zeros(8), np.arange(8) % 4, np.asarray(edges))
+
+
+def test_default_groups_pair_members() -> None:
+    assert default_groups(5).tolist() == [0, 0, 1, 1, 2]
