@@ -119,6 +119,31 @@ def test_chi2_is_calibrated_for_unequal_sample_sizes(rng: np.random.Generator) -
     assert np.mean(values) == pytest.approx(1.0, abs=0.07)
 
 
+def test_chi2_with_inherited_variance_hand_computed() -> None:
+    n, m = np.array([10.0, 30.0]), np.array([30.0, 30.0])
+    extra = np.array([0.01, 0.0])
+    # per bin (n/N - m/M)^2 / ((n + m)/(N M) + extra)
+    expected = (0.25 - 0.5) ** 2 / (40 / 2400 + 0.01) + (0.75 - 0.5) ** 2 / (60 / 2400)
+    assert chi2_histograms(n, m, extra).chi2 == pytest.approx(expected)
+    assert chi2_histograms(n, m, np.zeros(2)).chi2 == pytest.approx(chi2_histograms(n, m).chi2)
+
+
+def test_chi2_with_inherited_variance_is_calibrated(rng: np.random.Generator) -> None:
+    """A generator whose bin probabilities scatter by the stated inherited variance: the χ²
+    including it has mean 1 per degree of freedom; without it, far more."""
+    edges = np.linspace(-3, 3, 21)
+    p = np.diff(stats.norm.cdf(np.concatenate([[-np.inf], edges, [np.inf]])))
+    var = (0.1 * p) ** 2
+    with_, without = [], []
+    for _ in range(300):
+        q = np.clip(p + rng.normal(0, np.sqrt(var)), 1e-9, None)
+        ref, gen = rng.multinomial(2000, p), rng.multinomial(20_000, q / q.sum())
+        with_.append(chi2_histograms(ref, gen, var).chi2_ndf)
+        without.append(chi2_histograms(ref, gen).chi2_ndf)
+    assert np.mean(with_) == pytest.approx(1.0, abs=0.1)
+    assert np.mean(without) > 1.5
+
+
 def test_chi2_rejects_bad_input() -> None:
     with pytest.raises(FlashgenError, match="equal length"):
         chi2_histograms(np.ones(3), np.ones(4))
@@ -126,6 +151,8 @@ def test_chi2_rejects_bad_input() -> None:
         chi2_histograms(np.zeros(3), np.ones(3))
     with pytest.raises(FlashgenError, match="non-negative"):
         chi2_histograms(np.array([1.0, -1.0]), np.ones(2))
+    with pytest.raises(FlashgenError, match="inherited variances"):
+        chi2_histograms(np.ones(2), np.ones(2), np.array([-1.0, 0.0]))
 
 
 def test_binomial_fraction_is_clopper_pearson() -> None:

@@ -63,6 +63,17 @@ def zmumu_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return out, result
 
 
+def test_an_ensemble_sample_reports_its_worth(zmumu_report) -> None:
+    out, result = zmumu_report
+    worth = result["worth"]
+    assert "mll" in worth and worth["mll"]["members"] == 3 and worth["mll"]["n_eff"] > 0
+    assert worth["mll"]["generated_events"] == 4000
+    assert 'id="worth-table"' in (out / "report.html").read_text(encoding="utf-8")
+    chi = result["metrics"]["observable/mll"]
+    # the inherited uncertainty only widens the χ² denominator
+    assert chi["chi2_ndf"] <= chi["chi2_ndf_statistical"]
+
+
 def test_report_html_references_existing_images_and_has_the_metrics_table(zmumu_report) -> None:
     out, result = zmumu_report
     page = _parse(out)

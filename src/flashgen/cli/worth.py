@@ -78,8 +78,9 @@ def _run(args: argparse.Namespace) -> None:
                             "is needed for the inherited uncertainty (flashgen train --ensemble M)")
     values, unit = observable_values(table, args.observable)
     edges = np.asarray(args.edges) if args.edges is not None else equal_population_edges(values, args.bins or 20)
-    recorded = (table.meta.get("model") or {})
-    info = recorded.get("ensemble") or {}
+    recorded = table.meta.get("model")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    info = recorded.get("ensemble") if isinstance(recorded.get("ensemble"), dict) else {}
     train_events = args.train_events or info.get("train_events") or recorded.get("train_events")
     groups = None
     if info.get("groups") is not None:

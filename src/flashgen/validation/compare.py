@@ -74,8 +74,27 @@ def resample(sample: Sample, index: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[index] for k, v in sample.items()}
 
 
+def inherited_fraction_variance(values: np.ndarray, member: np.ndarray,
+                                edges: np.ndarray) -> np.ndarray | None:
+    """Per-bin variance of the generated fractions (under- and overflow bins included, finite
+    values only) inherited from the training sample, from an ensemble's ``member`` column
+    (:func:`flashgen.stats.worth.inherited_variance`); ``None`` if the members cannot give it."""
+    from ..stats.worth import inherited_variance
+
+    ok = np.isfinite(values)
+    v, mem = values[ok], member[ok]
+    ids = np.unique(mem)
+    if len(ids) < 2:
+        return None
+    fractions = np.stack([counts_with_flow(v[mem == i], edges) / max(int(np.sum(mem == i)), 1) for i in ids])
+    try:
+        return inherited_variance(fractions, ids // 2).total
+    except FlashgenError:
+        return None
+
+
 def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity,
-           edges: np.ndarray | None = None) -> dict[str, float]:
+           edges: np.ndarray | None = None, member: np.ndarray | None = None) -> dict[str, float]:
     fr, fg = np.isfinite(ref), np.isfinite(gen)
     out: dict[str, float] = {}
     if q.nullable:
@@ -89,7 +108,13 @@ def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity,
     ks, w1 = m.ks_and_wasserstein(r, g)
     std = float(r.std())
     edges = q.edges if edges is None else edges
-    chi = m.chi2_histograms(counts_with_flow(r, edges), counts_with_flow(g, edges))
+    c_ref, c_gen = counts_with_flow(r, edges), counts_with_flow(g, edges)
+    chi = m.chi2_histograms(c_ref, c_gen)
+    if member is not None:
+        extra = inherited_fraction_variance(gen, member, np.asarray(edges))
+        if extra is not None:  # judged against the reference noise plus the inherited uncertainty
+            out["chi2_ndf_statistical"] = chi.chi2_ndf
+            chi = m.chi2_histograms(c_ref, c_gen, extra)
     out.update(
         ks_stat=ks.statistic, ks_pvalue=ks.pvalue, w1=w1,
         w1_norm=w1 / std if std > 0 else (0.0 if w1 == 0 else float("inf")),
@@ -124,13 +149,16 @@ def _reason(err: Exception) -> str:
 
 
 def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
-            unavailable: dict[str, str] | None = None) -> Results:
+            unavailable: dict[str, str] | None = None, member: np.ndarray | None = None) -> Results:
     """Every metric of ``gen`` against ``ref``.
 
     Arguments:
         ref, gen: the two samples; plan: what to compute; seed: seed of the Fréchet batches.
         unavailable: if given, receives ``key -> reason`` for every key whose metrics could not
             be computed (their values are NaN in the result; the key is never dropped).
+        member: ensemble member of each generated event, or ``None``: with it, the χ² of every
+            feature and observable includes the uncertainty the generator inherits from its
+            training sample (the purely statistical value is kept as ``chi2_ndf_statistical``).
 
     Returns:
         ``key -> {metric: value}`` with keys ``feature/<name>``, ``observable/<name>``,
@@ -140,7 +168,7 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
     reasons = unavailable if unavailable is not None else {}
     out: Results = {}
     for q in plan.quantities.values():
-        out[f"{q.kind}/{q.name}"] = _one_d(ref[q.name], gen[q.name], q)
+        out[f"{q.kind}/{q.name}"] = _one_d(ref[q.name], gen[q.name], q, member=member)
     for s in plan.slicings:
         vr, vg = ref[f"slice:{s.name}"], gen[f"slice:{s.name}"]
         for k in range(len(s.bins)):

@@ -204,6 +204,24 @@ def _quantity_table(result: dict[str, Any], kind: str, table_id: str) -> str:
     return f'<table id="{table_id}">{head}{"".join(rows)}</table>'
 
 
+def _worth_table(result: dict[str, Any]) -> str:
+    """Effective events per quantity of an ensemble's generated sample (empty otherwise)."""
+    worth = result.get("worth") or {}
+    if not worth:
+        return ""
+    rows = "".join(
+        f'<tr><td class="name">{_e(name)}</td><td>{_num(w.get("generated_events"), ",.0f")}</td>'
+        f'<td>{_num(w.get("n_eff"), ",.3g")}</td><td>{_num(w.get("train_events"), ",.0f")}</td>'
+        f'<td>{_num(w.get("amplification"), ".2g")}</td></tr>' for name, w in worth.items())
+    head = ('<tr><th class="name">quantity</th><th>generated events used</th><th>worth n_eff</th>'
+            '<th>training events</th><th>amplification G</th></tr>')
+    return ('<h3>What the generated events are worth</h3><p>Effective number of simulated events '
+            'with the same precision in each quantity\'s histogram (the bins of the figures), from '
+            'the spread of the ensemble\'s bootstrap members with their optimisation noise '
+            'separated; G = n_eff / training events. It sees no bias the members share.</p>'
+            f'<table id="worth-table">{head}{rows}</table>')
+
+
 def _conditional_table(result: dict[str, Any]) -> str:
     checks = _checks_by(result)
     rows = []
@@ -290,6 +308,7 @@ def render_html(result: dict[str, Any], figures: Sequence[dict[str, str]]) -> st
         "<h3>Whole events</h3>", _global_table(result),
         "<h3>Features</h3>", _quantity_table(result, "feature", "metrics-table"),
         "<h3>Derived observables</h3>", _quantity_table(result, "observable", "observables-table"),
+        _worth_table(result),
         "<h3>Conditional checks</h3>", _conditional_table(result),
         "<h3>Thresholds</h3>", _thresholds(result),
         '<h2 id="features">Feature distributions</h2>', _figures(figures, "features"),

@@ -141,7 +141,8 @@ class HistogramChi2:
         return float(stats.chi2.sf(self.chi2, self.ndf)) if self.ndf > 0 else float("nan")
 
 
-def chi2_histograms(counts_ref: np.ndarray, counts_gen: np.ndarray) -> HistogramChi2:
+def chi2_histograms(counts_ref: np.ndarray, counts_gen: np.ndarray,
+                    inherited: np.ndarray | None = None) -> HistogramChi2:
     """χ² test that two unweighted histograms with different totals come from one distribution.
 
     With totals ``N = Σ n_i`` and ``M = Σ m_i``,
@@ -149,9 +150,15 @@ def chi2_histograms(counts_ref: np.ndarray, counts_gen: np.ndarray) -> Histogram
     and ``ndf`` = those bins - 1. Both samples' statistical uncertainties enter (the pooled
     estimate of each bin's probability), so unequal sample sizes are handled correctly.
 
+    With ``inherited``, the variance of the generated *fraction* in each bin that the generator
+    inherits from its finite training sample (:mod:`flashgen.stats.worth`), each bin's variance
+    ``(n_i + m_i) / (N M)`` of ``n_i/N - m_i/M`` grows by it: a difference the training sample
+    explains is not held against the generator.
+
     Arguments:
         counts_ref, counts_gen: event counts per bin, shape ``(n_bins,)`` (include under- and
             overflow bins to compare the tails too).
+        inherited: variance of the generated fractions, shape ``(n_bins,)``, or ``None``.
     """
     n = np.asarray(counts_ref, dtype=np.float64)
     m = np.asarray(counts_gen, dtype=np.float64)
@@ -163,7 +170,13 @@ def chi2_histograms(counts_ref: np.ndarray, counts_gen: np.ndarray) -> Histogram
     if big_n == 0 or big_m == 0:
         raise FlashgenError("cannot compare an empty histogram")
     used = (n + m) > 0
-    chi2 = np.sum((big_m * n[used] - big_n * m[used]) ** 2 / (n[used] + m[used])) / (big_n * big_m)
+    var = (n[used] + m[used]) / (big_n * big_m)
+    if inherited is not None:
+        extra = np.asarray(inherited, dtype=np.float64)
+        if extra.shape != n.shape or np.any(~np.isfinite(extra)) or np.any(extra < 0):
+            raise FlashgenError(f"inherited variances must be finite, >= 0 and of shape {n.shape}")
+        var = var + extra[used]
+    chi2 = np.sum((n[used] / big_n - m[used] / big_m) ** 2 / var)
     return HistogramChi2(float(chi2), int(used.sum()) - 1)
 
 

@@ -128,7 +128,9 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
             member = None
         else:
             notes.append(f"the generated table has {len(np.unique(member))} ensemble members "
-                         "(column 'member'): histograms show their 68 % band")
+                         "(column 'member'): histograms show the 68 % band of the uncertainty "
+                         "inherited from the training sample, the χ² checks include it, and the "
+                         "worth table gives each quantity's effective number of events")
 
     quantities: dict[str, Quantity] = {}
     rs: dict[str, np.ndarray] = {}
@@ -239,7 +241,8 @@ def validate(reference: EventTable, generated: EventTable,
         n_ref, n_gen = len(next(iter(comp.ref.values()))), len(next(iter(comp.gen.values())))
         _step(bar, "prepared")
         unavailable: dict[str, str] = {}  # key -> why its metrics are NaN
-        results = compare(comp.ref, comp.gen, plan, seed=int(seeds[1]), unavailable=unavailable)
+        results = compare(comp.ref, comp.gen, plan, seed=int(seeds[1]), unavailable=unavailable,
+                          member=comp.member)
         _step(bar, "metrics")
         null = null_metrics(comp.ref, n_ref, n_gen, plan, repeats=repeats, seed=int(seeds[2]),
                             on_repeat=lambda: _step(bar, "resolution"))
@@ -270,6 +273,8 @@ def validate(reference: EventTable, generated: EventTable,
             "thresholds": {k: {"limit": t.limit, "description": t.description}
                            for k, t in THRESHOLDS.items()},
         }
+        if comp.member is not None:
+            out["worth"] = _worth(comp, generated)
         if len(comp.features) >= 2 and "global/correlation" not in unavailable:
             out["correlation"] = {
                 "columns": comp.features,
@@ -304,6 +309,29 @@ def validate(reference: EventTable, generated: EventTable,
 
             write_report(out_dir, out, comp)
             _step(bar, "report")
+    return out
+
+
+def _worth(comp: Comparison, generated: EventTable) -> dict[str, Any]:
+    """Effective events and amplification of every feature and observable histogram (the
+    validation's bins) of the compared generated events, from their ensemble members
+    (:mod:`flashgen.stats.worth`); quantities whose ensemble cannot give it are left out."""
+    from ..stats.worth import worth_of_sample
+
+    recorded = generated.meta.get("model")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    ensemble = recorded.get("ensemble") if isinstance(recorded.get("ensemble"), dict) else {}
+    n_train = ensemble.get("train_events") or recorded.get("train_events")
+    out: dict[str, Any] = {}
+    for q in comp.plan.quantities.values():
+        try:
+            w = worth_of_sample(comp.gen[q.name], comp.member, np.asarray(q.edges, dtype=np.float64),
+                                train_events=n_train, observable=q.name)
+        except FlashgenError:
+            continue
+        out[q.name] = {"kind": q.kind, "n_eff": w.n_eff, "amplification": w.amplification,
+                       "generated_events": w.generated_events, "train_events": n_train,
+                       "members": w.members, "bins": len(q.edges) - 1}
     return out
 
 

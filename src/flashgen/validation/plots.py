@@ -85,13 +85,19 @@ def _draw(ax: object, rax: object, panel: HistPanel, legend: bool) -> None:
 
     band = None
     if member is not None and gen.size:
-        from ..stats.bands import histogram_band
+        from ..errors import FlashgenError
+        from ..stats.worth import worth_of_sample
 
-        # distribution-free prediction band: 68 % coverage for any number of members
-        band = histogram_band(gen, member, edges, method="prediction")
-        lo, hi = band.lo / widths, band.hi / widths
+        # the pooled histogram's 68 % band of the uncertainty inherited from the training sample
+        try:
+            w = worth_of_sample(gen, member, edges)
+            band = (w.band_low, w.band_high)  # fractions of all finite values, as _density
+        except FlashgenError:
+            band = None
+    if band is not None:
+        lo, hi = band[0] / widths, band[1] / widths
         ax.stairs(hi, edges, baseline=lo, fill=True, color=BAND_COLOR, alpha=0.7,
-                  label="generated 68 % band")
+                  label="inherited 68 % band")
     mplhep.histplot(d_gen, edges, ax=ax, color=GEN_COLOR, label="generated", flow="none")
     mplhep.histplot(d_ref, edges, yerr=e_ref, ax=ax, histtype="errorbar", color=REF_COLOR,
                     markersize=3, label="reference", flow="none")
@@ -110,8 +116,8 @@ def _draw(ax: object, rax: object, panel: HistPanel, legend: bool) -> None:
         ratio = np.where(d_ref > 0, d_gen / d_ref, np.nan)
         rel = np.sqrt(np.where(c_gen > 0, 1.0 / c_gen, 0.0) + np.where(c_ref > 0, 1.0 / c_ref, 0.0))
         if band is not None:
-            rax.stairs(np.where(d_ref > 0, band.hi / widths / d_ref, np.nan), edges,
-                       baseline=np.where(d_ref > 0, band.lo / widths / d_ref, np.nan),
+            rax.stairs(np.where(d_ref > 0, hi / d_ref, np.nan), edges,
+                       baseline=np.where(d_ref > 0, lo / d_ref, np.nan),
                        fill=True, color=BAND_COLOR, alpha=0.7)
     rax.axhline(1.0, color="grey", lw=0.8)
     rax.errorbar(centers, ratio, yerr=ratio * rel, fmt="o", ms=2.5, color=GEN_COLOR, lw=0.8)
