@@ -15,7 +15,7 @@ import torch
 
 from flashgen.data import read_table
 from flashgen.errors import FlashgenError
-from flashgen.models.flashmodel import FlashModel
+from flashgen.models import EnsembleModel, load_model
 from flashgen.cli.run import summary_lines
 from flashgen.pipeline_run import RUN_FILE, STAGES, RunSettings, run_pipeline, stage_seed
 
@@ -85,12 +85,16 @@ def test_split_is_a_seeded_partition_of_the_reference(job) -> None:
     assert held.meta["split"]["part"] == "held-out"
 
 
-def test_model_is_trained_on_the_training_part_only(job) -> None:
+def test_model_is_an_ensemble_trained_on_the_training_part_only(job) -> None:
     out, summary, _ = job
-    model = FlashModel.load(out / "model.pt")
+    model = load_model(out / "model.pt")
     train = read_table(out / "reference-train.parquet", columns=["nvtx"])
-    assert model.info["train_events"] + model.info["val_events"] == len(train)
-    assert model.info["config"]["steps"] == 20
+    assert isinstance(model, EnsembleModel) and len(model) == 8
+    assert model.info["ensemble"]["train_events"] == len(train) == summary["model"]["train_events"]
+    for member in model.members:  # each on a bootstrap resample, snapshots on the rows left out
+        assert member.info["train_events"] == len(train)
+        assert member.info["config"]["steps"] == 20
+    assert summary["model"]["members"] == 8
     assert summary["model"]["parameters"] == model.n_parameters()
     assert summary["model"]["file_mb"] == pytest.approx((out / "model.pt").stat().st_size / 1e6)
     assert not (out / ".model.pt.ckpt").exists()
@@ -125,6 +129,12 @@ def test_validation_compares_held_out_with_generated(job) -> None:
     assert worst["name"] in ks and worst["ks_stat"] == max(ks.values())
     text = "\n".join(summary_lines(summary))
     assert "speed-up:" in text and worst["name"] in text
+    # the sample states its worth in m(μμ): n_eff over the whole generated sample
+    worth = summary["worth"]
+    assert worth["generated_events"] == summary["generation"]["events"] and worth["members"] == 8
+    assert worth["amplification"] == pytest.approx(worth["n_eff"] / worth["train_events"])
+    assert f"worth: {worth['line']}" in text and "generated events are worth ≈" in text
+    assert "mll" in metrics["worth"] and 'id="worth-table"' in (out / "validation" / "report.html").read_text()
 
 
 def test_a_finished_job_is_skipped_whole(job) -> None:
@@ -184,7 +194,7 @@ def test_linear_multiply_adds_of_a_gan_are_its_generator_layers(job) -> None:
 def test_flow_multiply_adds_per_event_do_not_depend_on_the_batch(job) -> None:
     from flashgen.bench import linear_macs_per_event
 
-    model = FlashModel.load(job[0] / "model.pt")
+    model = load_model(job[0] / "model.pt").members[0]
     macs = linear_macs_per_event(model, n=64)
     assert macs > 0 and macs == linear_macs_per_event(model, n=256)
     # at most one evaluation of every linear layer per transform and event
@@ -202,6 +212,7 @@ def test_speed_benchmark_of_a_model_file(job, tmp_path) -> None:
     from flashgen.sources.zmumu.columns import FEATURES
 
     assert result["model"]["kind"] == "flow" and result["model"]["columns"] == len(FEATURES)
+    assert result["model"]["ensemble_members"] == 8  # one member's rate is the ensemble's
     for rate in ("network", "columns", "parquet"):
         r = result["rates"][rate]
         assert 0 < r["median"] <= r["best"]

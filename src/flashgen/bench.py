@@ -36,6 +36,7 @@ import torch
 
 from .data import EventTable
 from .errors import FlashgenError
+from .models.ensemble import EnsembleModel, load_model
 from .models.flashmodel import FlashModel
 
 __all__ = ["QUICK_EVENTS", "QUICK_STEPS", "columns_job", "linear_macs_per_event", "machine_info",
@@ -293,7 +294,10 @@ def speed_benchmark(model_path: str | os.PathLike[str], *, events: int = 1_000_0
     if events < 1 or chunk_size < 1 or repeats < 1:
         raise FlashgenError("events, chunk size and repeats must be positive")
     path = Path(model_path)
-    model = FlashModel.load(path, device=device)
+    loaded = load_model(path, device=device)
+    # an ensemble generates with each member in turn: one member's rate is the ensemble's
+    members = len(loaded) if isinstance(loaded, EnsembleModel) else 1
+    model = loaded.members[0] if isinstance(loaded, EnsembleModel) else loaded
     if model.condition_names:
         if conditions is None:
             raise FlashgenError(f"{path} is conditional: give a conditions table with columns "
@@ -316,7 +320,8 @@ def speed_benchmark(model_path: str | os.PathLike[str], *, events: int = 1_000_0
     return {
         "model": {"path": str(path), "kind": model.kind, "parameters": model.n_parameters(),
                   "file_mb": path.stat().st_size / 1e6, "columns": len(model.output_columns),
-                  "hparams": model.network.hparams, "preset": model.info.get("preset")},
+                  "hparams": model.network.hparams, "preset": model.info.get("preset"),
+                  "ensemble_members": members},
         "settings": {"events": events, "chunk_size": chunk_size, "repeats": repeats,
                      "device": device, "seed": seed, "torch_threads": torch.get_num_threads()},
         "rates": rates,

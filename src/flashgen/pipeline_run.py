@@ -46,6 +46,15 @@ DEFAULT_EVENTS = 20_000
 DEFAULT_FACTOR = 100.0
 DEFAULT_HOLDOUT = 0.25
 DEFAULT_VALIDATION_EVENTS = 100_000
+DEFAULT_ENSEMBLE = 8
+"""Members of the job's model: 4 bootstrap resamples x 2 seeds, so that the generated sample
+states what it is worth (:mod:`flashgen.stats.worth`). 8 members of 3,000 steps each train in
+about the time budget of the job on 2 cores (2 members at once, one thread each)."""
+DEFAULT_MEMBER_STEPS = 3000
+"""Training steps of each ensemble member when ``steps`` is not given (the single flow of the
+zmumu preset ran 5,000 and kept its snapshot of step 3,000)."""
+WORTH_OBSERVABLE = "mll"
+"""The observable whose worth the job's summary states."""
 STAGES = ("simulate", "split", "train", "generate", "validate")
 
 REFERENCE = "reference"
@@ -74,7 +83,10 @@ class RunSettings:
         holdout: fraction of the selected reference events held out for validation.
         validation_events: at most this many events of each table enter the validation
             (a seeded subsample of the generated events; the held-out split is smaller).
-        workers: simulation worker processes (does not change any output).
+        ensemble: members of the model (pairs per bootstrap resample, :data:`DEFAULT_ENSEMBLE`),
+            or 1 for a single model (no statement of worth).
+        workers: simulation worker processes and parallel member trainings (does not change
+            any output).
     """
 
     events: int = DEFAULT_EVENTS
@@ -86,17 +98,21 @@ class RunSettings:
     library_events: int = 5000
     holdout: float = DEFAULT_HOLDOUT
     validation_events: int = DEFAULT_VALIDATION_EVENTS
+    ensemble: int = DEFAULT_ENSEMBLE
     workers: int = 2
 
     def __post_init__(self) -> None:
         from .models import get_model
 
-        for name in ("events", "library_events", "validation_events", "workers"):
+        for name in ("events", "library_events", "validation_events", "workers", "ensemble"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise FlashgenError(f"{name} must be a positive integer, got {value!r}")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
             raise FlashgenError(f"steps must be a positive integer, got {self.steps!r}")
+        if self.ensemble in (2, 3):
+            raise FlashgenError(f"an ensemble needs at least 4 members (2 resamples x 2 seeds), got "
+                                f"{self.ensemble}; use 1 for a single model")
         check_seed(self.seed)
         get_model(self.model)  # a clear error naming the registered families
         if not (math.isfinite(self.factor) and self.factor > 0):
@@ -114,7 +130,7 @@ class RunSettings:
 DEPENDS: dict[str, tuple[str, ...]] = {
     "simulate": ("events", "seed", "pileup", "library_events"),
     "split": ("holdout",),
-    "train": ("model", "steps"),
+    "train": ("model", "steps", "ensemble"),
     "generate": ("factor",),
     "validate": ("validation_events",),
 }
@@ -288,9 +304,12 @@ class _Job:
 
         def work() -> dict[str, Any]:
             from .data import read_table
-            from .training import train
 
             table = read_table(self.out / TRAIN_SPLIT)
+            if s.ensemble > 1:
+                return self._train_ensemble(table, model_path)
+            from .training import train
+
             model = train(table, s.model, preset="zmumu", steps=s.steps,
                           seed=stage_seed(s.seed, "train"), quiet=self.quiet, checkpoint=ckpt,
                           resume=True)
@@ -299,19 +318,40 @@ class _Job:
             r = model.info["result"]
             return {"model": s.model, "steps": r["steps"], "best_step": r["best_step"],
                     "best_score": r["best_score"], "samples_per_second": r["samples_per_second"],
-                    "trainer_seconds": r["seconds"],
+                    "trainer_seconds": r["seconds"], "members": 1,
                     "train_events": model.info["train_events"], "val_events": model.info["val_events"],
                     "parameters": model.n_parameters(), "file_mb": model_path.stat().st_size / 1e6}
 
         what = f"{s.model} (zmumu preset) on {self.out / TRAIN_SPLIT}"
+        if s.ensemble > 1:
+            what = (f"ensemble of {s.ensemble} {s.model} models (zmumu preset, {s.ensemble // 2} bootstrap "
+                    f"resamples x 2 seeds, {s.workers} at once) on {self.out / TRAIN_SPLIT}")
         self.stage(3, "train", what + (f", resuming from {ckpt}" if resume else ""), done, work,
                    f"{model_path} exists")
 
+    def _train_ensemble(self, table: Any, model_path: Path) -> dict[str, Any]:
+        from .training.ensemble import train_ensemble
+
+        s = self.settings
+        steps = s.steps or DEFAULT_MEMBER_STEPS
+        start = time.perf_counter()
+        ens = train_ensemble(table, s.ensemble, s.model, out=model_path, preset="zmumu", steps=steps,
+                             seed=stage_seed(s.seed, "train"), workers=s.workers, quiet=self.quiet)
+        results = [m.info["result"] for m in ens.members]
+        return {"model": s.model, "members": len(ens), "steps": steps,
+                "best_step": int(np.median([r["best_step"] for r in results])),
+                "best_score": float(np.median([r["best_score"] for r in results if r["best_score"] is not None]
+                                              or [np.nan])),
+                "samples_per_second": float(sum(r["samples_per_second"] for r in results)) / max(s.workers, 1),
+                "trainer_seconds": time.perf_counter() - start,
+                "train_events": len(table), "val_events": int(np.mean([m.info["val_events"] for m in ens.members])),
+                "parameters": ens.n_parameters(), "file_mb": model_path.stat().st_size / 1e6}
+
     def _loads(self, path: Path) -> bool:
-        from .models import FlashModel
+        from .models import load_model
 
         try:
-            FlashModel.load(path)
+            load_model(path)
         except FlashgenError:
             return False
         return True
@@ -328,9 +368,9 @@ class _Job:
 
         def work() -> dict[str, Any]:
             from .generation import DEFAULT_CHUNK, generate
-            from .models import FlashModel
+            from .models import load_model
 
-            model = FlashModel.load(model_path)
+            model = load_model(model_path)
             r = generate(model, path, n, seed=stage_seed(s.seed, "generate"),
                          chunk_size=DEFAULT_CHUNK, quiet=self.quiet)
             return {"events": r.events, "chunk_size": DEFAULT_CHUNK, "generation_seconds": r.seconds,
@@ -353,10 +393,15 @@ class _Job:
             from .data import read_table
             from .validation import validate
 
-            result = validate(read_table(held), read_table(gen), folder,
+            generated = read_table(gen)
+            result = validate(read_table(held), generated, folder,
                               max_events=s.validation_events, seed=stage_seed(s.seed, "validate"),
                               quiet=self.quiet)
-            return {"verdict": result["summary"]["verdict"]}
+            record: dict[str, Any] = {"verdict": result["summary"]["verdict"]}
+            edges = result["quantities"].get(WORTH_OBSERVABLE, {}).get("edges")
+            if "member" in generated.names and edges:
+                record["worth"] = _worth_of_run(generated, np.asarray(edges, dtype=np.float64))
+            return record
 
         self.stage(5, "validate", f"held-out reference vs generated (at most "
                    f"{s.validation_events:,} events each) -> {folder}/report.html", done, work,
@@ -407,6 +452,20 @@ def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = Non
 # ------------------------------------------------------------------------------- the summary
 
 
+def _worth_of_run(generated: Any, edges: np.ndarray) -> dict[str, Any]:
+    """The worth of the whole generated sample in :data:`WORTH_OBSERVABLE` (validation's bins)."""
+    from .stats.worth import describe, observable_values, worth_of_sample
+
+    values, unit = observable_values(generated, WORTH_OBSERVABLE)
+    info = (generated.meta.get("model") or {}).get("ensemble") or {}
+    groups = np.asarray(info["groups"])[np.unique(generated["member"])] if info.get("groups") else None
+    w = worth_of_sample(values, np.asarray(generated["member"]), edges, train_events=info.get("train_events"),
+                        observable=WORTH_OBSERVABLE, groups=groups)
+    return {"observable": WORTH_OBSERVABLE, "unit": unit, "n_eff": w.n_eff, "amplification": w.amplification,
+            "generated_events": w.generated_events, "train_events": w.train_events, "members": w.members,
+            "bins": len(edges) - 1, "line": describe(w, unit)}
+
+
 def _summarise(job: _Job) -> dict[str, Any]:
     from .validation.summary import worst_feature
 
@@ -436,8 +495,9 @@ def _summarise(job: _Job) -> dict[str, Any]:
             "per_selected_event": gen["events_per_second"] / per_selected if per_selected else None,
             "per_generated_event": gen["events_per_second"] / per_generated if per_generated else None,
         },
-        "model": {k: trained[k] for k in ("model", "parameters", "file_mb", "steps", "best_step",
-                                          "samples_per_second", "train_events", "val_events")},
+        "model": {**{k: trained[k] for k in ("model", "parameters", "file_mb", "steps", "best_step",
+                                             "samples_per_second", "train_events", "val_events")},
+                  "members": trained.get("members", 1)},
         "split": stages["split"],
         "validation": {
             "report": str(job.out / VALIDATION / "report.html"),
@@ -449,6 +509,7 @@ def _summarise(job: _Job) -> dict[str, Any]:
             "classifier_auc_err": clf["auc_err"] if clf else None,
             "worst_feature": worst_feature(metrics),
         },
+        "worth": stages.get("validate", {}).get("worth"),
         "stages": {name: stages.get(name, {}).get("seconds") for name in STAGES},
         "this_run": dict(job.timings),
         "skipped": list(job.skipped),

@@ -16,7 +16,7 @@ from flashgen.data import read_table
 from .helpers import assert_user_error, run
 
 TINY = ["--events", "600", "--pileup", "2", "--library-events", "100", "--steps", "20",
-        "--factor", "2", "--workers", "1", "--seed", "3"]
+        "--factor", "2", "--workers", "1", "--seed", "3", "--ensemble", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_first_run_prints_every_stage_and_the_summary(first) -> None:
     assert "skipped: none" in text
     for needle in ("selected events/s", "events/s to Parquet", "x per analysis-level (selected) event",
                    "x per generated reference event", "MB,", "parameters", "classifier AUC",
-                   "worst feature", "report.html"):
+                   "worst feature", "report.html", "worth: not stated (a single model"):
         assert needle in text, needle
     selected = json.loads((out / "run.json").read_text())["stages"]["simulate"]["events_selected"]
     assert len(read_table(out / "generated.parquet", columns=["nvtx"])) == math.ceil(2 * selected)

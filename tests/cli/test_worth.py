@@ -111,8 +111,11 @@ def test_ensemble_training_errors(generated: Path, tmp_path: Path, capsys) -> No
                       match="resumes by itself")
     assert_user_error(capsys, "generate", "--model", generated / "ens.pt", "--events", "10", "--format",
                       "nanoaod", "--out", tmp_path / "n.root", match="is an ensemble")
-    assert_user_error(capsys, "bench", "--model", generated / "ens.pt", "--out", tmp_path / "b.json",
-                      match="holds an ensemble")
+    from flashgen.models.flashmodel import FlashModel
+    from flashgen.errors import FlashgenError
+
+    with pytest.raises(FlashgenError, match="holds an ensemble of 4 models"):
+        FlashModel.load(generated / "ens.pt")
 
 
 def test_an_ensemble_generates_the_same_dataset_on_workers(generated: Path, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ def _fraction(text: str) -> float:
 
 def register(sub: Any) -> None:
     from ..models import DEFAULT_MODEL, MODELS
-    from ..pipeline_run import (DEFAULT_EVENTS, DEFAULT_FACTOR, DEFAULT_HOLDOUT,
+    from ..pipeline_run import (DEFAULT_ENSEMBLE, DEFAULT_EVENTS, DEFAULT_FACTOR, DEFAULT_HOLDOUT,
                                 DEFAULT_VALIDATION_EVENTS)
 
     p = sub.add_parser(
@@ -35,7 +35,9 @@ def register(sub: Any) -> None:
         "skips finished stages and resumes interrupted ones. Speed-up = generated events/s to "
         "Parquet divided by selected reference events per second of simulation wall time "
         "(pileup library and start-up included); the ratio per generated reference event is "
-        "printed too. The default job takes about 10-15 minutes on 2 CPU cores.")
+        "printed too. The model is an ensemble (--ensemble) so that the summary states what the "
+        "generated events are worth in m(μμ): n_eff simulated events and the amplification over "
+        "the training events. The default job takes about 10-15 minutes on 2 CPU cores.")
     p.add_argument("--out", "-o", default="flashgen-run",
                    help="run folder (created; its parent must exist; default ./flashgen-run)")
     p.add_argument("--events", "-n", type=positive_int, default=DEFAULT_EVENTS,
@@ -52,7 +54,12 @@ def register(sub: Any) -> None:
     p.add_argument("--factor", type=positive_float, default=DEFAULT_FACTOR,
                    help=f"generated events per selected reference event (default {DEFAULT_FACTOR:g})")
     p.add_argument("--steps", type=positive_int,
-                   help="training steps (default: the zmumu preset's for the model)")
+                   help="training steps (default: 3,000 per ensemble member; the zmumu preset's "
+                   "for a single model)")
+    p.add_argument("--ensemble", type=positive_int, default=DEFAULT_ENSEMBLE, metavar="M",
+                   help=f"members of the model, in pairs per bootstrap resample, so that the "
+                   f"generated sample states what it is worth (default {DEFAULT_ENSEMBLE}; 1: a single "
+                   "model, no statement of worth)")
     p.add_argument("--force", action="store_true",
                    help="accept settings that differ from those stored in DIR/run.json: redo the "
                    "stages they affect and the later ones (default: refuse)")
@@ -77,7 +84,7 @@ def _run(args: argparse.Namespace) -> None:
     settings = RunSettings(events=args.events, seed=args.seed, model=args.model, factor=args.factor,
                            steps=args.steps, pileup=args.pileup, library_events=args.library_events,
                            holdout=args.holdout, validation_events=args.validation_events,
-                           workers=args.workers)
+                           ensemble=args.ensemble, workers=args.workers)
     say(args, f"flashgen run: {args.out} ({args.events:,} Z→μμ events, pileup {args.pileup:g}, "
               f"{args.model}, factor {args.factor:g}, seed {args.seed})")
     summary = run_pipeline(args.out, settings, force=args.force, quiet=args.quiet,
@@ -109,11 +116,19 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         f"speed-up: {_f(speed['per_selected_event'], ',.0f')}x per analysis-level (selected) "
         f"event, {_f(speed['per_generated_event'], ',.0f')}x per generated reference event "
         f"(generation events/s / reference events/s, both measured in this run)",
-        f"model: {model['model']}, {model['file_mb']:.2f} MB, {model['parameters']:,} parameters; "
-        f"trained on {model['train_events']:,} events ({model['val_events']:,} for snapshot "
-        f"selection) for {model['steps']:,} steps in {model['train_seconds']:.0f} s, kept step "
-        f"{model['best_step']:,}",
+        (f"model: {model['model']}, {model['file_mb']:.2f} MB, {model['parameters']:,} parameters; "
+         f"trained on {model['train_events']:,} events ({model['val_events']:,} for snapshot "
+         f"selection) for {model['steps']:,} steps in {model['train_seconds']:.0f} s, kept step "
+         f"{model['best_step']:,}") if model.get("members", 1) == 1 else
+        (f"model: ensemble of {model['members']} {model['model']} models ({model['members'] // 2} bootstrap "
+         f"resamples of {model['train_events']:,} events x 2 seeds), {model['file_mb']:.2f} MB, "
+         f"{model['parameters']:,} parameters; {model['steps']:,} steps each (~{model['val_events']:,} "
+         f"left-out events for snapshot selection) in {model['train_seconds']:.0f} s, median kept "
+         f"step {model['best_step']:,}"),
     ]
+    worth = summary.get("worth")
+    lines.append(f"worth: {worth['line']}" if worth else
+                 "worth: not stated (a single model; train an ensemble, --ensemble 8, for it)")
     worst = val["worst_feature"]
     auc = ("classifier AUC n/a (too few events)" if val["classifier_auc"] is None else
            f"classifier AUC {val['classifier_auc']:.3f} ± {val['classifier_auc_err']:.3f}")
