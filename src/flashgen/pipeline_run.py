@@ -8,7 +8,9 @@ stopped::
     DIR/reference/                  1. Z→μμ reference with pileup (sharded; resumes missing shards)
     DIR/reference-train.parquet     2. the reference split by a seeded permutation: training part
     DIR/reference-heldout.parquet      and held-out part (never trained on, used for validation)
-    DIR/model.pt                    3. trained model (checkpoint DIR/.model.pt.ckpt while training)
+    DIR/model.pt                    3. trained model: an ensemble by default (members train in
+                                       DIR/model.pt.members/; a single model's checkpoint is
+                                       DIR/.model.pt.ckpt), resumed where it stopped
     DIR/generated.parquet           4. ``factor`` x the selected reference events, generated
     DIR/validation/                 5. report.html, metrics.json and figures: held-out vs generated
 
@@ -65,7 +67,7 @@ CHECKPOINT = ".model.pt.ckpt"
 GENERATED = "generated.parquet"
 VALIDATION = "validation"
 OUTPUTS = {"simulate": [REFERENCE], "split": [TRAIN_SPLIT, HELDOUT_SPLIT],
-           "train": [MODEL, CHECKPOINT], "generate": [GENERATED], "validate": [VALIDATION]}
+           "train": [MODEL, CHECKPOINT, MODEL + ".members"], "generate": [GENERATED], "validate": [VALIDATION]}
 
 
 @dataclass(frozen=True)

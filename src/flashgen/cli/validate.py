@@ -22,8 +22,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--reference", "-r", required=True,
                         help="reference table (.parquet, .root or a folder of Parquet shards)")
     parser.add_argument("--generated", "-g", required=True,
-                        help="generated table (same formats); an integer column 'member' "
-                        "(ensemble member) draws 68 %% bands and is not compared")
+                        help="generated table (same formats); from an ensemble model (integer "
+                        "column 'member', not compared) the histograms draw the 68 %% band "
+                        "inherited from the training sample, the χ² checks include it and the "
+                        "report gives each quantity's n_eff")
     parser.add_argument("--out", "-o", required=True,
                         help="output folder for report.html, metrics.json and PNGs (created; "
                         "its parent must exist; files of an earlier report are replaced)")

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
         "'member'), histogram one observable and state per bin the generated fraction, the "
         "uncertainty it inherits from the finite training sample (bootstrap resamples; the "
         "optimisation noise of members sharing a resample is separated out, as pooling averages "
-        "it away), a 68 %% band, and the effective number of simulated events n_eff = p(1-p)/σ²; "
+        "it away), a 68 % band, and the effective number of simulated events n_eff = p(1-p)/σ²; "
         "overall, n_eff of the whole histogram and the amplification G = n_eff / N_train. "
         "Fractions are of all generated events (those outside the edges or undetected count in "
         "the denominator). The forecast sees no bias the members share; benchmarks/results/"
