@@ -62,8 +62,9 @@ def test_sampling_the_truth_is_worth_the_generated_events() -> None:
     # unbiased parts: no training-sample variance, generation noise p(1-p)/(M n) per bin
     assert abs(np.mean(training)) < 3 * np.std(training) / np.sqrt(len(training))
     assert np.mean(noise) == pytest.approx(k * 0.09 / (m * n), rel=0.03)
-    # n_eff floors the histogram's training part at 0: conservative when it is truly 0
-    assert 0.4 * m * n < 1 / np.mean(estimates) <= m * n
+    # n_eff floors each bin's training part at 0: conservative when it is truly 0 (the
+    # noise of the between-resample estimate then only ever adds)
+    assert 0.2 * m * n < 1 / np.mean(estimates) <= 0.8 * m * n
 
 
 def test_worth_of_a_resampled_training_sample_is_the_training_sample() -> None:
