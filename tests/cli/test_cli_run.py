@@ -176,3 +176,7 @@ def test_default_job_end_to_end(tmp_path, capsys) -> None:
     assert summary["speedup"]["per_selected_event"] > 1
     assert summary["validation"]["classifier_auc"] is not None
     assert "speed-up:" in text
+    # the default model is an ensemble and the summary states the sample's worth in m(μμ)
+    assert summary["model"]["members"] == 8 and summary["worth"]["n_eff"] > 0
+    assert "worth: " in text and "generated events are worth ≈" in text
+    assert sum(s for s in summary["stages"].values() if s) < 15 * 60
