@@ -37,8 +37,9 @@ def _cases(args: argparse.Namespace) -> list[dict[str, Any]]:
     cases = []
     for truth, n_train, column in (("camelback", 100, "x"), ("camelback", 1000, "x"),
                                    ("ring", 1000, "x,y"), ("electron-A", 1000, "pt")):
-        for gen in (flow, {"generator": "empirical"}, {"generator": "kde"}):
-            if gen["generator"] == "kde" and not (truth == "camelback" and n_train == 100):
+        for gen in (flow, {"generator": "empirical"}, {"generator": "kde"},
+                    {"generator": "flow-nll", "preset": "camelback"}):
+            if gen["generator"] in ("kde", "flow-nll") and not (truth == "camelback" and n_train == 100):
                 continue
             cases.append({"truth": truth, "n_train": n_train, "columns": column, **gen,
                           "members": args.members, "n_gen": args.n_gen, "repeats": args.repeats})
@@ -59,8 +60,11 @@ def _trainer(case: dict[str, Any]) -> Any:
         return EmpiricalTrainer()
     if case["generator"] == "kde":
         return KDETrainer()
-    hparams = {"transforms": 3} if case["truth"] == "ring" else {}
-    return FlashgenTrainer("flow", tuple(case["columns"].split(",")), preset=case["preset"],
+    hparams: dict[str, Any] = {"transforms": 3} if case["truth"] == "ring" else {}
+    if case["generator"] == "flow-nll":  # early stopping by the likelihood of 25 % held out
+        hparams.update(val_fraction=0.25, selection=("loss",), snapshot_every=100, steps=4000)
+    steps = hparams.pop("steps", None)
+    return FlashgenTrainer("flow", tuple(case["columns"].split(",")), preset=case["preset"], steps=steps,
                            hyperparameters=hparams)
 
 
