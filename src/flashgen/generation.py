@@ -224,8 +224,14 @@ def make_chunk(model: AnyModel, seed: int, index: int, start: int, stop: int,
     index)`` alone (so any process can make any chunk), condition rows ``[start, stop)``."""
     if isinstance(model, EnsembleModel):
         return _ensemble_chunk(model, seed, index, start, stop, conditions)
+    return _rows(model, derive_seed(seed, index), start, stop, conditions)
+
+
+def _rows(model: FlashModel, seed: int, start: int, stop: int,
+          conditions: EventTable | None) -> dict[str, np.ndarray]:
+    """Events ``[start, stop)`` of ``model`` (condition rows ``[start, stop)``) from ``seed``."""
     gen = torch.Generator(device=model.device)
-    gen.manual_seed(derive_seed(seed, index))
+    gen.manual_seed(seed)
     cond = None
     if conditions is not None:
         cond = _condition_tensors(conditions.take(slice(start, stop)), model.condition_names, model.device)
@@ -249,14 +255,7 @@ def _ensemble_chunk(model: EnsembleModel, seed: int, index: int, start: int, sto
     for j, count in enumerate(member_split(stop - start, len(model), index)):
         if count == 0:
             continue
-        member = model.members[j]
-        gen = torch.Generator(device=member.device)
-        gen.manual_seed(derive_seed(seed, index, j))
-        cond = None
-        if conditions is not None:
-            cond = _condition_tensors(conditions.take(slice(first, first + count)), member.condition_names,
-                                      member.device)
-        part = generate_columns(member, int(count), gen, cond)
+        part = _rows(model.members[j], derive_seed(seed, index, j), first, first + int(count), conditions)
         part[MEMBER_COLUMN.name] = np.full(int(count), j, dtype=np.int16)
         parts.append(part)
         first += count

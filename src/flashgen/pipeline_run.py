@@ -456,12 +456,11 @@ def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = Non
 
 def _worth_of_run(generated: Any, edges: np.ndarray) -> dict[str, Any]:
     """The worth of the whole generated sample in :data:`WORTH_OBSERVABLE` (validation's bins)."""
-    from .stats.worth import describe, observable_values, worth_of_sample
+    from .stats.worth import describe, observable_values, recorded_ensemble, worth_of_sample
 
     values, unit = observable_values(generated, WORTH_OBSERVABLE)
-    info = (generated.meta.get("model") or {}).get("ensemble") or {}
-    groups = np.asarray(info["groups"])[np.unique(generated["member"])] if info.get("groups") else None
-    w = worth_of_sample(values, np.asarray(generated["member"]), edges, train_events=info.get("train_events"),
+    train_events, groups = recorded_ensemble(generated.meta)
+    w = worth_of_sample(values, np.asarray(generated["member"]), edges, train_events=train_events,
                         observable=WORTH_OBSERVABLE, groups=groups)
     return {"observable": WORTH_OBSERVABLE, "unit": unit, "n_eff": w.n_eff, "amplification": w.amplification,
             "generated_events": w.generated_events, "train_events": w.train_events, "members": w.members,

@@ -145,3 +145,21 @@ def test_bad_edges_are_refused(edges) -> None:
 
 def test_default_groups_pair_members() -> None:
     assert default_groups(5).tolist() == [0, 0, 1, 1, 2]
+
+
+def test_recorded_ensemble_reads_what_generate_writes() -> None:
+    from flashgen.stats.worth import recorded_ensemble
+
+    meta = {"model": {"train_events": 90, "ensemble": {"train_events": 100, "groups": [0, 0, 1, 1]}}}
+    assert recorded_ensemble(meta) == (100, [0, 0, 1, 1])
+    assert recorded_ensemble({"model": {"train_events": 90}}) == (90, None)
+    assert recorded_ensemble({"model": "m.pt"}) == (None, None)
+    assert recorded_ensemble({}) == (None, None)
+
+
+def test_members_outside_the_recorded_ensemble_are_refused() -> None:
+    values = np.linspace(0, 1, 12)
+    with pytest.raises(FlashgenError, match=r"outside 0..3, the recorded ensemble"):
+        worth_of_sample(values, np.arange(12) % 6, np.linspace(0, 1, 3), groups=[0, 0, 1, 1])
+    with pytest.raises(FlashgenError, match="outside"):
+        worth_of_sample(values, np.arange(12) % 4 - 1, np.linspace(0, 1, 3))

@@ -63,7 +63,8 @@ def _run(args: argparse.Namespace) -> None:
     from ..data import read_table
     from ..errors import FlashgenError
     from ..files import check_output_path, write_json
-    from ..stats.worth import describe, equal_population_edges, observable_values, pyhf_sample, worth_of_sample
+    from ..stats.worth import (describe, equal_population_edges, observable_values, pyhf_sample,
+                               recorded_ensemble, worth_of_sample)
 
     check_output_path(args.out, suffixes=None, inputs=[args.generated])
     if args.pyhf_events is not None and (not np.isfinite(args.pyhf_events) or args.pyhf_events <= 0):
@@ -78,17 +79,8 @@ def _run(args: argparse.Namespace) -> None:
                             "is needed for the inherited uncertainty (flashgen train --ensemble M)")
     values, unit = observable_values(table, args.observable)
     edges = np.asarray(args.edges) if args.edges is not None else equal_population_edges(values, args.bins or 20)
-    recorded = table.meta.get("model")
-    recorded = recorded if isinstance(recorded, dict) else {}
-    info = recorded.get("ensemble") if isinstance(recorded.get("ensemble"), dict) else {}
-    train_events = args.train_events or info.get("train_events") or recorded.get("train_events")
-    groups = None
-    if info.get("groups") is not None:
-        ids = np.unique(member)
-        known = np.asarray(info["groups"])
-        if ids.min() < 0 or ids.max() >= len(known):
-            raise FlashgenError(f"'member' holds values outside 0..{len(known) - 1}, the recorded ensemble")
-        groups = known[ids]
+    recorded_events, groups = recorded_ensemble(table.meta)
+    train_events = args.train_events or recorded_events
     worth = worth_of_sample(values, member, edges, train_events=train_events, observable=args.observable,
                             groups=groups)
     if args.format == "pyhf":

@@ -316,17 +316,14 @@ def _worth(comp: Comparison, generated: EventTable) -> dict[str, Any]:
     """Effective events and amplification of every feature and observable histogram (the
     validation's bins) of the compared generated events, from their ensemble members
     (:mod:`flashgen.stats.worth`); quantities whose ensemble cannot give it are left out."""
-    from ..stats.worth import worth_of_sample
+    from ..stats.worth import recorded_ensemble, worth_of_sample
 
-    recorded = generated.meta.get("model")
-    recorded = recorded if isinstance(recorded, dict) else {}
-    ensemble = recorded.get("ensemble") if isinstance(recorded.get("ensemble"), dict) else {}
-    n_train = ensemble.get("train_events") or recorded.get("train_events")
+    n_train, groups = recorded_ensemble(generated.meta)
     out: dict[str, Any] = {}
     for q in comp.plan.quantities.values():
         try:
             w = worth_of_sample(comp.gen[q.name], comp.member, np.asarray(q.edges, dtype=np.float64),
-                                train_events=n_train, observable=q.name)
+                                train_events=n_train, observable=q.name, groups=groups)
         except FlashgenError:
             continue
         out[q.name] = {"kind": q.kind, "n_eff": w.n_eff, "amplification": w.amplification,
