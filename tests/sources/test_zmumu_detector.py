@@ -309,7 +309,7 @@ def test_analyse_removes_pileup_tracks_from_jets_only() -> None:
     c = _candidates(rows)
     c.e[c.muon] = np.sqrt(c.pt[c.muon] ** 2 + mu**2)
     parts = _particles([13] * len(rows), [0.0] * len(rows), [(1.0, 2.0, 3.0)] * len(rows))
-    cols = analyse(c, parts, HardEvents(parts, np.array([5.0]), np.array([91.0])), np.array([4]))
+    cols = analyse(c, parts, HardEvents(parts, np.array([5.0]), np.array([91.0]), np.zeros(1), np.zeros(1)), np.array([4]))
     assert cols["njet"][0] == 2
     np.testing.assert_allclose([cols["jet1_pt"][0], cols["jet2_pt"][0]], [20.0, 20.0])
     assert cols["rho"][0] == 0.0  # almost every cell is empty
@@ -335,7 +335,7 @@ def test_analyse_selects_and_isolates() -> None:
     c = _candidates(rows)
     c.e[c.muon] = np.sqrt(c.pt[c.muon] ** 2 + mu**2)
     parts = _particles([13] * len(rows), [0.0] * len(rows), [(1.0, 2.0, 3.0)] * len(rows))
-    hard = HardEvents(parts, np.array([5.0, 6.0, 7.0]), np.array([91.0, 92.0, 93.0]))
+    hard = HardEvents(parts, np.array([5.0, 6.0, 7.0]), np.array([91.0, 92.0, 93.0]), np.zeros(3), np.zeros(3))
     cols = analyse(c, parts, hard, np.array([4, 5, 6]))
     assert list(cols) == [col.name for col in ZMUMU_COLUMNS]
     assert all(len(v) == 1 for v in cols.values())

@@ -14,7 +14,7 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 
 from .base import Columns, Pipeline, Transform
 from .columns import Asinh, Dequantize, Log, Logit, Residual, SortDescending, ZeroPadding
-from .kinematics import AzimuthalRotation, DimuonMass, OnShellEnergy
+from .kinematics import AzimuthalRotation, DimuonMass, MatchedObjects, OnShellEnergy
 
 __all__ = [
     "Asinh",
@@ -24,6 +24,7 @@ __all__ = [
     "DimuonMass",
     "Log",
     "Logit",
+    "MatchedObjects",
     "OnShellEnergy",
     "Pipeline",
     "Residual",

@@ -3,13 +3,15 @@ residuals with respect to a condition."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from ..errors import FlashgenError
 from .base import Columns, Transform, need
 
-__all__ = ["Asinh", "Dequantize", "Log", "Logit", "Residual", "SortDescending", "ZeroPadding"]
+__all__ = ["Asinh", "Dequantize", "Log", "Logit", "Residual", "SortDescending", "ZeroPadding", "wrap_angle"]
 
 
 class Logit(Transform):
@@ -227,27 +229,34 @@ class Residual(Transform):
     """Model a reconstructed quantity relative to its true value (a condition column).
 
     ``kind="log-ratio"``: ``y = log(x / ref)`` (a relative response, e.g. pT'/pT);
-    ``kind="difference"``: ``y = x - ref``. A residual that is constant in the training data
+    ``kind="difference"``: ``y = x - ref``; ``kind="angle"``: ``y = x - ref`` wrapped to
+    [-pi, pi) (an azimuth). A residual that is constant in the training data
     (e.g. a detector that does not change eta) is recognised at fit time, dropped from the model
     columns and restored exactly, so no model has to learn a zero-width distribution.
 
     Arguments:
         column: reconstructed column.
         reference: the condition column it is compared with.
-        mode: ``"log-ratio"`` or ``"difference"``.
+        mode: ``"log-ratio"``, ``"difference"`` or ``"angle"``.
+        drop_constant: drop a constant residual (default); ``False`` keeps the column (for a
+            later step that needs it, e.g. :class:`Dequantize` of an integer difference).
     """
 
     kind = "residual"
 
-    def __init__(self, column: str, reference: str, mode: str = "difference") -> None:
-        if mode not in ("log-ratio", "difference"):
-            raise FlashgenError(f"residual mode must be 'log-ratio' or 'difference', got '{mode}'")
+    def __init__(self, column: str, reference: str, mode: str = "difference",
+                 drop_constant: bool = True) -> None:
+        if mode not in ("log-ratio", "difference", "angle"):
+            raise FlashgenError(f"residual mode must be 'log-ratio', 'difference' or 'angle', got '{mode}'")
         self.column, self.reference, self.mode = column, reference, mode
+        self.drop_constant = drop_constant
         self.constant: float | None = None
 
     def _residual(self, cols: Columns) -> Tensor:
         x, ref = cols[self.column], cols[self.reference]
-        return torch.log(x / ref) if self.mode == "log-ratio" else x - ref
+        if self.mode == "log-ratio":
+            return torch.log(x / ref)
+        return wrap_angle(x - ref) if self.mode == "angle" else x - ref
 
     def fit(self, cols: Columns) -> None:
         need(cols, [self.column, self.reference], "residual")
@@ -256,7 +265,8 @@ class Residual(Transform):
             raise FlashgenError(f"residual of '{self.column}' w.r.t. '{self.reference}' is not "
                                 "finite (zero or negative values in a log-ratio?)")
         spread = float(r.max() - r.min())
-        self.constant = float(r.mean()) if spread <= 1e-9 * max(1.0, float(r.abs().max())) else None
+        constant = spread <= 1e-9 * max(1.0, float(r.abs().max()))
+        self.constant = float(r.mean()) if constant and getattr(self, "drop_constant", True) else None
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         out = dict(cols)
@@ -270,5 +280,13 @@ class Residual(Transform):
                 exact: bool = True) -> Columns:
         ref = cols[self.reference]
         r = torch.full_like(ref, self.constant) if self.constant is not None else cols[self.column]
-        x = ref * torch.exp(r) if self.mode == "log-ratio" else ref + r
+        if self.mode == "log-ratio":
+            x = ref * torch.exp(r)
+        else:
+            x = wrap_angle(ref + r) if self.mode == "angle" else ref + r
         return {**cols, self.column: x}
+
+
+def wrap_angle(angle: Tensor) -> Tensor:
+    """Angles wrapped to [-pi, pi)."""
+    return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi

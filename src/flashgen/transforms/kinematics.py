@@ -10,8 +10,9 @@ from torch import Tensor
 
 from ..errors import FlashgenError
 from .base import Columns, Transform, need
+from .columns import wrap_angle
 
-__all__ = ["AzimuthalRotation", "DimuonMass", "OnShellEnergy"]
+__all__ = ["AzimuthalRotation", "DimuonMass", "MatchedObjects", "OnShellEnergy"]
 
 
 class OnShellEnergy(Transform):
@@ -157,3 +158,68 @@ class AzimuthalRotation(Transform):
         phi = 2 * math.pi * torch.rand(first.shape, generator=generator, dtype=first.dtype,
                                        device=first.device)
         return self._rotate(cols, self.vectors, torch.cos(phi), torch.sin(phi))
+
+
+class MatchedObjects(Transform):
+    """Reorder reconstructed objects sorted by pT into the order of their generator-level match.
+
+    A conditional (flash) model learns each reconstructed object given its true counterpart; the
+    reconstruction, however, sorts objects by *reconstructed* pT, which swaps them when
+    resolution reorders two close ones. Forward assigns the reconstructed objects to the true ones
+    by the permutation of smallest summed ΔR² and writes each as ``(pT, eta, phi)`` under the
+    name of its match (``<output>_pt`` ...); inverse rebuilds ``(px, py, pz)`` and sorts by pT
+    again, which is exactly what the reconstruction did. Only two objects are supported (the
+    muon pair), so the permutations are "as is" and "swapped".
+
+    Arguments:
+        reco: two ``[px, py, pz]`` column triples (GeV), sorted by decreasing pT.
+        truth: the two true objects' ``[pt, eta, phi]`` condition columns (GeV, -, rad).
+        output: names of the matched objects' columns, one prefix per true object.
+    """
+
+    kind = "matched_objects"
+
+    def __init__(self, reco: list[list[str]], truth: list[list[str]], output: list[str]) -> None:
+        if not len(reco) == len(truth) == len(output) == 2:
+            raise FlashgenError("matched objects: exactly two reconstructed and two true objects")
+        self.reco = [list(r) for r in reco]
+        self.truth = [list(t) for t in truth]
+        self.output = list(output)
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [c for r in self.reco for c in r] + [c for t in self.truth for c in t],
+             "matched objects")
+
+    def _polar(self, cols: Columns, k: int) -> tuple[Tensor, Tensor, Tensor]:
+        px, py, pz = (cols[c] for c in self.reco[k])
+        pt = torch.hypot(px, py)
+        return pt, torch.asinh(pz / pt.clamp_min(1e-12)), torch.atan2(py, px)
+
+    def _distance2(self, eta: Tensor, phi: Tensor, cols: Columns, k: int) -> Tensor:
+        _, t_eta, t_phi = (cols[c] for c in self.truth[k])
+        return (eta - t_eta) ** 2 + wrap_angle(phi - t_phi) ** 2
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        a, b = self._polar(cols, 0), self._polar(cols, 1)
+        straight = self._distance2(a[1], a[2], cols, 0) + self._distance2(b[1], b[2], cols, 1)
+        swapped = self._distance2(b[1], b[2], cols, 0) + self._distance2(a[1], a[2], cols, 1)
+        swap = swapped < straight
+        out = {k: v for k, v in cols.items() if k not in {c for r in self.reco for c in r}}
+        for k, (mine, other) in enumerate(((a, b), (b, a))):
+            for j, suffix in enumerate(("pt", "eta", "phi")):
+                out[f"{self.output[k]}_{suffix}"] = torch.where(swap, other[j], mine[j])
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        names = {f"{o}_{s}" for o in self.output for s in ("pt", "eta", "phi")}
+        out = {k: v for k, v in cols.items() if k not in names}
+        vec = []
+        for o in self.output:
+            pt, eta, phi = cols[f"{o}_pt"], cols[f"{o}_eta"], cols[f"{o}_phi"]
+            vec.append((pt, pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta)))
+        first = vec[0][0] >= vec[1][0]
+        for k, (hi, lo) in enumerate(((0, 1), (1, 0))):
+            for j, name in enumerate(self.reco[k]):
+                out[name] = torch.where(first, vec[hi][j + 1], vec[lo][j + 1])
+        return out

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .columns import JETS, ZMUMU_COLUMNS
+from .columns import JETS, SELECTED, shard_columns
 from .detector import NEUTRAL_HADRON, PHOTON, TRACK, Candidates
 from .generator import HardEvents
+from .genlevel import gen_level
 from .jets import charged_hadron_subtraction, cluster_jets, pileup_density
 from .particles import Particles
 
@@ -108,17 +109,21 @@ def _isolation(c: Candidates, sel_of_event: np.ndarray, muon: np.ndarray,
 
 
 def analyse(cands: Candidates, particles: Particles, hard: HardEvents,
-            n_pileup: np.ndarray) -> dict[str, np.ndarray]:
-    """Select events and compute every column of :data:`ZMUMU_COLUMNS` for the selected ones.
+            n_pileup: np.ndarray, keep_unselected: bool = False) -> dict[str, np.ndarray]:
+    """Select events and compute the columns of :func:`~.columns.shard_columns`.
 
     Arguments:
         cands: reconstructed candidates of the batch.
         particles: the generator particles the candidates' ``source`` indices point to.
         hard: generator-level hard events of the batch (for the Z truth), ``n_events`` long.
         n_pileup: true number of pileup interactions per event, ``(n_events,)``.
+        keep_unselected: return every event, with the ``selected`` column and NaN in the
+            columns that need the reconstruction where it is 0.
 
     Returns:
-        Column name -> float64 array of shape ``(n_selected,)``, in storage order.
+        Column name -> float64 array of shape ``(n_selected,)`` (``(n_events,)`` with
+        ``keep_unselected``), in storage order: the reconstructed, extra and truth columns,
+        then the generator-level ones (:mod:`~flashgen.sources.zmumu.genlevel`).
     """
     n_events = len(hard)
     events, i0, i1 = _muon_pairs(cands, n_events)
@@ -168,4 +173,21 @@ def analyse(cands: Candidates, particles: Particles, hard: HardEvents,
         cols[f"{name}_pz"], cols[f"{name}_e"] = particles.pz[src], particles.e[src]
     cols["gen_z_pt"], cols["gen_z_mass"] = hard.z_pt[events], hard.z_mass[events]
     cols["n_pileup"] = n_pileup[events]
-    return {c.name: np.asarray(cols[c.name], dtype=np.float64) for c in ZMUMU_COLUMNS}
+    gen = gen_level(hard)
+    if not keep_unselected:
+        cols.update({k: v[events] for k, v in gen.items()})
+        return {c.name: np.asarray(cols[c.name], dtype=np.float64) for c in shard_columns()}
+    every = {"gen_z_pt": hard.z_pt, "gen_z_mass": hard.z_mass, "n_pileup": n_pileup}
+    out: dict[str, np.ndarray] = {}
+    for c in shard_columns(keep_unselected=True):
+        if c.name in every:
+            out[c.name] = np.asarray(every[c.name], dtype=np.float64)
+        elif c.name in gen:
+            out[c.name] = gen[c.name]
+        elif c.name == SELECTED.name:
+            out[c.name] = (sel_of_event >= 0).astype(np.float64)
+        else:
+            full = np.full(n_events, np.nan)
+            full[events] = cols[c.name]
+            out[c.name] = full
+    return out

@@ -30,7 +30,17 @@ Columns (GeV, radians): mu0_/mu1_ px py pz e, nvtx, met_x, met_y, iso0, iso1, je
 charges, isolation components, njet, rho (pileup pT density, GeV per unit area), and generator
 truth (gen_mu*_*, gen_z_pt, gen_z_mass, n_pileup). Jets are pileup-corrected as in CMS: tracks
 from pileup vertices are removed (charged-hadron subtraction) and rho*area is subtracted; MET and
-isolation use all candidates, so they grow with pileup."""
+isolation use all candidates, so they grow with pileup.
+Every event also carries its generator-level content (no pileup, no detector): the two muons of
+the Z decay (genmu0_/genmu1_ pt eta phi charge), anti-kT R=0.4 jets of the hard interaction's
+stable visible particles but those muons (ngenjet, genjet1_pt/eta/phi..genjet5_*), and the
+neutrinos' missing pT (genmet_x, genmet_y): the conditions of a flash simulation
+(flashgen train --preset zmumu-flash).
+--keep-unselected stores every generated event with a 0/1 column 'selected' (reconstructed
+columns NaN where 0), so that a flash simulation can learn the selection efficiency.
+--level gen runs PYTHIA alone (no pileup particles, no detector, no selection) and writes the
+generator-level columns and gen_z_pt, gen_z_mass, n_pileup (drawn Poisson(--pileup)) of every
+event: what a flash simulation is fed (flashgen generate --conditions DIR)."""
 
 
 def _pileup(text: str) -> float:
@@ -81,13 +91,27 @@ def register(srcs: Any) -> None:
                    "nMuon, Muon_pt/eta/phi/mass/charge/pfRelIso03_all, nJet, Jet_pt (eta, phi, "
                    "mass 0: not simulated), MET_pt/phi, PV_npvs; float32) that a coffea NanoAOD "
                    "analysis reads")
+    p.add_argument("--level", choices=("reco", "gen"), default="reco",
+                   help="reco: the full chain (default); gen: generator-level columns only, every "
+                   "event, no pileup simulated (n_pileup still drawn), no detector, no selection")
+    p.add_argument("--keep-unselected", action="store_true",
+                   help="store every generated event with a 0/1 column 'selected'; reconstructed "
+                   "columns are NaN where it is 0 (default: only selected events)")
     add_common(p)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> None:
+    from ...errors import FlashgenError
     from ...extras import require
     from .production import simulate_zmumu
+
+    if args.format == "nanoaod" and (args.level == "gen" or args.keep_unselected):
+        raise FlashgenError("--format nanoaod writes selected reconstructed events: drop it with "
+                            "--level gen or --keep-unselected")
+    if args.level == "gen" and args.keep_unselected:
+        raise FlashgenError("--keep-unselected applies to the full chain: at --level gen every "
+                            "generated event is stored (there is no selection)")
 
     # the optional packages (pip install 'flashgen[zmumu]'), checked before anything is written
     for module in ("pythia8mc", "fastjet", "awkward"):
@@ -97,13 +121,18 @@ def _run(args: argparse.Namespace) -> None:
     summary = simulate_zmumu(args.events, args.seed, args.out, pileup=args.pileup,
                              workers=args.workers, scheduler=args.scheduler,
                              shard_size=args.shard_size, library_events=args.pileup_library,
-                             quiet=args.quiet)
+                             quiet=args.quiet, level=args.level, keep_unselected=args.keep_unselected)
     rate = summary["events_per_second"]
     timing = (f"in {summary['seconds']:.1f} s ({rate:,.1f} generated events/s)"
               if summary["shards_written"] else "(nothing left to do: the dataset was complete)")
-    say(args, f"generated {summary['events_generated']:,} events, selected "
-              f"{summary['events_selected']:,} (efficiency {summary['selection_efficiency']:.1%}), "
-              f"{summary['shards']} shard(s) in {args.out} {timing}")
+    if args.level == "gen":
+        say(args, f"generated {summary['events_generated']:,} events at generator level, "
+                  f"{summary['shards']} shard(s) in {args.out} {timing}")
+    else:
+        kept = " (all kept, column 'selected')" if args.keep_unselected else ""
+        say(args, f"generated {summary['events_generated']:,} events, selected "
+                  f"{summary['events_selected']:,} (efficiency {summary['selection_efficiency']:.1%})"
+                  f"{kept}, {summary['shards']} shard(s) in {args.out} {timing}")
     if args.format == "nanoaod":
         from pathlib import Path
 

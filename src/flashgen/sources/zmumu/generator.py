@@ -140,11 +140,15 @@ class HardEvents:
         particles: stable visible final-state particles (``vertex == 0``).
         z_pt: pT of the Z/γ* (its last copy in the record, the one that decays), GeV, ``(n,)``.
         z_mass: its mass in GeV, ``(n,)``.
+        nu_px, nu_py: vector sum of the final-state neutrinos' px and py, GeV, ``(n,)`` (the
+            generator-level missing transverse momentum).
     """
 
     particles: Particles
     z_pt: np.ndarray
     z_mass: np.ndarray
+    nu_px: np.ndarray
+    nu_py: np.ndarray
 
     def __len__(self) -> int:
         return len(self.z_pt)
@@ -163,7 +167,12 @@ def generate_drell_yan(pythia: object, n_events: int) -> HardEvents:
     flat = offsets[:-1] + last_z
     zpx = ak.flatten(prt.p.px).to_numpy()[flat]
     zpy = ak.flatten(prt.p.py).to_numpy()[flat]
-    return HardEvents(particles, np.hypot(zpx, zpy), ak.flatten(prt.m).to_numpy()[flat])
+    nu = (ak.flatten(prt.status).to_numpy() > 0) & np.isin(np.abs(ak.flatten(prt.id).to_numpy()), _NEUTRINOS)
+    n = len(offsets) - 1
+    owner = np.repeat(np.arange(n), np.diff(offsets))[nu]
+    nu_px = np.bincount(owner, ak.flatten(prt.p.px).to_numpy()[nu], minlength=n)
+    nu_py = np.bincount(owner, ak.flatten(prt.p.py).to_numpy()[nu], minlength=n)
+    return HardEvents(particles, np.hypot(zpx, zpy), ak.flatten(prt.m).to_numpy()[flat], nu_px, nu_py)
 
 
 def generate_minimum_bias(pythia: object, n_events: int) -> Particles:

@@ -55,6 +55,7 @@ __all__ = [
     "central_fraction",
     "charged_hadron_subtraction",
     "cluster_jets",
+    "leading_jets",
     "pileup_density",
     "subtract_pileup",
 ]
@@ -162,6 +163,15 @@ def subtract_pileup(pt: np.ndarray, eta: np.ndarray, rho: np.ndarray) -> np.ndar
 
 def cluster_jets(event: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray,
                  n_events: int, rho: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """pT of the five hardest jets of each event and the number of jets: :func:`leading_jets`
+    without the directions. Returns ``(jet_pt (n_events, 5), njet (n_events,))``."""
+    pt, _, _, njet = leading_jets(event, px, py, pz, e, n_events, rho)
+    return pt, njet
+
+
+def leading_jets(event: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray,
+                 n_events: int, rho: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cluster anti-kT R = 0.4 jets in each of ``n_events`` events.
 
     Arguments:
@@ -172,18 +182,19 @@ def cluster_jets(event: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarr
             (:func:`subtract_pileup`) before the pT cut; None for no correction.
 
     Returns:
-        ``(jet_pt, njet)``: pT of the five hardest jets with |eta| < 4.7 and (corrected)
-        pT > 10 GeV, in GeV, shape ``(n_events, 5)``, zero where absent; and the number of such
-        jets, ``(n_events,)``.
+        ``(jet_pt, jet_eta, jet_phi, njet)``: pT (GeV), pseudorapidity and azimuth (rad) of the
+        five hardest jets with |eta| < 4.7 and (corrected) pT > 10 GeV, shape ``(n_events, 5)``,
+        zero where absent; and the number of such jets, ``(n_events,)``.
     """
     fastjet = require("fastjet", "zmumu")
 
     # FastJet prints a banner to stdout on its first clustering; a null stream silences it.
     fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
     jet_pt = np.zeros((n_events, N_JETS))
+    jet_eta, jet_phi = np.zeros((n_events, N_JETS)), np.zeros((n_events, N_JETS))
     njet = np.zeros(n_events, dtype=np.int64)
     if n_events == 0:
-        return jet_pt, njet
+        return jet_pt, jet_eta, jet_phi, njet
     order = np.argsort(event, kind="stable")
     counts = np.bincount(event, minlength=n_events)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -197,18 +208,20 @@ def cluster_jets(event: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarr
     jets = fastjet.ClusterSequence(inputs, jetdef).inclusive_jets(JET_PT_MIN)
     jcounts = ak.num(jets.px).to_numpy()
     jet_event = np.repeat(np.arange(n_events), jcounts)
-    pt, eta, _ = kinematics(ak.flatten(jets.px).to_numpy(), ak.flatten(jets.py).to_numpy(),
-                            ak.flatten(jets.pz).to_numpy())
+    pt, eta, phi = kinematics(ak.flatten(jets.px).to_numpy(), ak.flatten(jets.py).to_numpy(),
+                              ak.flatten(jets.pz).to_numpy())
     if rho is not None:
         pt = subtract_pileup(pt, eta, np.asarray(rho)[jet_event])
     keep = (np.abs(eta) < JET_ETA_MAX) & (pt > JET_PT_MIN)
-    jet_event, pt = jet_event[keep], pt[keep]
+    jet_event, pt, eta, phi = jet_event[keep], pt[keep], eta[keep], phi[keep]
     njet = np.bincount(jet_event, minlength=n_events)
     # Rank of each jet within its event by decreasing pT.
     order = np.lexsort((-pt, jet_event))
-    jet_event, pt = jet_event[order], pt[order]
+    jet_event, pt, eta, phi = jet_event[order], pt[order], eta[order], phi[order]
     first = np.concatenate([[0], np.cumsum(njet)[:-1]])
     rank = np.arange(len(pt)) - first[jet_event]
     top = rank < N_JETS
     jet_pt[jet_event[top], rank[top]] = pt[top]
-    return jet_pt, njet
+    jet_eta[jet_event[top], rank[top]] = eta[top]
+    jet_phi[jet_event[top], rank[top]] = phi[top]
+    return jet_pt, jet_eta, jet_phi, njet

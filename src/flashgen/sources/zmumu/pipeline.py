@@ -18,13 +18,14 @@ from ...data import EventTable, write_table
 from ...errors import FlashgenError
 from ...seeds import seed_sequence
 from .analysis import analyse
-from .columns import ZMUMU_COLUMNS
+from .columns import SELECTED, shard_columns
 from .detector import reconstruct
+from .genlevel import gen_level
 from .generator import DRELL_YAN_SETTINGS, generate_drell_yan, make_pythia, pythia_seed
 from .particles import Particles
 from .pileup import PileupLibrary, library_path, load_library, overlay
 
-__all__ = ["BATCH_EVENTS", "PRODUCER", "SHARD_KEY", "run_shard", "shard_path", "shard_seed",
+__all__ = ["BATCH_EVENTS", "LEVELS", "PRODUCER", "SHARD_KEY", "run_shard", "shard_path", "shard_seed",
            "simulate_shard"]
 
 BATCH_EVENTS = 100
@@ -34,6 +35,9 @@ SHARD_KEY = 0
 """First spawn-key entry of shard seeds (the pileup library uses 1)."""
 
 PRODUCER = "flashgen simulate zmumu"
+
+LEVELS = ("reco", "gen")
+"""What a shard holds: the full chain (``reco``) or the generator level only (``gen``)."""
 
 
 def shard_seed(seed: int, index: int) -> np.random.SeedSequence:
@@ -48,7 +52,8 @@ def shard_path(out: str | Path, index: int) -> Path:
 
 def simulate_shard(seed: int, index: int, n_events: int, pileup: float,
                    library: PileupLibrary | None,
-                   on_batch: Callable[[int], None] | None = None) -> tuple[dict[str, np.ndarray], int]:
+                   on_batch: Callable[[int], None] | None = None, *, level: str = "reco",
+                   keep_unselected: bool = False) -> tuple[dict[str, np.ndarray], int]:
     """Simulate ``n_events`` generated events of shard ``index``; keep the selected ones.
 
     Arguments:
@@ -56,14 +61,21 @@ def simulate_shard(seed: int, index: int, n_events: int, pileup: float,
         index: shard index.
         n_events: hard events to generate.
         pileup: mean number of pileup interactions mu (0: none).
-        library: minimum-bias library to pick pileup from (required when ``pileup > 0``).
+        library: minimum-bias library to pick pileup from (required when ``pileup > 0`` at
+            ``level="reco"``).
         on_batch: called with the number of events after each batch (progress).
+        level: ``"reco"``: the full chain; ``"gen"``: the generator-level columns of every
+            event only, without pileup particles or detector (the number of pileup interactions
+            is still drawn, Poisson(``pileup``), and recorded).
+        keep_unselected: at ``level="reco"``, keep every event (column ``selected``).
 
     Returns:
-        ``(columns, pythia_seed)``: the columns of :data:`ZMUMU_COLUMNS` for the selected events
-        and the PYTHIA seed used.
+        ``(columns, pythia_seed)``: the columns of :func:`~.columns.shard_columns` and the
+        PYTHIA seed used.
     """
-    if pileup > 0 and library is None:
+    if level not in LEVELS:
+        raise FlashgenError(f"unknown level '{level}'; choose from {', '.join(LEVELS)}")
+    if level == "reco" and pileup > 0 and library is None:
         raise FlashgenError("pileup > 0 needs a pileup library")
     pythia_seq, rng_seq = shard_seed(seed, index).spawn(2)
     pseed = pythia_seed(pythia_seq)
@@ -73,15 +85,20 @@ def simulate_shard(seed: int, index: int, n_events: int, pileup: float,
     for start in range(0, n_events, BATCH_EVENTS):
         size = min(BATCH_EVENTS, n_events - start)
         hard = generate_drell_yan(pythia, size)
-        if library is not None and pileup > 0:
+        if level == "gen":
+            parts.append({**gen_level(hard), "gen_z_pt": hard.z_pt, "gen_z_mass": hard.z_mass,
+                          "n_pileup": rng.poisson(pileup, size).astype(np.float64)})
+        elif library is not None and pileup > 0:
             pu, n_pileup = overlay(library, size, pileup, rng)
             particles = Particles.concat([hard.particles, pu])
         else:
             particles, n_pileup = hard.particles, np.zeros(size, dtype=np.int64)
-        parts.append(analyse(reconstruct(particles, rng), particles, hard, n_pileup))
+        if level == "reco":
+            parts.append(analyse(reconstruct(particles, rng), particles, hard, n_pileup, keep_unselected))
         if on_batch is not None:
             on_batch(size)
-    columns = {c.name: np.concatenate([p[c.name] for p in parts]) for c in ZMUMU_COLUMNS}
+    columns = {c.name: np.concatenate([p[c.name] for p in parts])
+               for c in shard_columns(level, keep_unselected)}
     return columns, pseed
 
 
@@ -102,21 +119,33 @@ def _library(out: Path, seed: int, library_events: int) -> PileupLibrary:
 
 
 def run_shard(out: str | Path, seed: int, index: int, n_events: int, pileup: float,
-              library_events: int, on_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Simulate shard ``index`` and write it atomically to :func:`shard_path`.
+              library_events: int, level: str = "reco", keep_unselected: bool = False,
+              on_batch: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Simulate shard ``index`` (:func:`simulate_shard`) and write it atomically to
+    :func:`shard_path`.
 
     Returns:
-        ``{"index", "generated", "selected"}`` of the shard.
+        ``{"index", "generated", "selected"}`` of the shard (at ``level="gen"`` every event
+        counts as selected).
     """
     out = Path(out)
-    library = _library(out, seed, library_events) if pileup > 0 else None
-    columns, pseed = simulate_shard(seed, index, n_events, pileup, library, on_batch)
-    selected = len(columns["nvtx"])
+    library = _library(out, seed, library_events) if pileup > 0 and level == "reco" else None
+    columns, pseed = simulate_shard(seed, index, n_events, pileup, library, on_batch, level=level,
+                                    keep_unselected=keep_unselected)
+    if level == "gen":
+        selected = n_events
+    elif keep_unselected:
+        selected = int(np.sum(columns[SELECTED.name]))
+    else:
+        selected = len(columns["nvtx"])
     meta = {
         "producer": PRODUCER, "seed": seed, "shard": index, "pythia_seed": pseed,
-        "pileup_mu": pileup, "pileup_library_events": library_events if pileup > 0 else 0,
+        "pileup_mu": pileup,
+        "pileup_library_events": library_events if pileup > 0 and level == "reco" else 0,
+        "level": level, "keep_unselected": keep_unselected,
         "events_generated": n_events, "events_selected": selected,
         "selection_efficiency": selected / n_events,
     }
-    write_table(EventTable(columns, {c.name: c for c in ZMUMU_COLUMNS}, meta), shard_path(out, index))
+    schema = {c.name: c for c in shard_columns(level, keep_unselected)}
+    write_table(EventTable(columns, schema, meta), shard_path(out, index))
     return {"index": index, "generated": n_events, "selected": selected}

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..profile import Observable, Preset, Profile, Slicing, register_profile
 from . import quantities as q
-from .columns import FEATURES, JETS, ZMUMU_COLUMNS
+from . import flash
+from .columns import FEATURES, JETS, shard_columns
 from .nanoaod import nanoaod
 from .physics import MUON_MASS
 
@@ -94,10 +95,11 @@ def _cli(srcs: Any) -> None:
 PROFILE = register_profile(Profile(
     name="zmumu",
     description="PYTHIA8 Drell-Yan Z→μμ at 13 TeV with pileup and a parametric CMS detector",
-    columns=tuple(ZMUMU_COLUMNS),
-    observables=OBSERVABLES,
-    slicings=(Slicing("nvtx", _nvtx, ("nvtx",), "nvtx", targets=("met", "iso0"), quantiles=(0.5,)),),
-    presets=(PRESET,),
+    columns=tuple(shard_columns(keep_unselected=True)),
+    observables=OBSERVABLES + flash.OBSERVABLES,
+    slicings=(Slicing("nvtx", _nvtx, ("nvtx",), "nvtx", targets=("met", "iso0"), quantiles=(0.5,)),
+              *flash.SLICINGS),
+    presets=(PRESET, flash.PRESET),
     comparison_pairs=(("jet1_pt", "ptll"),),
     align=q.align_frames,
     cli=_cli,

@@ -1,0 +1,65 @@
+"""Generator-level content of a Z→μμ event: what a flash simulation is conditioned on.
+
+Computed from the hard interaction alone (no pileup, no detector), for every generated event:
+
+- the two muons of the Z decay: the two final-state muons (after photon radiation) of highest
+  pT, ordered by pT (``genmu0`` leading);
+- generator-level jets: anti-kT R = 0.4 on the hard interaction's stable visible particles but
+  those two muons (as the reconstructed jets leave out the selected muons), |eta| < 4.7,
+  pT > 10 GeV, the five hardest (pT, eta, phi; zero where absent) and their count;
+- the generator-level missing transverse momentum: the vector sum of the neutrinos' pT;
+- the Z/γ* pT and mass (:data:`~flashgen.sources.zmumu.columns.TRUTH_COLUMNS`) and the
+  number of pileup interactions the full simulation adds (Poisson of the mean pileup).
+
+The reconstructed columns' truth (``gen_mu0_*``: the particle reconstructed as μ0) needs the
+detector and exists only for selected events; the columns here exist for all events, which
+is what a flash simulation that also learns the selection efficiency needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import FlashgenError
+from .columns import GEN_JETS, GEN_LEVEL_COLUMNS, GEN_MUONS
+from .generator import HardEvents
+from .jets import leading_jets
+from .particles import kinematics
+
+__all__ = ["gen_level"]
+
+
+
+def _z_muons(hard: HardEvents) -> tuple[np.ndarray, np.ndarray]:
+    """Particle indices of the two hardest final-state muons of each event, ``(n,)`` each."""
+    p = hard.particles
+    n = len(hard)
+    mu = np.flatnonzero(np.abs(p.pid) == 13)
+    pt = np.hypot(p.px[mu], p.py[mu])
+    mu = mu[np.lexsort((-pt, p.event[mu]))]
+    counts = np.bincount(p.event[mu], minlength=n)
+    if np.any(counts < 2):
+        raise FlashgenError("a Drell-Yan event with fewer than two final-state muons; check the settings")
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return mu[first], mu[first + 1]
+
+
+def gen_level(hard: HardEvents) -> dict[str, np.ndarray]:
+    """The :data:`GEN_LEVEL_COLUMNS` of every event of ``hard``, float64 arrays ``(n,)``."""
+    p = hard.particles
+    n = len(hard)
+    cols: dict[str, np.ndarray] = {}
+    i0, i1 = _z_muons(hard)
+    for name, i in zip(GEN_MUONS, (i0, i1)):
+        pt, eta, phi = kinematics(p.px[i], p.py[i], p.pz[i])
+        cols[f"{name}_pt"], cols[f"{name}_eta"], cols[f"{name}_phi"] = pt, eta, phi
+        cols[f"{name}_charge"] = p.charge[i]
+    rest = np.ones(len(p), dtype=bool)
+    rest[i0] = rest[i1] = False
+    rest = np.flatnonzero(rest & (p.vertex == 0))
+    pt, eta, phi, njet = leading_jets(p.event[rest], p.px[rest], p.py[rest], p.pz[rest], p.e[rest], n)
+    cols["ngenjet"] = njet
+    for k, name in enumerate(GEN_JETS):
+        cols[f"{name}_pt"], cols[f"{name}_eta"], cols[f"{name}_phi"] = pt[:, k], eta[:, k], phi[:, k]
+    cols["genmet_x"], cols["genmet_y"] = hard.nu_px, hard.nu_py
+    return {c.name: np.asarray(cols[c.name], dtype=np.float64) for c in GEN_LEVEL_COLUMNS}
