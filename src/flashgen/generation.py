@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from .data import EventTable, TableWriter
+from .data import Column, EventTable, TableWriter
 from .domain import Domain, Outside
 from .errors import FlashgenError
 from .files import check_output_path
@@ -36,7 +36,8 @@ from .nanoaod import NanoAODWriter
 from .progress import progress
 from .seeds import derive_seed
 
-__all__ = ["DEFAULT_CHUNK", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult", "as_precision", "check_disk",
+__all__ = ["COPY_COLUMN", "DEFAULT_CHUNK", "EVENT_COLUMN", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult",
+           "Oversampled", "as_precision", "check_disk",
            "check_domain", "chunks_between", "default_threads", "generate",
            "generate_columns", "in_threads", "iter_chunks", "make_chunk", "member_split", "metadata", "sample"]
 
@@ -109,11 +110,62 @@ def generate_columns(model: FlashModel, n: int, generator: torch.Generator,
     return out
 
 
+EVENT_COLUMN = Column("event", "", "index of the condition row (generator-level event) this row was generated from")
+COPY_COLUMN = Column("copy", "", "which of the oversampled copies of its condition row (0 .. K-1)")
+
+
+@dataclass(frozen=True)
+class Oversampled:
+    """A conditions table whose rows are each used ``copies`` times in a row (oversampling):
+    generated row ``i`` comes from condition row ``i // copies`` as copy ``i % copies``.
+
+    The copies are made chunk by chunk, never stored; every copy draws its own randomness,
+    including its own accept/reject decision of the efficiency (a flash simulation that drew
+    the efficiency once per condition row would give every copy one decision).
+    """
+
+    table: EventTable
+    copies: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.copies, int) or self.copies < 1:
+            raise FlashgenError(f"the number of copies must be a positive integer, got {self.copies!r}")
+
+    def __len__(self) -> int:
+        return len(self.table) * self.copies
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.table[name]
+
+    def select(self, names: Sequence[str]) -> EventTable:
+        return self.table.select(names)
+
+    def take(self, rows: slice) -> EventTable:
+        """The condition rows of generated rows ``rows`` (a slice with a start and a stop)."""
+        return self.table.take(np.arange(rows.start, rows.stop) // self.copies)
+
+    def labels(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """``event`` (int64) and ``copy`` (int16) of generated rows ``[start, stop)``."""
+        i = np.arange(start, stop, dtype=np.int64)
+        return {EVENT_COLUMN.name: i // self.copies, COPY_COLUMN.name: (i % self.copies).astype(np.int16)}
+
+
+Conditions = EventTable | Oversampled
+"""A conditions table, or one with its rows oversampled."""
+
+
+def output_columns(model: AnyModel, conditions: Conditions | None = None) -> list[Column]:
+    """Schema of a generated table: the model's columns, plus ``event`` and ``copy`` when the
+    conditions are :class:`Oversampled`."""
+    extra = [EVENT_COLUMN, COPY_COLUMN] if isinstance(conditions, Oversampled) else []
+    return model.output_columns + extra
+
+
 def _condition_tensors(table: EventTable, names: list[str], device: torch.device) -> dict[str, torch.Tensor]:
     return {n: torch.tensor(np.asarray(table[n], dtype=np.float64), device=device) for n in names}
 
 
-def check_domain(model: AnyModel, conditions: EventTable, *, allow_extrapolation: bool = False,
+def check_domain(model: AnyModel, conditions: Conditions, *, allow_extrapolation: bool = False,
                  warn: Callable[[str], None] | None = None) -> Outside | None:
     """Count the condition rows outside the model's training domain (:class:`~flashgen.domain.Domain`).
 
@@ -156,7 +208,7 @@ def _ops_single_threaded() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def iter_chunks(model: AnyModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
+def iter_chunks(model: AnyModel, n: int, *, seed: int = 0, conditions: Conditions | None = None,
                 chunk_size: int = DEFAULT_CHUNK, allow_extrapolation: bool = False,
                 warn: Callable[[str], None] | None = None,
                 threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
@@ -164,7 +216,8 @@ def iter_chunks(model: AnyModel, n: int, *, seed: int = 0, conditions: EventTabl
 
     Chunk ``k`` draws its randomness from ``derive_seed(seed, k)``, so the same ``seed`` and
     ``chunk_size`` give identical events, whatever ``threads``. With ``conditions``, one event
-    per condition row (``n`` is then ignored), checked against the training domain first
+    per condition row (``n`` is then ignored; :class:`Oversampled` conditions: ``copies`` per
+    row, with ``event`` and ``copy`` columns), checked against the training domain first
     (:func:`check_domain`).
 
     Arguments:
@@ -185,7 +238,7 @@ def iter_chunks(model: AnyModel, n: int, *, seed: int = 0, conditions: EventTabl
 
 
 def chunks_between(model: AnyModel, seed: int, chunk_size: int, start: int, stop: int,
-                   conditions: EventTable | None = None,
+                   conditions: Conditions | None = None,
                    threads: int | None = None) -> Iterator[dict[str, np.ndarray]]:
     """The chunks of events ``[start, stop)`` of a run, in order (``start`` a multiple of
     ``chunk_size``; chunk ``k`` holds events ``[k * chunk_size, (k + 1) * chunk_size)``), made
@@ -219,7 +272,7 @@ def in_threads(work: Callable[[J], R], jobs: Sequence[J], threads: int) -> Itera
 
 
 def make_chunk(model: AnyModel, seed: int, index: int, start: int, stop: int,
-               conditions: EventTable | None = None) -> dict[str, np.ndarray]:
+               conditions: Conditions | None = None) -> dict[str, np.ndarray]:
     """Chunk ``index`` of a run: events ``[start, stop)``, randomness from ``derive_seed(seed,
     index)`` alone (so any process can make any chunk), condition rows ``[start, stop)``."""
     if isinstance(model, EnsembleModel):
@@ -228,14 +281,17 @@ def make_chunk(model: AnyModel, seed: int, index: int, start: int, stop: int,
 
 
 def _rows(model: FlashModel, seed: int, start: int, stop: int,
-          conditions: EventTable | None) -> dict[str, np.ndarray]:
+          conditions: Conditions | None) -> dict[str, np.ndarray]:
     """Events ``[start, stop)`` of ``model`` (condition rows ``[start, stop)``) from ``seed``."""
     gen = torch.Generator(device=model.device)
     gen.manual_seed(seed)
     cond = None
     if conditions is not None:
         cond = _condition_tensors(conditions.take(slice(start, stop)), model.condition_names, model.device)
-    return generate_columns(model, stop - start, gen, cond)
+    out = generate_columns(model, stop - start, gen, cond)
+    if isinstance(conditions, Oversampled):
+        out.update(conditions.labels(start, stop))
+    return out
 
 
 def member_split(n: int, members: int, index: int) -> np.ndarray:
@@ -248,7 +304,7 @@ def member_split(n: int, members: int, index: int) -> np.ndarray:
 
 
 def _ensemble_chunk(model: EnsembleModel, seed: int, index: int, start: int, stop: int,
-                    conditions: EventTable | None) -> dict[str, np.ndarray]:
+                    conditions: Conditions | None) -> dict[str, np.ndarray]:
     """Chunk ``index`` of an ensemble: consecutive blocks of events from each member, member
     ``j`` drawing from ``derive_seed(seed, index, j)``, plus the ``member`` column."""
     parts, first = [], start
@@ -269,14 +325,14 @@ def metadata(model: AnyModel, seed: int, chunk_size: int) -> dict[str, Any]:
                                                       "ensemble")}}
 
 
-def sample(model: AnyModel, n: int, *, seed: int = 0, conditions: EventTable | None = None,
+def sample(model: AnyModel, n: int, *, seed: int = 0, conditions: Conditions | None = None,
            chunk_size: int = DEFAULT_CHUNK, allow_extrapolation: bool = False,
            warn: Callable[[str], None] | None = None, threads: int | None = None) -> EventTable:
     """Generate ``n`` events (or one per condition row) into an :class:`EventTable` in memory
     (``threads``: :func:`iter_chunks`)."""
     chunks = list(iter_chunks(model, n, seed=seed, conditions=conditions, chunk_size=chunk_size,
                               allow_extrapolation=allow_extrapolation, warn=warn, threads=threads))
-    cols = model.output_columns
+    cols = output_columns(model, conditions)
     data = {c.name: np.concatenate([ch[c.name] for ch in chunks]) if chunks else np.zeros(0)
             for c in cols}
     return EventTable(data, {c.name: c for c in cols}, metadata(model, seed, chunk_size))
@@ -317,7 +373,7 @@ class GenerationResult:
 
 
 def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, seed: int = 0,
-             conditions: EventTable | None = None, chunk_size: int = DEFAULT_CHUNK,
+             conditions: Conditions | None = None, chunk_size: int = DEFAULT_CHUNK,
              quiet: bool = False, nanoaod: bool = False, allow_extrapolation: bool = False,
              warn: Callable[[str], None] | None = None, precision: str = "float32",
              threads: int | None = None) -> GenerationResult:
@@ -328,7 +384,8 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, see
         out: ``.parquet`` or ``.root`` file (written atomically); with ``nanoaod``, ``.root``.
         n_events: number of events; ignored with ``conditions``.
         seed: the same seed (and chunk size) gives an identical output.
-        conditions: table with the model's condition columns, for conditional models.
+        conditions: table with the model's condition columns, for conditional models;
+            :class:`Oversampled` for several rows per condition row.
         chunk_size: events generated and written at once.
         quiet: no progress bar.
         nanoaod: write NanoAOD-like ``Events`` (:mod:`flashgen.nanoaod`; the model's source
@@ -349,10 +406,13 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, see
     if precision not in PRECISIONS:
         raise FlashgenError(f"unknown precision '{precision}'; choose from {', '.join(PRECISIONS)}")
     total = len(conditions) if conditions is not None else n_events
-    check_disk(out, total, len(model.output_columns), np.dtype(precision).itemsize)
+    columns = output_columns(model, conditions)
+    check_disk(out, total, len(columns), np.dtype(precision).itemsize)
     meta = metadata(model, seed, chunk_size)
+    if isinstance(conditions, Oversampled):
+        meta["oversample"] = {"copies": conditions.copies, "events": len(conditions.table)}
     sink: TableWriter | NanoAODWriter = (NanoAODWriter(out, model.output_columns, meta) if nanoaod
-                                         else TableWriter(out, model.output_columns, meta))
+                                         else TableWriter(out, columns, meta))
     start = time.perf_counter()
     with torch.inference_mode(), sink as writer, \
             progress(total=total, desc="generating", unit="ev", quiet=quiet) as bar:

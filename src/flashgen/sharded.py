@@ -27,8 +27,8 @@ import numpy as np
 from .data import GENERATED_DATASET_MANIFEST, EventTable, TableWriter, read_table
 from .errors import FlashgenError
 from .files import file_digest, remove_temporaries
-from .generation import (DEFAULT_CHUNK, PRECISIONS, GenerationResult, as_precision, check_disk, check_domain,
-                         chunks_between, metadata)
+from .generation import (DEFAULT_CHUNK, PRECISIONS, Conditions, GenerationResult, Oversampled, as_precision,
+                         check_disk, check_domain, chunks_between, metadata, output_columns)
 from .manifest import Manifest
 from .models.ensemble import EnsembleModel, load_model
 from .models.flashmodel import FlashModel
@@ -61,7 +61,7 @@ def _conditions(path: str, digest: str) -> EventTable:
 
 def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: int, start: int,
                    stop: int, chunk_size: int, precision: str, conditions: tuple[str, str] | None = None,
-                   device: str = "cpu", threads: int | None = None,
+                   device: str = "cpu", threads: int | None = None, oversample: int | None = None,
                    on_chunk: Callable[[int], None] | None = None) -> int:
     """Make shard ``index``: events ``[start, stop)`` (``start`` a multiple of ``chunk_size``),
     written atomically to :func:`shard_path`. Runs in a Dask worker or in this process.
@@ -72,6 +72,7 @@ def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: 
         conditions: the conditions table's path and digest, for a conditional model.
         threads: chunks made at once, each on one torch thread (1 per Dask worker; ``None``:
             :func:`~flashgen.generation.default_threads`, as ``flashgen generate`` in one process).
+        oversample: rows per condition row (:class:`~flashgen.generation.Oversampled`), or None.
         on_chunk: called with each chunk's number of events (progress, in this process only).
 
     Returns:
@@ -80,13 +81,15 @@ def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: 
     import torch
 
     model = _load(model_path, digest, device)
-    table = _conditions(*conditions) if conditions is not None else None
+    table: Conditions | None = _conditions(*conditions) if conditions is not None else None
+    if table is not None and oversample is not None:
+        table = Oversampled(table, oversample)
     meta = {**metadata(model, seed, chunk_size), "shard": index, "events_first": start}
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        with TableWriter(shard_path(folder, index), model.output_columns, meta) as out:
+        with TableWriter(shard_path(folder, index), output_columns(model, table), meta) as out:
             for chunk in chunks_between(model, seed, chunk_size, start, stop, table, threads):
                 out.write(as_precision(chunk, precision, keep=model.condition_names))
                 if on_chunk is not None:
@@ -101,7 +104,8 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
                      chunk_size: int = DEFAULT_CHUNK, shard_chunks: int = DEFAULT_SHARD_CHUNKS,
                      workers: int = 1, scheduler: str | None = None, precision: str = "float32",
                      device: str = "cpu", allow_extrapolation: bool = False,
-                     warn: Callable[[str], None] | None = None, quiet: bool = False) -> GenerationResult:
+                     warn: Callable[[str], None] | None = None, quiet: bool = False,
+                     oversample: int | None = None) -> GenerationResult:
     """Generate ``n_events`` (or one per row of the conditions table) into the dataset folder ``out``.
 
     Arguments:
@@ -118,6 +122,7 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         precision, allow_extrapolation, warn: as for :func:`~flashgen.generation.generate`.
         device: where each worker runs the network.
         quiet: no progress bar.
+        oversample: rows per condition row (columns ``event`` and ``copy``), or None.
 
     Raises:
         FlashgenError: bad sizes, an unusable folder or model, other settings than the stored
@@ -144,12 +149,16 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
                             + ", ".join(model.condition_names))
     elif n_events < 1:
         raise FlashgenError(f"number of events must be positive, got {n_events}")
-    total = len(conditions) if conditions is not None else n_events
+    if oversample is not None and conditions is None:
+        raise FlashgenError("oversampling repeats condition rows: give a conditions table")
+    total = len(conditions) * (oversample or 1) if conditions is not None else n_events
     digest = file_digest(model_file)
     cond_job = (str(cond_file), file_digest(cond_file)) if cond_file is not None else None
     settings = {"producer": "flashgen generate", "model": digest, "events": total, "seed": seed,
                 "chunk_size": chunk_size, "shard_chunks": shard_chunks, "precision": precision,
                 "conditions": cond_job[1] if cond_job is not None else None}
+    if oversample is not None:
+        settings["oversample"] = oversample
     folder = Path(out).absolute()
     manifest = Manifest.open(folder, RUN_FILE, settings, what="generated dataset",
                              hint="rerun with the same model and settings to resume it, or choose "
@@ -160,13 +169,14 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
     bounds = [(s, min(s + shard, total)) for s in range(0, total, shard)]
     missing = [i for i in range(len(bounds)) if not shard_path(folder, i).exists()]
     remaining = sum(bounds[i][1] - bounds[i][0] for i in missing)
-    check_disk(folder / "part.parquet", remaining, len(model.output_columns), np.dtype(precision).itemsize)
+    n_columns = len(model.output_columns) + (2 if oversample is not None else 0)
+    check_disk(folder / "part.parquet", remaining, n_columns, np.dtype(precision).itemsize)
     start = time.perf_counter()
     with ExitStack() as stack:
         executor = Executor(stack, workers, scheduler, len(missing))
         threads = 1 if executor.parallel else None
         jobs = [(str(model_file), digest, str(folder), i, seed, *bounds[i], chunk_size, precision,
-                 cond_job, device, threads) for i in missing]
+                 cond_job, device, threads, oversample) for i in missing]
         bar = stack.enter_context(progress(total=total, initial=total - remaining, desc="generating",
                                            unit="ev", quiet=quiet))
         done = (lambda job, events: bar.update(events)) if executor.parallel else None

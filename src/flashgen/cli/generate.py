@@ -34,6 +34,12 @@ def register(sub: Any) -> None:
                    help="random seed; the same seed gives an identical file (default 0)")
     p.add_argument("--conditions", "-c", metavar="TABLE",
                    help="table of condition columns for a conditional model (one event per row)")
+    p.add_argument("--oversample", type=positive_int, metavar="K",
+                   help="with --conditions: generate K rows per condition row (flash-simulation "
+                   "oversampling), each with its own randomness and its own efficiency draw, and "
+                   "add the columns 'event' (the condition row's index, 0-based) and 'copy' (0..K-1); "
+                   "'flashgen validate' and 'flashgen worth' fold the copies of each event in their "
+                   "uncertainties (default: one row per condition row, no extra columns)")
     p.add_argument("--chunk-size", type=positive_int,
                    help="events generated and written at once (default 20,000: fastest on a CPU; "
                    "use 100,000-1,000,000 on a GPU)")
@@ -90,6 +96,11 @@ def _run(args: argparse.Namespace) -> None:
     check_output_path(args.out, inputs=[args.model, args.conditions], directory=sharded)
     if args.events is None and args.conditions is None:
         raise FlashgenError("give --events N (or --conditions TABLE for a conditional model)")
+    if args.oversample is not None and args.conditions is None:
+        raise FlashgenError("--oversample K repeats condition rows: give --conditions TABLE")
+    if args.oversample is not None and args.format == "nanoaod":
+        raise FlashgenError("--format nanoaod has no place for the 'event' and 'copy' columns of "
+                            "--oversample: write Parquet or ROOT")
     if args.events is not None and args.conditions is not None:
         raise FlashgenError("give --events or --conditions, not both: with --conditions one event "
                             "is generated per condition row (repeat rows in the table for more)")
@@ -100,7 +111,7 @@ def _run(args: argparse.Namespace) -> None:
         return
     if args.format == "nanoaod" and Path(args.out).suffix.lower() != ".root":
         raise FlashgenError(f"--format nanoaod writes a ROOT file: give --out NAME.root, not {args.out}")
-    from ..generation import DEFAULT_CHUNK, generate
+    from ..generation import DEFAULT_CHUNK, Oversampled, generate
     from ..models import EnsembleModel, load_model
 
     model = load_model(args.model, device=_device(args.device))
@@ -110,6 +121,8 @@ def _run(args: argparse.Namespace) -> None:
     conditions = read_table(args.conditions) if args.conditions else None
     if conditions is not None and not model.condition_names:
         raise FlashgenError(f"{args.model} is unconditional; drop --conditions")
+    if conditions is not None and args.oversample is not None:
+        conditions = Oversampled(conditions, args.oversample)
     result = generate(model, args.out, args.events or 0, seed=args.seed, conditions=conditions,
                       chunk_size=args.chunk_size or DEFAULT_CHUNK, quiet=args.quiet,
                       nanoaod=args.format == "nanoaod", allow_extrapolation=args.allow_extrapolation,
@@ -117,6 +130,8 @@ def _run(args: argparse.Namespace) -> None:
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s) with {model.kind}"
               + (f" (ensemble of {len(model)}, column 'member')" if isinstance(model, EnsembleModel) else "")
+              + (f" ({args.oversample} per condition row, columns 'event' and 'copy')"
+                 if args.oversample is not None else "")
               + f"; wrote {result.path} "
               f"({Path(result.path).stat().st_size / 1e6:.1f} MB)")
 
@@ -134,7 +149,8 @@ def _run_sharded(args: argparse.Namespace) -> None:
                               shard_chunks=args.shard_chunks or DEFAULT_SHARD_CHUNKS,
                               workers=args.workers or 1, scheduler=args.scheduler,
                               precision=args.precision, device=_device(args.device),
-                              allow_extrapolation=args.allow_extrapolation, warn=warning, quiet=args.quiet)
+                              allow_extrapolation=args.allow_extrapolation, warn=warning, quiet=args.quiet,
+                              oversample=args.oversample)
     size = sum(f.stat().st_size for f in Path(result.path).glob("part-*.parquet"))
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s); dataset {result.path} ({size / 1e6:.1f} MB)")
