@@ -70,6 +70,10 @@ def _run(args: argparse.Namespace) -> None:
     if args.pyhf_events is not None and (not np.isfinite(args.pyhf_events) or args.pyhf_events <= 0):
         raise FlashgenError(f"--pyhf-events must be a positive number, got {args.pyhf_events}")
     table = read_table(args.generated)
+    oversampled = "event" in table.names
+    if "member" not in table.names and oversampled:
+        _oversampling_only(args, table)
+        return
     if "member" not in table.names:
         raise FlashgenError(f"{args.generated} has no 'member' column: it was not generated from an "
                             "ensemble, and the inherited uncertainty needs one (flashgen train --ensemble M)")
@@ -83,11 +87,58 @@ def _run(args: argparse.Namespace) -> None:
     train_events = args.train_events or recorded_events
     worth = worth_of_sample(values, member, edges, train_events=train_events, observable=args.observable,
                             groups=groups)
+    over = _oversampling(table, values, edges) if oversampled else None
     if args.format == "pyhf":
         write_json(pyhf_sample(worth, name=args.name, events=args.pyhf_events, modifier=args.pyhf_modifier),
                    args.out)
     else:
-        write_json({**worth.to_json(), "unit": unit, "generated": str(args.generated)}, args.out)
+        write_json({**worth.to_json(), "unit": unit, "generated": str(args.generated),
+                    **({"oversampling": over.to_json()} if over is not None else {})}, args.out)
     say(args, describe(worth, unit) + f" [{len(edges) - 1} bins, {worth.members} members]; wrote {args.out}")
+    if over is not None:
+        say(args, _describe_oversampling(over, args.observable))
     if train_events is None:
         say(args, "no amplification: the training size is unknown (give --train-events N)")
+
+
+def _oversampling(table: Any, values: Any, edges: Any) -> Any:
+    """:func:`~flashgen.stats.oversampling.oversampling_gain` of the table's ``event`` column."""
+    import numpy as np
+
+    from ..errors import FlashgenError
+    from ..stats.oversampling import oversampling_gain
+
+    event = np.asarray(table["event"])
+    if event.dtype.kind not in "iu":
+        raise FlashgenError("the 'event' column must hold integers (written by flashgen generate --oversample)")
+    return oversampling_gain(values, event, edges)
+
+
+def _describe_oversampling(over: Any, observable: str) -> str:
+    return (f"oversampling: {over.events:,} generator-level events x {over.copies} copies are "
+            f"statistically worth ~{over.equivalent_events:,.0f} fully simulated events in {observable} "
+            f"(error x{over.error_ratio:.2f} of one copy; independent copies would give "
+            f"x{over.naive_error_ratio:.2f})")
+
+
+def _oversampling_only(args: argparse.Namespace, table: Any) -> None:
+    """Worth of an oversampled sample from one model: its statistics only."""
+    import numpy as np
+
+    from ..errors import FlashgenError
+    from ..files import write_json
+    from ..stats.worth import equal_population_edges, observable_values
+
+    if args.format == "pyhf":
+        raise FlashgenError("--pyhf needs the inherited uncertainty, which needs an ensemble "
+                            "(flashgen train --ensemble M); this sample has 'event' but no 'member'")
+    values, unit = observable_values(table, args.observable)
+    edges = np.asarray(args.edges) if args.edges is not None else equal_population_edges(values, args.bins or 20)
+    over = _oversampling(table, values, edges)
+    write_json({"observable": args.observable, "unit": unit, "generated": str(args.generated),
+                "edges": np.asarray(edges, dtype=float).tolist(), "oversampling": over.to_json(),
+                "inherited": None,
+                "note": "one model, no ensemble: the uncertainty inherited from the training sample "
+                        "is not included (flashgen train --ensemble M)"}, args.out)
+    say(args, _describe_oversampling(over, args.observable) + f"; wrote {args.out}")
+    say(args, "no inherited uncertainty: one model, not an ensemble (flashgen train --ensemble M)")

@@ -93,8 +93,8 @@ def inherited_fraction_variance(values: np.ndarray, member: np.ndarray,
         return None
 
 
-def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity,
-           edges: np.ndarray | None = None, member: np.ndarray | None = None) -> dict[str, float]:
+def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity, edges: np.ndarray | None = None,
+           member: np.ndarray | None = None, event: np.ndarray | None = None) -> dict[str, float]:
     fr, fg = np.isfinite(ref), np.isfinite(gen)
     out: dict[str, float] = {}
     if q.nullable:
@@ -110,11 +110,17 @@ def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity,
     edges = q.edges if edges is None else edges
     c_ref, c_gen = counts_with_flow(r, edges), counts_with_flow(g, edges)
     chi = m.chi2_histograms(c_ref, c_gen)
-    if member is not None:
+    extra = None
+    if member is not None:  # judged against the reference noise plus the inherited uncertainty
         extra = inherited_fraction_variance(gen, member, np.asarray(edges))
-        if extra is not None:  # judged against the reference noise plus the inherited uncertainty
-            out["chi2_ndf_statistical"] = chi.chi2_ndf
-            chi = m.chi2_histograms(c_ref, c_gen, extra)
+    if event is not None:  # copies of one generator-level event are correlated: fold them
+        from ..stats.oversampling import extra_fraction_variance
+
+        folded = extra_fraction_variance(gen, event, np.asarray(edges))
+        extra = folded if extra is None else extra + folded
+    if extra is not None:
+        out["chi2_ndf_statistical"] = chi.chi2_ndf
+        chi = m.chi2_histograms(c_ref, c_gen, extra)
     out.update(
         ks_stat=ks.statistic, ks_pvalue=ks.pvalue, w1=w1,
         w1_norm=w1 / std if std > 0 else (0.0 if w1 == 0 else float("inf")),
@@ -149,7 +155,8 @@ def _reason(err: Exception) -> str:
 
 
 def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
-            unavailable: dict[str, str] | None = None, member: np.ndarray | None = None) -> Results:
+            unavailable: dict[str, str] | None = None, member: np.ndarray | None = None,
+            event: np.ndarray | None = None) -> Results:
     """Every metric of ``gen`` against ``ref``.
 
     Arguments:
@@ -159,6 +166,9 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
         member: ensemble member of each generated event, or ``None``: with it, the χ² of every
             feature and observable includes the uncertainty the generator inherits from its
             training sample (the purely statistical value is kept as ``chi2_ndf_statistical``).
+        event: generator-level event of each generated row of an oversampled sample, or
+            ``None``: with it, the χ² folds the copies of each event
+            (:func:`flashgen.stats.oversampling.extra_fraction_variance`).
 
     Returns:
         ``key -> {metric: value}`` with keys ``feature/<name>``, ``observable/<name>``,
@@ -168,7 +178,7 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
     reasons = unavailable if unavailable is not None else {}
     out: Results = {}
     for q in plan.quantities.values():
-        out[f"{q.kind}/{q.name}"] = _one_d(ref[q.name], gen[q.name], q, member=member)
+        out[f"{q.kind}/{q.name}"] = _one_d(ref[q.name], gen[q.name], q, member=member, event=event)
     for s in plan.slicings:
         vr, vg = ref[f"slice:{s.name}"], gen[f"slice:{s.name}"]
         for k in range(len(s.bins)):

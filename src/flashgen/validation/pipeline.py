@@ -30,6 +30,10 @@ from .thresholds import NOISE_MEAN_FACTOR, NOISE_SIGMAS, STATUSES, THRESHOLDS, j
 __all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "prepare", "validate"]
 
 MEMBER = "member"
+EVENT, COPY = "event", "copy"
+"""Integer columns of an oversampled sample (``generate --oversample``): the copies of each
+generator-level event are folded in the χ² uncertainties, never validated."""
+_BOOKKEEPING = (MEMBER, EVENT, COPY)
 """Integer column of a bootstrap-ensemble member index; drawn as a band, never validated."""
 
 MAX_REPEATS = 1000
@@ -51,6 +55,7 @@ class Comparison:
     member: np.ndarray | None
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    event: np.ndarray | None = None
 
 
 def _numeric(values: np.ndarray) -> bool:
@@ -67,7 +72,7 @@ def _select_features(ref: EventTable, gen: EventTable, features: Sequence[str] |
                                 f"columns: {', '.join(n for n in ref.names if n in gen) or 'none'}")
         names = list(dict.fromkeys(features))
     else:
-        names = [n for n in ref.names if n in gen and n != MEMBER]
+        names = [n for n in ref.names if n in gen and n not in _BOOKKEEPING]
         missing = [n for n in ref.names if n not in gen]
         skipped.extend(missing)
         if missing and names:
@@ -131,6 +136,16 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
                          "(column 'member'): histograms show the 68 % band of the uncertainty "
                          "inherited from the training sample, the χ² checks include it, and the "
                          "worth table gives each quantity's effective number of events")
+    event = None
+    if EVENT in generated and np.issubdtype(gen[EVENT].dtype, np.integer) and EVENT not in names:
+        event = np.asarray(gen[EVENT])
+        ids, per = np.unique(event, return_counts=True)
+        if per.max(initial=0) < 2:
+            event = None
+        else:
+            notes.append(f"the generated table oversamples {len(ids):,} generator-level events "
+                         f"(column 'event', up to {per.max()} copies each): the χ² checks fold the "
+                         "copies of each event in the generated uncertainty")
 
     quantities: dict[str, Quantity] = {}
     rs: dict[str, np.ndarray] = {}
@@ -180,7 +195,7 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
         gs[f"gauss:{n}"] = gaussianize(ref_sorted, gs[n])
     plan = Plan(quantities, slicings, list(names), fpd_batches)
     return Comparison(rs, gs, plan, list(names), [o.name for o in observables], member, notes,
-                      skipped)
+                      skipped, event=event)
 
 
 @contextlib.contextmanager
@@ -242,7 +257,7 @@ def validate(reference: EventTable, generated: EventTable,
         _step(bar, "prepared")
         unavailable: dict[str, str] = {}  # key -> why its metrics are NaN
         results = compare(comp.ref, comp.gen, plan, seed=int(seeds[1]), unavailable=unavailable,
-                          member=comp.member)
+                          member=comp.member, event=comp.event)
         _step(bar, "metrics")
         null = null_metrics(comp.ref, n_ref, n_gen, plan, repeats=repeats, seed=int(seeds[2]),
                             on_repeat=lambda: _step(bar, "resolution"))
