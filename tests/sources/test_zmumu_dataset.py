@@ -25,6 +25,7 @@ from flashgen.cli.main import main
 from flashgen.data import EventTable, read_table
 from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu import ZMUMU_COLUMNS, simulate_zmumu
+from flashgen.sources.zmumu.columns import GEN_LEVEL_COLUMNS
 from flashgen.sources.zmumu.analysis import analyse
 from flashgen.sources.zmumu.detector import reconstruct
 from flashgen.sources.zmumu.generator import DRELL_YAN_SETTINGS, generate_drell_yan, make_pythia
@@ -131,8 +132,8 @@ def check_mass_peak(t: EventTable) -> dict[str, float]:
 def test_columns_units_and_metadata(pu_run: tuple[Path, dict[str, Any]]) -> None:
     out, summary = pu_run
     t = read_table(out)
-    assert t.names == [c.name for c in ZMUMU_COLUMNS]
-    for c in ZMUMU_COLUMNS:
+    assert t.names == [c.name for c in ZMUMU_COLUMNS + GEN_LEVEL_COLUMNS]
+    for c in ZMUMU_COLUMNS + GEN_LEVEL_COLUMNS:
         assert t.columns[c.name] == c
     shards = sorted(out.glob("shard-*.parquet"))
     assert [p.name for p in shards] == [f"shard-{i:05d}.parquet" for i in range(4)]

@@ -8,7 +8,7 @@ import pytest
 
 from flashgen.sources.zmumu import physics as phys
 from flashgen.sources.zmumu.analysis import analyse, delta_phi, missing_pt, n_vertices
-from flashgen.sources.zmumu.columns import ZMUMU_COLUMNS
+from flashgen.sources.zmumu.columns import GEN_LEVEL_COLUMNS, ZMUMU_COLUMNS
 from flashgen.sources.zmumu.detector import (NEUTRAL_HADRON, PHOTON, TRACK, Candidates, reconstruct,
                                              smear_lognormal)
 from flashgen.sources.zmumu.generator import HardEvents
@@ -337,7 +337,7 @@ def test_analyse_selects_and_isolates() -> None:
     parts = _particles([13] * len(rows), [0.0] * len(rows), [(1.0, 2.0, 3.0)] * len(rows))
     hard = HardEvents(parts, np.array([5.0, 6.0, 7.0]), np.array([91.0, 92.0, 93.0]), np.zeros(3), np.zeros(3))
     cols = analyse(c, parts, hard, np.array([4, 5, 6]))
-    assert list(cols) == [col.name for col in ZMUMU_COLUMNS]
+    assert list(cols) == [col.name for col in ZMUMU_COLUMNS + GEN_LEVEL_COLUMNS]
     assert all(len(v) == 1 for v in cols.values())
     assert cols["mu0_charge"][0] == -1 and cols["mu1_charge"][0] == 1
     assert cols["iso0_ch"][0] == pytest.approx(2.0 / 45.0)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import FlashgenError
 from .columns import GEN_JETS, GEN_LEVEL_COLUMNS, GEN_MUONS
 from .generator import HardEvents
 from .jets import leading_jets
@@ -31,17 +30,18 @@ __all__ = ["gen_level"]
 
 
 def _z_muons(hard: HardEvents) -> tuple[np.ndarray, np.ndarray]:
-    """Particle indices of the two hardest final-state muons of each event, ``(n,)`` each."""
+    """Particle indices of the two hardest final-state muons of each event, ``(n,)`` each; -1
+    where an event has fewer (never in Drell-Yan Z→μμ; hand-made test events)."""
     p = hard.particles
     n = len(hard)
     mu = np.flatnonzero(np.abs(p.pid) == 13)
     pt = np.hypot(p.px[mu], p.py[mu])
     mu = mu[np.lexsort((-pt, p.event[mu]))]
     counts = np.bincount(p.event[mu], minlength=n)
-    if np.any(counts < 2):
-        raise FlashgenError("a Drell-Yan event with fewer than two final-state muons; check the settings")
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return mu[first], mu[first + 1]
+    mu = np.append(mu, -1)
+    return (np.where(counts >= 1, mu[np.minimum(first, len(mu) - 1)], -1),
+            np.where(counts >= 2, mu[np.minimum(first + 1, len(mu) - 1)], -1))
 
 
 def gen_level(hard: HardEvents) -> dict[str, np.ndarray]:
@@ -52,10 +52,10 @@ def gen_level(hard: HardEvents) -> dict[str, np.ndarray]:
     i0, i1 = _z_muons(hard)
     for name, i in zip(GEN_MUONS, (i0, i1)):
         pt, eta, phi = kinematics(p.px[i], p.py[i], p.pz[i])
-        cols[f"{name}_pt"], cols[f"{name}_eta"], cols[f"{name}_phi"] = pt, eta, phi
-        cols[f"{name}_charge"] = p.charge[i]
+        for key, values in (("pt", pt), ("eta", eta), ("phi", phi), ("charge", p.charge[i])):
+            cols[f"{name}_{key}"] = np.where(i >= 0, values, np.nan)
     rest = np.ones(len(p), dtype=bool)
-    rest[i0] = rest[i1] = False
+    rest[i0[i0 >= 0]] = rest[i1[i1 >= 0]] = False
     rest = np.flatnonzero(rest & (p.vertex == 0))
     pt, eta, phi, njet = leading_jets(p.event[rest], p.px[rest], p.py[rest], p.pz[rest], p.e[rest], n)
     cols["ngenjet"] = njet
