@@ -240,22 +240,26 @@ class Residual(Transform):
         mode: ``"log-ratio"``, ``"difference"`` or ``"angle"``.
         drop_constant: drop a constant residual (default); ``False`` keeps the column (for a
             later step that needs it, e.g. :class:`Dequantize` of an integer difference).
+        offset: with ``"log-ratio"``, ``y = log((x + offset) / (ref + offset))`` (same unit as
+            the columns), for quantities that may be 0 (a generator-level jet that is absent).
     """
 
     kind = "residual"
 
     def __init__(self, column: str, reference: str, mode: str = "difference",
-                 drop_constant: bool = True) -> None:
+                 drop_constant: bool = True, offset: float = 0.0) -> None:
         if mode not in ("log-ratio", "difference", "angle"):
             raise FlashgenError(f"residual mode must be 'log-ratio', 'difference' or 'angle', got '{mode}'")
         self.column, self.reference, self.mode = column, reference, mode
         self.drop_constant = drop_constant
+        self.offset = float(offset)
         self.constant: float | None = None
 
     def _residual(self, cols: Columns) -> Tensor:
         x, ref = cols[self.column], cols[self.reference]
         if self.mode == "log-ratio":
-            return torch.log(x / ref)
+            o = getattr(self, "offset", 0.0)
+            return torch.log((x + o) / (ref + o))
         return wrap_angle(x - ref) if self.mode == "angle" else x - ref
 
     def fit(self, cols: Columns) -> None:
@@ -281,7 +285,8 @@ class Residual(Transform):
         ref = cols[self.reference]
         r = torch.full_like(ref, self.constant) if self.constant is not None else cols[self.column]
         if self.mode == "log-ratio":
-            x = ref * torch.exp(r)
+            o = getattr(self, "offset", 0.0)
+            x = (ref + o) * torch.exp(r) - o
         else:
             x = wrap_angle(ref + r) if self.mode == "angle" else ref + r
         return {**cols, self.column: x}

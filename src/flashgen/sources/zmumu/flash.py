@@ -206,8 +206,13 @@ def _feature_steps() -> list[Any]:
         Log("iso0", offset=0.02, lower=None),
         Log("iso1", offset=0.02, lower=None),
         ZeroPadding(JETS, threshold=10.0),
-        *[Log(j) for j in JETS],
+        # each reconstructed jet relative to the generator-level jet of the same rank
+        *[Residual(j, f"{g}_pt", mode="log-ratio", offset=JET_OFFSET) for j, g in zip(JETS, GEN_JETS)],
     ]
+
+
+JET_OFFSET = 5.0
+"""GeV added to reconstructed and generator-level jet pT in their log-ratio (absent jets are 0)."""
 
 
 def _condition_steps() -> list[Any]:
@@ -231,7 +236,7 @@ PRESET = Preset(
     # Snapshot selection by the KS sum of these on held-out events, not by the held-out NLL: the
     # NLL rose from the first snapshot on (13.6 at step 250 to 27.8 at step 3,750, 7,427 training
     # events), dominated by a few held-out events, and kept an untrained step-250 flow.
-    selection=("mll", "ptll", "met", "iso0", "njet15", "nvtx", "mu0_response"),
+    selection=("mll", "ptll", "met", "iso0", "njet15", "nvtx", "mu0_response", "jet1_response"),
     train={"flow": {"steps": 3000, "batch_size": 512},
            "efficiency": {"steps": 4000, "batch_size": 1024}},
     hparams={"flow": {"transforms": 6, "hidden": (128, 128), "bins": 8},
