@@ -16,7 +16,7 @@ from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu import simulate_zmumu
 from flashgen.sources.zmumu.columns import GEN_LEVEL_COLUMNS, GEN_ONLY_COLUMNS, ZMUMU_COLUMNS
 from flashgen.sources.zmumu.flash import PRESET, flash_summary, gen_mll, mu_response
-from flashgen.transforms import MatchedObjects, Pipeline, Residual
+from flashgen.transforms import AbsoluteValue, MatchedObjects, Pipeline, Residual
 
 
 def assert_user_error(capsys: Any, *argv: object, match: str) -> None:
@@ -197,3 +197,12 @@ def test_flash_chain_from_the_command_line(runs, tmp_path) -> None:
     # reconstructed muons keep their true direction and stay sorted by pT
     pt0, pt1 = np.hypot(a["mu0_px"][sel], a["mu0_py"][sel]), np.hypot(a["mu1_px"][sel], a["mu1_py"][sel])
     assert (pt0 >= pt1).all()
+
+
+def test_absolute_value_adds_a_column_and_its_inverse_drops_it() -> None:
+    eta = torch.tensor([-2.1, 0.3, 1.7], dtype=torch.float64)
+    step = AbsoluteValue("eta")
+    step.fit({"eta": eta})
+    out = step.forward({"eta": eta})
+    torch.testing.assert_close(out["abs_eta"], eta.abs())
+    assert step.inverse(out) == {"eta": eta}

@@ -13,10 +13,11 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 """
 
 from .base import Columns, Pipeline, Transform
-from .columns import Asinh, Dequantize, Log, Logit, Residual, SortDescending, ZeroPadding
+from .columns import AbsoluteValue, Asinh, Dequantize, Log, Logit, Residual, SortDescending, ZeroPadding
 from .kinematics import AzimuthalRotation, DimuonMass, MatchedObjects, OnShellEnergy
 
 __all__ = [
+    "AbsoluteValue",
     "Asinh",
     "AzimuthalRotation",
     "Columns",

@@ -11,7 +11,7 @@ from torch import Tensor
 from ..errors import FlashgenError
 from .base import Columns, Transform, need
 
-__all__ = ["Asinh", "Dequantize", "Log", "Logit", "Residual", "SortDescending", "ZeroPadding", "wrap_angle"]
+__all__ = ["AbsoluteValue", "Asinh", "Dequantize", "Log", "Logit", "Residual", "SortDescending", "ZeroPadding", "wrap_angle"]
 
 
 class Logit(Transform):
@@ -81,6 +81,35 @@ class Log(Transform):
         if exact and self.lower is not None:
             x = x.clamp_min(self.lower)
         return {**cols, self.column: x}
+
+
+class AbsoluteValue(Transform):
+    """Add ``|x|`` as a column ``abs_<x>`` (the inverse drops it): for a condition on which
+    the data depend symmetrically, e.g. a detector's resolution on |eta|, which a network reads
+    far more easily than the signed value.
+
+    Arguments:
+        column: column name.
+    """
+
+    kind = "absolute_value"
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    @property
+    def output(self) -> str:
+        return f"abs_{self.column}"
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "absolute value")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {**cols, self.output: cols[self.column].abs()}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return {k: v for k, v in cols.items() if k != self.output}
 
 
 class Dequantize(Transform):
