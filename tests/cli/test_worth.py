@@ -128,3 +128,54 @@ def test_an_ensemble_generates_the_same_dataset_on_workers(generated: Path, tmp_
     one, many = read_table(tmp_path / "one.parquet"), read_table(tmp_path / "d")
     assert np.array_equal(one["member"], many["member"]) and np.array_equal(one["x"], many["x"])
     assert np.bincount(one["member"]).tolist() == [1250] * 4
+
+
+def _oversampled(tmp_path: Path, *, member: bool) -> Path:
+    """3,000 generator-level events x 5 copies: each copy x = truth + 0.5 ε with the truth ~ N(0, 1)."""
+    rng = np.random.default_rng(11)
+    n, k = 3000, 5
+    x = np.repeat(rng.normal(size=n), k) + 0.5 * rng.normal(size=n * k)
+    data = {"x": x, "event": np.repeat(np.arange(n), k), "copy": np.tile(np.arange(k, dtype=np.int16), n)}
+    if member:
+        data["member"] = (data["event"] % 4).astype(np.int16)
+    path = tmp_path / ("m.parquet" if member else "g.parquet")
+    write_table(EventTable(data), path)
+    return path
+
+
+def test_worth_of_an_oversampled_sample_without_an_ensemble(tmp_path: Path, capsys) -> None:
+    """The copies share the truth (σ 1) and differ by σ 0.5: a copy's bin is predictable from its
+    event, so 5 copies are worth ~2.8 simulated events each in 10 equal-population bins (2.8
+    measured; 1 for identical copies, 5 for independent ones)."""
+    g = _oversampled(tmp_path, member=False)
+    code, out, _ = run(capsys, "worth", "--generated", g, "--observable", "x", "--bins", "10",
+                       "--out", tmp_path / "w.json")
+    assert code == 0
+    w = json.loads((tmp_path / "w.json").read_text())
+    over = w["oversampling"]
+    assert (over["events"], over["copies"], over["rows"]) == (3000, 5, 15_000) and w["inherited"] is None
+    assert 2.3 < over["gain"] < 3.3 and over["equivalent_events"] == pytest.approx(3000 * over["gain"])
+    assert over["error_ratio"] == pytest.approx(over["gain"] ** -0.5)
+    assert over["naive_error_ratio"] == pytest.approx(5**-0.5)
+    assert len(w["edges"]) == 11 and "ensemble" in w["note"]
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("the 15,000 rows are 3,000 generator-level events × 5 copies: statistically worth ≈")
+    assert "not 1/√5 = 0.45" in lines[0] and "train --ensemble M" in lines[1]
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--pyhf", "--out", tmp_path / "p.json",
+                      match="needs an ensemble")
+    t = read_table(g)
+    t.data["event"] = t["event"] + 0.5
+    write_table(t, tmp_path / "f.parquet")
+    assert_user_error(capsys, "worth", "--generated", tmp_path / "f.parquet", "--observable", "x",
+                      "--out", tmp_path / "f.json", match="'event' column must hold integers")
+
+
+def test_worth_of_an_oversampled_ensemble_sample(tmp_path: Path, capsys) -> None:
+    m = _oversampled(tmp_path, member=True)
+    code, out, _ = run(capsys, "worth", "--generated", m, "--observable", "x", "--bins", "10",
+                       "--train-events", "1000", "--out", tmp_path / "m.json")
+    assert code == 0
+    both = json.loads((tmp_path / "m.json").read_text())
+    assert both["members"] == 4 and both["n_eff"] > 0 and both["amplification"] == pytest.approx(both["n_eff"] / 1000)
+    assert both["oversampling"]["copies"] == 5 and 2.3 < both["oversampling"]["gain"] < 3.3
+    assert "generated events are worth" in out and "generator-level events × 5 copies" in out

@@ -27,10 +27,14 @@ def register(sub: Any) -> None:
         "it away), a 68 % band, and the effective number of simulated events n_eff = p(1-p)/σ²; "
         "overall, n_eff of the whole histogram and the amplification G = n_eff / N_train. "
         "Fractions are of all generated events (those outside the edges or undetected count in "
-        "the denominator). The forecast sees no bias the members share; benchmarks/results/"
-        "worth.md shows its calibration where the truth is exact.")
+        "the denominator). For an oversampled sample (generate --oversample K; column 'event'), "
+        "also what its copies are worth after folding the copies of each generator-level event "
+        "(key 'oversampling'); without 'member' that is all it reports. The forecast sees no "
+        "bias the members share; benchmarks/results/worth.md shows its calibration where the "
+        "truth is exact.")
     p.add_argument("--generated", "-g", required=True,
-                   help="generated table (.parquet, .root or a Parquet dataset folder) with column 'member'")
+                   help="generated table (.parquet, .root or a Parquet dataset folder) with column 'member' "
+                   "and/or 'event'")
     p.add_argument("--observable", required=True, metavar="NAME",
                    help="a column, or a derived quantity the table supports (e.g. mll for Z->mumu)")
     binning = p.add_mutually_exclusive_group()
@@ -115,10 +119,18 @@ def _oversampling(table: Any, values: Any, edges: Any) -> Any:
 
 
 def _describe_oversampling(over: Any, observable: str) -> str:
-    return (f"oversampling: {over.events:,} generator-level events x {over.copies} copies are "
-            f"statistically worth ~{over.equivalent_events:,.0f} fully simulated events in {observable} "
-            f"(error x{over.error_ratio:.2f} of one copy; independent copies would give "
-            f"x{over.naive_error_ratio:.2f})")
+    """One line: what the copies of the generator-level events are worth in ``observable``."""
+    import numpy as np
+
+    from ..stats.worth import round_count
+
+    if not np.isfinite(over.gain):
+        return (f"the {over.rows:,} rows are {over.events:,} generator-level events × {over.copies} copies; "
+                f"their worth in {observable} is undefined (no bin has any spread)")
+    return (f"the {over.rows:,} rows are {over.events:,} generator-level events × {over.copies} copies: "
+            f"statistically worth ≈ {round_count(over.equivalent_events):,} fully simulated events in "
+            f"{observable} (error ×{over.error_ratio:.2f} of one copy, not 1/√{over.copies} = "
+            f"{over.naive_error_ratio:.2f})")
 
 
 def _oversampling_only(args: argparse.Namespace, table: Any) -> None:
@@ -141,4 +153,5 @@ def _oversampling_only(args: argparse.Namespace, table: Any) -> None:
                 "note": "one model, no ensemble: the uncertainty inherited from the training sample "
                         "is not included (flashgen train --ensemble M)"}, args.out)
     say(args, _describe_oversampling(over, args.observable) + f"; wrote {args.out}")
-    say(args, "no inherited uncertainty: one model, not an ensemble (flashgen train --ensemble M)")
+    say(args, "no inherited uncertainty: the uncertainty a generated sample inherits from the training "
+              "sample needs an ensemble (flashgen train --ensemble M)")

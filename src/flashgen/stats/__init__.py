@@ -15,6 +15,8 @@
   :mod:`~flashgen.stats.coverage`: coverage of those bands where the truth is exact.
 - :mod:`~flashgen.stats.estimators`: robust peak position and width of a 1D sample
   (half-sample mode, σ_eff).
+- :mod:`~flashgen.stats.oversampling`: histograms of oversampled samples (K copies of each
+  generator-level event) with the variance that folds the copies, and what the copies are worth.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ _WHERE = {
     "Band": "bands", "band_coverage": "bands", "histogram_band": "bands", "table_band": "bands",
     "Worth": "worth", "worth_of_sample": "worth", "inherited_variance": "worth",
     "half_sample_mode": "estimators", "sigma_eff": "estimators",
+    "FoldedHistogram": "oversampling", "OversamplingGain": "oversampling",
+    "extra_fraction_variance": "oversampling", "folded_histogram": "oversampling",
+    "oversampling_gain": "oversampling",
     "equivalent_events": "quantiles", "expected_sampled_mse": "quantiles",
     "quantile_fractions": "quantiles", "quantile_mse": "quantiles",
 }

@@ -52,7 +52,7 @@ from scipy import stats
 
 from ..errors import FlashgenError
 
-__all__ = ["LEVEL", "Variance", "Worth", "check_edges", "default_groups", "inherited_variance", "member_fractions",
+__all__ = ["LEVEL", "Variance", "Worth", "check_edges", "default_groups", "inherited_variance", "member_fractions", "round_count",
            "recorded_ensemble", "worth_from_fractions", "worth_of_sample"]
 
 LEVEL = 0.68
@@ -301,14 +301,14 @@ def equal_population_edges(values: np.ndarray, bins: int) -> np.ndarray:
 def describe(worth: Worth, unit: str = "") -> str:
     """One line: what the generated events are worth in this observable."""
     what = f"{worth.observable}" + (f" [{unit}]" if unit else "")
-    line = (f"{worth.generated_events:,} generated events are worth ≈ {_round(worth.n_eff):,} simulated "
+    line = (f"{worth.generated_events:,} generated events are worth ≈ {round_count(worth.n_eff):,} simulated "
             f"events in {what}")
     if worth.amplification is not None and worth.train_events:
         line += f" (G = {worth.amplification:.2g} over {worth.train_events:,} training events)"
     return line
 
 
-def _round(x: float) -> int:
+def round_count(x: float) -> int:
     """``x`` to two significant digits (an n_eff is not known better)."""
     if not np.isfinite(x) or x <= 0:
         return 0

@@ -167,8 +167,10 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
             feature and observable includes the uncertainty the generator inherits from its
             training sample (the purely statistical value is kept as ``chi2_ndf_statistical``).
         event: generator-level event of each generated row of an oversampled sample, or
-            ``None``: with it, the χ² folds the copies of each event
-            (:func:`flashgen.stats.oversampling.extra_fraction_variance`).
+            ``None``: with it, the χ² of every feature and observable, and of each slice's
+            targets, folds the copies of each event
+            (:func:`flashgen.stats.oversampling.extra_fraction_variance`; the plain value is kept
+            as ``chi2_ndf_statistical``).
 
     Returns:
         ``key -> {metric: value}`` with keys ``feature/<name>``, ``observable/<name>``,
@@ -184,8 +186,9 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
         for k in range(len(s.bins)):
             mr, mg = s.mask(vr, k), s.mask(vg, k)
             for t in s.targets:
-                out[f"conditional/{s.name}/{k}/{t}"] = _one_d(
-                    ref[t][mr], gen[t][mg], plan.quantities[t], s.target_edges.get((k, t)))
+                out[f"conditional/{s.name}/{k}/{t}"] = _one_d(  # copies share the slice: fold them
+                    ref[t][mr], gen[t][mg], plan.quantities[t], s.target_edges.get((k, t)),
+                    event=None if event is None else event[mg])
             if s.efficiency is not None:
                 out[f"conditional/{s.name}/{k}/efficiency"] = _efficiency(
                     ref[s.efficiency][mr], gen[s.efficiency][mg])

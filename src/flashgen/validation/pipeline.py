@@ -34,7 +34,8 @@ EVENT, COPY = "event", "copy"
 """Integer columns of an oversampled sample (``generate --oversample``): the copies of each
 generator-level event are folded in the χ² uncertainties, never validated."""
 _BOOKKEEPING = (MEMBER, EVENT, COPY)
-"""Integer column of a bootstrap-ensemble member index; drawn as a band, never validated."""
+"""Columns that say where a generated row came from, never validated: ``member`` (bootstrap-
+ensemble member, drawn as a band), ``event`` and ``copy``."""
 
 MAX_REPEATS = 1000
 """Most reference-vs-reference repeats: each recomputes every metric."""
@@ -107,7 +108,8 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
 
     Arguments:
         reference, generated: the two tables.
-        features: columns to compare (default: all columns common to both, except ``member``).
+        features: columns to compare (default: all columns common to both, except ``member``,
+            ``event`` and ``copy``).
         max_events: compare at most this many events of each table (seeded subsample).
         seed: seed of the subsampling.
         fpd_batches: batches per size of the Fréchet extrapolation.
@@ -227,7 +229,8 @@ def validate(reference: EventTable, generated: EventTable,
 
     Arguments:
         reference, generated: the two tables (columns compared: those common to both, except
-            ``member``; a generated ``member`` column draws ensemble bands).
+            ``member``, ``event`` and ``copy``; a generated ``member`` column draws ensemble
+            bands, an ``event`` column of an oversampled sample folds its copies in the χ²).
         out_dir: folder for ``report.html``, ``metrics.json`` and PNGs (``None``: no files).
         features: compare only these columns (and the observables computable from them).
         max_events: use at most this many events of each table (seeded subsample).
