@@ -175,6 +175,12 @@ def test_jet_log_ratio_with_offset_round_trips() -> None:
     torch.testing.assert_close(step.inverse({"jet": y, "gen": gen})["jet"], jet)
 
 
+def test_flash_preset_needs_the_unselected_events(runs, tmp_path, capsys) -> None:
+    assert_user_error(capsys, "train", "--data", runs["sel"], "--model", "flow", "--preset", "zmumu-flash",
+                      "--steps", 5, "--out", tmp_path / "f.pt", match="--keep-unselected")
+    assert not (tmp_path / "f.pt").exists()
+
+
 def test_flash_chain_from_the_command_line(runs, tmp_path) -> None:
     """simulate --keep-unselected -> train --preset zmumu-flash -> simulate --level gen ->
     generate --oversample 5: 2,000 generator-level events give 10,000 rows, seeded."""

@@ -102,6 +102,8 @@ class Preset:
             (:mod:`flashgen.transforms`).
         condition_steps: factory of the condition preprocessing steps.
         efficiency: 0/1 column learned by a detection-efficiency classifier, if any.
+        efficiency_required: a table without the ``efficiency`` column is an error (default:
+            the preset then learns no efficiency), with ``efficiency_hint`` saying how to make one.
         selection: quantities whose KS sum on held-out data selects the snapshot (default: the
             features), or ``("loss",)``: the model's held-out loss (a flow's NLL).
         regression: GAN regression terms ``(quantity, weight_mean, weight_std)``.
@@ -118,6 +120,8 @@ class Preset:
     feature_steps: Callable[[], list[Any]] = list
     condition_steps: Callable[[], list[Any]] = list
     efficiency: str | None = None
+    efficiency_required: bool = False
+    efficiency_hint: str = ""
     selection: tuple[str, ...] = ()
     regression: tuple[tuple[str, float, float], ...] = ()
     val_fraction: float = 0.2

@@ -104,6 +104,9 @@ def resolve_columns(table: EventTable, preset: Preset | None, features: Sequence
     if not feats:
         raise FlashgenError("no features to learn; give --features")
     eff = preset.efficiency if preset is not None and preset.efficiency in table else None
+    if preset is not None and preset.efficiency_required and eff is None:
+        raise FlashgenError(f"preset {preset.name} learns the efficiency from a 0/1 column "
+                            f"'{preset.efficiency}', which the table lacks; {preset.efficiency_hint}")
     columns = Columns(feats, cond, eff)
     table.select(columns.all)  # clear error for unknown columns
     return columns

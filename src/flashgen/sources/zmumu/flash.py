@@ -238,6 +238,9 @@ PRESET = Preset(
     feature_steps=_feature_steps,
     condition_steps=_condition_steps,
     efficiency=SELECTED.name,
+    efficiency_required=True,
+    efficiency_hint="make the reference with 'flashgen simulate zmumu --keep-unselected', which "
+                    "stores the events that fail the selection too",
     # Snapshot selection by the KS sum of these on held-out events, not by the held-out NLL: the
     # NLL rose from the first snapshot on (13.6 at step 250 to 27.8 at step 3,750, 7,427 training
     # events), dominated by a few held-out events, and kept an untrained step-250 flow. On 7,427
