@@ -100,22 +100,53 @@ def _paired_pulls(reference: Any, generated: Any) -> dict[str, Any]:
     return out
 
 
+GROUPS = 20
+"""Independent groups of generator-level events whose spread measures the real error."""
+
+
+def _group_spread(values: np.ndarray, event: np.ndarray, edges: np.ndarray, k: int,
+                  n_events: int) -> tuple[float, float]:
+    """Measured vs estimated variance of the per-event histogram H_b = counts_b / K, summed over
+    bins: the spread of H over :data:`GROUPS` disjoint groups of generator-level events (the
+    truth of the error, noisy), and the mean folded estimate of one group."""
+    from flashgen.stats.oversampling import folded_histogram
+
+    group = event * GROUPS // n_events
+    hists, folded = [], []
+    for g in range(GROUPS):
+        m = group == g
+        h = folded_histogram(values[m], event[m], edges)
+        hists.append(h.counts / k)
+        folded.append(h.variance / k**2)
+    return float(np.var(hists, axis=0, ddof=1).sum()), float(np.mean(folded, axis=0).sum())
+
+
 def _oversampling(model: Path, conditions: Path, work: Path, seed: int) -> dict[str, Any]:
     from flashgen.data import read_table
     from flashgen.sources.profile import quantity
     from flashgen.stats.oversampling import oversampling_gain
 
     rows: dict[str, Any] = {}
+    n_events = len(read_table(conditions, columns=["n_pileup"]))
+    spread: dict[str, dict[int, tuple[float, float]]] = {name: {} for name in EDGES}
     for k in KS:
         out = work / f"over{k}.parquet"
         seconds = _flashgen("generate", "--model", model, "--conditions", conditions, "--oversample", k,
                             "--seed", seed, "--out", out)
         table = read_table(out)
         rows[k] = {"seconds": seconds, "rows": len(table)}
+        event = np.asarray(table["event"])
         for name, edges in EDGES.items():
             values = np.asarray(quantity(name, table), dtype=np.float64)
-            rows[k][name] = oversampling_gain(values, np.asarray(table["event"]), edges).to_json()
+            rows[k][name] = oversampling_gain(values, event, edges).to_json()
+            spread[name][k] = _group_spread(values, event, edges, k, n_events)
         out.unlink()
+    for name in EDGES:  # error relative to one copy: measured from the groups, and estimated
+        measured1, folded1 = spread[name][1]
+        for k in KS:
+            measured, folded = spread[name][k]
+            rows[k][name]["group_measured_error_ratio"] = float(np.sqrt(measured / measured1))
+            rows[k][name]["group_folded_error_ratio"] = float(np.sqrt(folded / folded1))
     return rows
 
 
@@ -268,6 +299,15 @@ def markdown(r: dict[str, Any]) -> str:
     for k, row in r["oversampling"].items():
         cells = " | ".join(f"{row[n]['error_ratio']:.3f} | {row[n]['equivalent_events']:,.0f}" for n in EDGES)
         lines.append(f"| {k} | {row['rows']:,} | {cells} | {1 / np.sqrt(int(k)):.3f} |")
+    lines += ["", f"Check of the folded estimate against the real error: the events split into {GROUPS} "
+              "disjoint groups; the spread of the groups' histograms (measured, itself uncertain by "
+              "~10-20 %) against the groups' folded estimate, as the error relative to one copy:", "",
+              "| K | " + " | ".join(f"{n} measured | {n} folded" for n in EDGES) + " |",
+              "|---|" + "---|---|" * len(EDGES)]
+    for k, row in r["oversampling"].items():
+        cells = " | ".join(f"{row[n]['group_measured_error_ratio']:.2f} | {row[n]['group_folded_error_ratio']:.2f}"
+                           for n in EDGES)
+        lines.append(f"| {k} | {cells} |")
     s = r["speed"]
     lines += ["", "## Speed (one run, this machine)", "",
               f"Full chain (PYTHIA + pileup 20 + detector, {s['workers']} workers): {s['events']:,} events in "
