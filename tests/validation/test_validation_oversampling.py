@@ -71,3 +71,17 @@ def test_validate_an_oversampled_zmumu_sample() -> None:
     assert all(k.startswith(("feature/", "observable/", "conditional/")) for k in chi2)
     assert np.mean([folded for folded, _ in chi2.values()]) < 2.0
     assert np.mean([plain for _, plain in chi2.values()]) > 2.0
+    # what the identical copies are worth: exactly the 2,000 events, error 1 (not 1/√5)
+    over = res["oversampling"]["met_x"]
+    assert over["events"] == 2000 and over["copies"] == 5
+    assert over["equivalent_events"] == pytest.approx(2000) and over["error_ratio"] == pytest.approx(1.0)
+
+
+def test_report_states_what_the_copies_are_worth(tmp_path) -> None:
+    rng = np.random.default_rng(8)
+    ref = EventTable({"x": rng.normal(size=5000)})
+    gen = _oversampled(EventTable({"x": rng.normal(size=1000)}), 4)
+    res = validate(ref, gen, out_dir=tmp_path, quiet=True, repeats=2, classifier=False)
+    html = (tmp_path / "report.html").read_text()
+    assert 'id="oversampling-table"' in html and "What the oversampled copies are worth" in html
+    assert res["oversampling"]["x"]["copies"] == 4 and res["oversampling"]["x"]["equivalent_events"] == pytest.approx(1000)

@@ -222,6 +222,25 @@ def _worth_table(result: dict[str, Any]) -> str:
             f'<table id="worth-table">{head}{rows}</table>')
 
 
+def _oversampling_table(result: dict[str, Any]) -> str:
+    """What the copies of an oversampled sample are worth per quantity (empty otherwise)."""
+    over = result.get("oversampling") or {}
+    if not over:
+        return ""
+    rows = "".join(
+        f'<tr><td class="name">{_e(name)}</td><td>{_num(g.get("events"), ",.0f")}</td>'
+        f'<td>{_num(g.get("copies"), ",.0f")}</td><td>{_num(g.get("equivalent_events"), ",.3g")}</td>'
+        f'<td>{_num(g.get("error_ratio"), ".2f")}</td><td>{_num(g.get("naive_error_ratio"), ".2f")}</td></tr>'
+        for name, g in over.items())
+    head = ('<tr><th class="name">quantity</th><th>generator-level events</th><th>copies</th>'
+            '<th>worth (fully simulated events)</th><th>error vs one copy</th><th>1/√K</th></tr>')
+    return ('<h3>What the oversampled copies are worth</h3><p>Copies of one generator-level event '
+            'are correlated: folding them per event, the histogram of each quantity (the bins of '
+            'the figures) has the statistical precision of this many fully simulated events '
+            '(flashgen.stats.oversampling).</p>'
+            f'<table id="oversampling-table">{head}{rows}</table>')
+
+
 def _conditional_table(result: dict[str, Any]) -> str:
     checks = _checks_by(result)
     rows = []
@@ -308,7 +327,7 @@ def render_html(result: dict[str, Any], figures: Sequence[dict[str, str]]) -> st
         "<h3>Whole events</h3>", _global_table(result),
         "<h3>Features</h3>", _quantity_table(result, "feature", "metrics-table"),
         "<h3>Derived observables</h3>", _quantity_table(result, "observable", "observables-table"),
-        _worth_table(result),
+        _worth_table(result), _oversampling_table(result),
         "<h3>Conditional checks</h3>", _conditional_table(result),
         "<h3>Thresholds</h3>", _thresholds(result),
         '<h2 id="features">Feature distributions</h2>', _figures(figures, "features"),

@@ -299,6 +299,8 @@ def validate(reference: EventTable, generated: EventTable,
         }
         if comp.member is not None:
             out["worth"] = _worth(comp, generated)
+        if comp.event is not None:
+            out["oversampling"] = _oversampling(comp)
         if len(comp.features) >= 2 and "global/correlation" not in unavailable:
             out["correlation"] = {
                 "columns": comp.features,
@@ -334,6 +336,17 @@ def validate(reference: EventTable, generated: EventTable,
             write_report(out_dir, out, comp)
             _step(bar, "report")
     return out
+
+
+def _oversampling(comp: Comparison) -> dict[str, Any]:
+    """What the copies of an oversampled sample are worth in every feature and observable
+    histogram (the validation's bins; :func:`flashgen.stats.oversampling.oversampling_gain`)."""
+    from ..stats.oversampling import oversampling_gain
+
+    assert comp.event is not None
+    return {q.name: oversampling_gain(comp.gen[q.name], comp.event,
+                                      np.asarray(q.edges, dtype=np.float64)).to_json()
+            for q in comp.plan.quantities.values()}
 
 
 def _worth(comp: Comparison, generated: EventTable) -> dict[str, Any]:
