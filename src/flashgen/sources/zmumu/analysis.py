@@ -173,10 +173,10 @@ def analyse(cands: Candidates, particles: Particles, hard: HardEvents,
         cols[f"{name}_pz"], cols[f"{name}_e"] = particles.pz[src], particles.e[src]
     cols["gen_z_pt"], cols["gen_z_mass"] = hard.z_pt[events], hard.z_mass[events]
     cols["n_pileup"] = n_pileup[events]
-    gen = gen_level(hard)
     if not keep_unselected:
-        cols.update({k: v[events] for k, v in gen.items()})
+        cols.update(gen_level(hard, events))  # only the selected events' generator level
         return {c.name: np.asarray(cols[c.name], dtype=np.float64) for c in shard_columns()}
+    gen = gen_level(hard)
     every = {"gen_z_pt": hard.z_pt, "gen_z_mass": hard.z_mass, "n_pileup": n_pileup}
     out: dict[str, np.ndarray] = {}
     for c in shard_columns(keep_unselected=True):

@@ -28,7 +28,6 @@ from .particles import kinematics
 __all__ = ["gen_level"]
 
 
-
 def _z_muons(hard: HardEvents) -> tuple[np.ndarray, np.ndarray]:
     """Particle indices of the two hardest final-state muons of each event, ``(n,)`` each; -1
     where an event has fewer (never in Drell-Yan Z→μμ; hand-made test events)."""
@@ -39,27 +38,33 @@ def _z_muons(hard: HardEvents) -> tuple[np.ndarray, np.ndarray]:
     mu = mu[np.lexsort((-pt, p.event[mu]))]
     counts = np.bincount(p.event[mu], minlength=n)
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    mu = np.append(mu, -1)
-    return (np.where(counts >= 1, mu[np.minimum(first, len(mu) - 1)], -1),
-            np.where(counts >= 2, mu[np.minimum(first + 1, len(mu) - 1)], -1))
+    leading, second = np.full(n, -1), np.full(n, -1)
+    leading[counts >= 1] = mu[first[counts >= 1]]
+    second[counts >= 2] = mu[first[counts >= 2] + 1]
+    return leading, second
 
 
-def gen_level(hard: HardEvents) -> dict[str, np.ndarray]:
-    """The :data:`GEN_LEVEL_COLUMNS` of every event of ``hard``, float64 arrays ``(n,)``."""
+def gen_level(hard: HardEvents, events: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The :data:`GEN_LEVEL_COLUMNS` of the events ``events`` (indices into ``hard``; default
+    all), float64 arrays ``(len(events),)``. Only those events' jets are clustered."""
     p = hard.particles
     n = len(hard)
+    events = np.arange(n) if events is None else np.asarray(events, dtype=np.int64)
+    slot = np.full(n, -1, dtype=np.int64)  # position of each event of hard in the output
+    slot[events] = np.arange(len(events))
     cols: dict[str, np.ndarray] = {}
     i0, i1 = _z_muons(hard)
-    for name, i in zip(GEN_MUONS, (i0, i1)):
+    for name, i in zip(GEN_MUONS, (i0[events], i1[events])):
         pt, eta, phi = kinematics(p.px[i], p.py[i], p.pz[i])
         for key, values in (("pt", pt), ("eta", eta), ("phi", phi), ("charge", p.charge[i])):
             cols[f"{name}_{key}"] = np.where(i >= 0, values, np.nan)
     rest = np.ones(len(p), dtype=bool)
     rest[i0[i0 >= 0]] = rest[i1[i1 >= 0]] = False
-    rest = np.flatnonzero(rest & (p.vertex == 0))
-    pt, eta, phi, njet = leading_jets(p.event[rest], p.px[rest], p.py[rest], p.pz[rest], p.e[rest], n)
+    rest = np.flatnonzero(rest & (p.vertex == 0) & (slot[p.event] >= 0))
+    pt, eta, phi, njet = leading_jets(slot[p.event[rest]], p.px[rest], p.py[rest], p.pz[rest], p.e[rest],
+                                      len(events))
     cols["ngenjet"] = njet
     for k, name in enumerate(GEN_JETS):
         cols[f"{name}_pt"], cols[f"{name}_eta"], cols[f"{name}_phi"] = pt[:, k], eta[:, k], phi[:, k]
-    cols["genmet_x"], cols["genmet_y"] = hard.nu_px, hard.nu_py
+    cols["genmet_x"], cols["genmet_y"] = hard.nu_px[events], hard.nu_py[events]
     return {c.name: np.asarray(cols[c.name], dtype=np.float64) for c in GEN_LEVEL_COLUMNS}
