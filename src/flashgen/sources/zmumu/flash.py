@@ -80,22 +80,23 @@ def gen_mll(ev: Mapping[str, Any]) -> np.ndarray:
     return _gen_pair(ev)[1]
 
 
+def _muon_matching() -> Any:
+    """The :class:`~flashgen.transforms.MatchedObjects` step of the preset: reconstructed muons
+    to true muons by ΔR, written as ``rmu0_*`` / ``rmu1_*`` (pt, eta, phi)."""
+    from ...transforms import MatchedObjects
+
+    return MatchedObjects([["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"]],
+                          [[f"{m}_pt", f"{m}_eta", f"{m}_phi"] for m in GEN_MUONS], ["rmu0", "rmu1"])
+
+
 def _matched_pt(ev: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Reconstructed pT (GeV) of the muon matched (smallest summed ΔR²) to each true muon."""
-    polar = []
-    for k in (0, 1):
-        px, py, pz = (_col(ev, f"mu{k}_{v}") for v in ("px", "py", "pz"))
-        pt = np.hypot(px, py)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            polar.append((pt, np.arcsinh(pz / pt), np.arctan2(py, px)))
+    """Reconstructed pT (GeV) of the muon matched (smallest summed ΔR²) to each true muon: the
+    preset's own matching (:func:`_muon_matching`), NaN where the event is not selected."""
+    import torch
 
-    def d2(r: tuple[np.ndarray, ...], m: str) -> np.ndarray:
-        dphi = (r[2] - _col(ev, f"{m}_phi") + np.pi) % (2 * np.pi) - np.pi
-        return (r[1] - _col(ev, f"{m}_eta")) ** 2 + dphi**2
-
-    a, b = polar
-    swap = d2(b, GEN_MUONS[0]) + d2(a, GEN_MUONS[1]) < d2(a, GEN_MUONS[0]) + d2(b, GEN_MUONS[1])
-    return np.where(swap, b[0], a[0]), np.where(swap, a[0], b[0])
+    cols = {c: torch.as_tensor(_col(ev, c)) for c in (*_RECO_MU, *_GEN_MU)}
+    out = _muon_matching().forward(cols)
+    return out["rmu0_pt"].numpy(), out["rmu1_pt"].numpy()
 
 
 def mu_response(ev: Mapping[str, Any], k: int = 0) -> np.ndarray:
@@ -182,8 +183,7 @@ SLICINGS = (
 
 
 def _feature_steps() -> list[Any]:
-    from ...transforms import (Asinh, Dequantize, Log, MatchedObjects, OnShellEnergy, Residual,
-                               SortDescending, ZeroPadding)
+    from ...transforms import Asinh, Dequantize, Log, OnShellEnergy, Residual, SortDescending, ZeroPadding
 
     muons = []
     for k, m in enumerate(GEN_MUONS):
@@ -194,8 +194,7 @@ def _feature_steps() -> list[Any]:
         SortDescending(JETS),
         OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS),
         OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e", MUON_MASS),
-        MatchedObjects([["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"]],
-                       [[f"{m}_pt", f"{m}_eta", f"{m}_phi"] for m in GEN_MUONS], ["rmu0", "rmu1"]),
+        _muon_matching(),
         *muons,
         Residual("nvtx", "n_pileup", mode="difference", drop_constant=False),
         Dequantize("nvtx"),
