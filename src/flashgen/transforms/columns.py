@@ -274,6 +274,8 @@ class Residual(Transform):
     """
 
     kind = "residual"
+    drop_constant: bool = True  # class defaults: what model files written before these options meant
+    offset: float = 0.0
 
     def __init__(self, column: str, reference: str, mode: str = "difference",
                  drop_constant: bool = True, offset: float = 0.0) -> None:
@@ -287,8 +289,7 @@ class Residual(Transform):
     def _residual(self, cols: Columns) -> Tensor:
         x, ref = cols[self.column], cols[self.reference]
         if self.mode == "log-ratio":
-            o = getattr(self, "offset", 0.0)
-            return torch.log((x + o) / (ref + o))
+            return torch.log((x + self.offset) / (ref + self.offset))
         return wrap_angle(x - ref) if self.mode == "angle" else x - ref
 
     def fit(self, cols: Columns) -> None:
@@ -299,7 +300,7 @@ class Residual(Transform):
                                 "finite (zero or negative values in a log-ratio?)")
         spread = float(r.max() - r.min())
         constant = spread <= 1e-9 * max(1.0, float(r.abs().max()))
-        self.constant = float(r.mean()) if constant and getattr(self, "drop_constant", True) else None
+        self.constant = float(r.mean()) if constant and self.drop_constant else None
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         out = dict(cols)
@@ -314,8 +315,7 @@ class Residual(Transform):
         ref = cols[self.reference]
         r = torch.full_like(ref, self.constant) if self.constant is not None else cols[self.column]
         if self.mode == "log-ratio":
-            o = getattr(self, "offset", 0.0)
-            x = (ref + o) * torch.exp(r) - o
+            x = (ref + self.offset) * torch.exp(r) - self.offset
         else:
             x = wrap_angle(ref + r) if self.mode == "angle" else ref + r
         return {**cols, self.column: x}
