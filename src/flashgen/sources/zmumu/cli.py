@@ -109,9 +109,6 @@ def _run(args: argparse.Namespace) -> None:
     if args.format == "nanoaod" and (args.level == "gen" or args.keep_unselected):
         raise FlashgenError("--format nanoaod writes selected reconstructed events: drop it with "
                             "--level gen or --keep-unselected")
-    if args.level == "gen" and args.keep_unselected:
-        raise FlashgenError("--keep-unselected applies to the full chain: at --level gen every "
-                            "generated event is stored (there is no selection)")
 
     # the optional packages (pip install 'flashgen[zmumu]'), checked before anything is written
     for module in ("pythia8mc", "fastjet", "awkward"):
