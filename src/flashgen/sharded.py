@@ -135,7 +135,7 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         raise FlashgenError(f"unknown precision '{precision}'; choose from {', '.join(PRECISIONS)}")
     model_file = Path(model_path).absolute()
     model = load_model(model_file)
-    conditions: EventTable | None = None
+    conditions: Conditions | None = None
     cond_file = None
     if conditions_path is not None:
         if not model.condition_names:
@@ -151,7 +151,9 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         raise FlashgenError(f"number of events must be positive, got {n_events}")
     if oversample is not None and conditions is None:
         raise FlashgenError("oversampling repeats condition rows: give a conditions table")
-    total = len(conditions) * (oversample or 1) if conditions is not None else n_events
+    if conditions is not None and oversample is not None:
+        conditions = Oversampled(conditions, oversample)
+    total = len(conditions) if conditions is not None else n_events
     digest = file_digest(model_file)
     cond_job = (str(cond_file), file_digest(cond_file)) if cond_file is not None else None
     settings = {"producer": "flashgen generate", "model": digest, "events": total, "seed": seed,
@@ -169,8 +171,8 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
     bounds = [(s, min(s + shard, total)) for s in range(0, total, shard)]
     missing = [i for i in range(len(bounds)) if not shard_path(folder, i).exists()]
     remaining = sum(bounds[i][1] - bounds[i][0] for i in missing)
-    n_columns = len(model.output_columns) + (2 if oversample is not None else 0)
-    check_disk(folder / "part.parquet", remaining, n_columns, np.dtype(precision).itemsize)
+    check_disk(folder / "part.parquet", remaining, len(output_columns(model, conditions)),
+               np.dtype(precision).itemsize)
     start = time.perf_counter()
     with ExitStack() as stack:
         executor = Executor(stack, workers, scheduler, len(missing))
