@@ -204,41 +204,43 @@ def _quantity_table(result: dict[str, Any], kind: str, table_id: str) -> str:
     return f'<table id="{table_id}">{head}{"".join(rows)}</table>'
 
 
+def _per_quantity_table(entries: dict[str, Any], columns: list[tuple[str, str, str]], title: str,
+                        text: str, table_id: str) -> str:
+    """A titled table with one row per quantity of ``entries`` (``name -> dict``); ``columns``
+    are ``(header, key, format)``. Empty when there are no entries."""
+    if not entries:
+        return ""
+    rows = "".join(f'<tr><td class="name">{_e(name)}</td>'
+                   + "".join(f"<td>{_num(e.get(key), fmt)}</td>" for _, key, fmt in columns) + "</tr>"
+                   for name, e in entries.items())
+    head = '<tr><th class="name">quantity</th>' + "".join(f"<th>{h}</th>" for h, _, _ in columns) + "</tr>"
+    return f'<h3>{title}</h3><p>{text}</p><table id="{table_id}">{head}{rows}</table>'
+
+
 def _worth_table(result: dict[str, Any]) -> str:
     """Effective events per quantity of an ensemble's generated sample (empty otherwise)."""
-    worth = result.get("worth") or {}
-    if not worth:
-        return ""
-    rows = "".join(
-        f'<tr><td class="name">{_e(name)}</td><td>{_num(w.get("generated_events"), ",.0f")}</td>'
-        f'<td>{_num(w.get("n_eff"), ",.3g")}</td><td>{_num(w.get("train_events"), ",.0f")}</td>'
-        f'<td>{_num(w.get("amplification"), ".2g")}</td></tr>' for name, w in worth.items())
-    head = ('<tr><th class="name">quantity</th><th>generated events used</th><th>worth n_eff</th>'
-            '<th>training events</th><th>amplification G</th></tr>')
-    return ('<h3>What the generated events are worth</h3><p>Effective number of simulated events '
-            'with the same precision in each quantity\'s histogram (the bins of the figures), from '
-            'the spread of the ensemble\'s bootstrap members with their optimisation noise '
-            'separated; G = n_eff / training events. It sees no bias the members share.</p>'
-            f'<table id="worth-table">{head}{rows}</table>')
+    return _per_quantity_table(
+        result.get("worth") or {},
+        [("generated events used", "generated_events", ",.0f"), ("worth n_eff", "n_eff", ",.3g"),
+         ("training events", "train_events", ",.0f"), ("amplification G", "amplification", ".2g")],
+        "What the generated events are worth",
+        "Effective number of simulated events with the same precision in each quantity's "
+        "histogram (the bins of the figures), from the spread of the ensemble's bootstrap members "
+        "with their optimisation noise separated; G = n_eff / training events. It sees no bias the "
+        "members share.", "worth-table")
 
 
 def _oversampling_table(result: dict[str, Any]) -> str:
     """What the copies of an oversampled sample are worth per quantity (empty otherwise)."""
-    over = result.get("oversampling") or {}
-    if not over:
-        return ""
-    rows = "".join(
-        f'<tr><td class="name">{_e(name)}</td><td>{_num(g.get("events"), ",.0f")}</td>'
-        f'<td>{_num(g.get("copies"), ",.0f")}</td><td>{_num(g.get("equivalent_events"), ",.3g")}</td>'
-        f'<td>{_num(g.get("error_ratio"), ".2f")}</td><td>{_num(g.get("naive_error_ratio"), ".2f")}</td></tr>'
-        for name, g in over.items())
-    head = ('<tr><th class="name">quantity</th><th>generator-level events</th><th>copies</th>'
-            '<th>worth (fully simulated events)</th><th>error vs one copy</th><th>1/√K</th></tr>')
-    return ('<h3>What the oversampled copies are worth</h3><p>Copies of one generator-level event '
-            'are correlated: folding them per event, the histogram of each quantity (the bins of '
-            'the figures) has the statistical precision of this many fully simulated events '
-            '(flashgen.stats.oversampling).</p>'
-            f'<table id="oversampling-table">{head}{rows}</table>')
+    return _per_quantity_table(
+        result.get("oversampling") or {},
+        [("generator-level events", "events", ",.0f"), ("copies", "copies", ",.0f"),
+         ("worth (fully simulated events)", "equivalent_events", ",.3g"),
+         ("error vs one copy", "error_ratio", ".2f"), ("1/√K", "naive_error_ratio", ".2f")],
+        "What the oversampled copies are worth",
+        "Copies of one generator-level event are correlated: folding them per event, the histogram "
+        "of each quantity (the bins of the figures) has the statistical precision of this many "
+        "fully simulated events (flashgen.stats.oversampling).", "oversampling-table")
 
 
 def _conditional_table(result: dict[str, Any]) -> str:
