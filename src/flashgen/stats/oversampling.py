@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FlashgenError
-from .worth import check_edges
+from .worth import bin_index, check_edges
 
 __all__ = ["FoldedHistogram", "OversamplingGain", "extra_fraction_variance", "folded_histogram",
            "oversampling_gain"]
@@ -90,20 +90,6 @@ class FoldedHistogram:
         return {"edges": self.edges.tolist(), "counts": self.counts.tolist(),
                 "variance": self.variance.tolist(), "naive_variance": self.naive_variance.tolist(),
                 "events": self.events, "copies": self.copies}
-
-
-def _bins(values: np.ndarray, edges: np.ndarray, flow: bool) -> tuple[np.ndarray, int]:
-    """Bin index of each value (-1: no bin) and the number of bins. Bins are ``[e_k, e_k+1)``,
-    the last one closed (as :func:`numpy.histogram`); with ``flow``, bin 0 is the underflow
-    (values < e_0) and the last the overflow (values > e_K), as
-    :func:`flashgen.validation.binning.counts_with_flow`. NaN and ±inf are in no bin."""
-    k = len(edges) - 1
-    where = np.searchsorted(edges, values, side="right") - 1
-    where[values == edges[-1]] = k - 1
-    finite = np.isfinite(values)
-    if flow:
-        return np.where(finite, where + 1, -1), k + 2
-    return np.where(finite & (where >= 0) & (where < k), where, -1), k
 
 
 def _event_ids(event: np.ndarray, n: int) -> np.ndarray:
@@ -148,7 +134,7 @@ def folded_histogram(values: np.ndarray, event: np.ndarray, edges: np.ndarray, *
         raise FlashgenError(f"weights of shape {w.shape} for values of shape {values.shape}")
     # dense event index (no overflow of event * bins for large ids) and the copies per event
     ids, dense, per = np.unique(event, return_inverse=True, return_counts=True)
-    where, n_bins = _bins(values, edges, flow)
+    where, n_bins = bin_index(values, edges, flow)
     used = where >= 0
     counts = np.bincount(where[used], w[used], minlength=n_bins)
     naive = np.bincount(where[used], w[used] ** 2, minlength=n_bins)

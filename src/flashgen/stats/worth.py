@@ -52,8 +52,8 @@ from scipy import stats
 
 from ..errors import FlashgenError
 
-__all__ = ["LEVEL", "Variance", "Worth", "check_edges", "default_groups", "inherited_variance", "member_fractions", "round_count",
-           "recorded_ensemble", "worth_from_fractions", "worth_of_sample"]
+__all__ = ["LEVEL", "Variance", "Worth", "bin_index", "check_edges", "default_groups", "inherited_variance",
+           "member_fractions", "round_count", "recorded_ensemble", "worth_from_fractions", "worth_of_sample"]
 
 LEVEL = 0.68
 """Probability content of the band."""
@@ -210,6 +210,20 @@ def worth_from_fractions(fractions: np.ndarray, edges: np.ndarray, *, groups: np
                  fractions.shape[0], var.resamples, np.sqrt(var.training), np.sqrt(var.noise), observable)
 
 
+def bin_index(values: np.ndarray, edges: np.ndarray, flow: bool = False) -> tuple[np.ndarray, int]:
+    """Bin index of each value (-1: no bin) and the number of bins. Bins are ``[e_k, e_k+1)``,
+    the last one closed (as :func:`numpy.histogram`); with ``flow``, bin 0 is the underflow
+    (values < e_0) and the last the overflow (values > e_K), as
+    :func:`flashgen.validation.binning.counts_with_flow`. NaN and ±inf are in no bin."""
+    k = len(edges) - 1
+    where = np.searchsorted(edges, values, side="right") - 1
+    where[values == edges[-1]] = k - 1
+    finite = np.isfinite(values)
+    if flow:
+        return np.where(finite, where + 1, -1), k + 2
+    return np.where(finite & (where >= 0) & (where < k), where, -1), k
+
+
 def member_fractions(values: np.ndarray, member: np.ndarray, edges: np.ndarray,
                      weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-member fraction of events in each bin: ``(member ids (M,), fractions (M, K))``.
@@ -225,10 +239,8 @@ def member_fractions(values: np.ndarray, member: np.ndarray, edges: np.ndarray,
         raise FlashgenError(f"values and member must be 1D of equal length, got {values.shape} and {member.shape}")
     w = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64)
     ids, inverse = np.unique(member, return_inverse=True)
-    k = len(edges) - 1
-    where = np.searchsorted(edges, values, side="right") - 1
-    where[values == edges[-1]] = k - 1
-    inside = (where >= 0) & (where < k) & np.isfinite(values)
+    where, k = bin_index(values, edges)
+    inside = where >= 0
     counts = np.zeros((len(ids), k))
     np.add.at(counts, (inverse[inside], where[inside]), w[inside])
     totals = np.bincount(inverse, weights=w, minlength=len(ids))
