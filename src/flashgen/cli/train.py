@@ -59,9 +59,12 @@ def register(sub: Any) -> None:
     p.add_argument("--out", "-o", required=True,
                    help="model file to write (e.g. model.pt); with --ensemble one file holding "
                    "every member")
+    papers = "; ".join(f"--model {model} --preset {name}: {paper}" for name in sorted(PRESETS)
+                       for model, paper in PRESETS[name].papers.items())
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="defaults for a reference dataset: features, conditions, preprocessing, "
-                   "selection quantities, model size, training length (default: none)")
+                   "selection quantities, model size, training length (default: none). The "
+                   f"papers' own models: {papers}")
     p.add_argument("--features", type=csv_list, metavar="A,B,...",
                    help="columns to generate (default: the preset's, else every numeric column "
                    "that is not a condition)")

@@ -20,7 +20,8 @@ from torch import Tensor, nn
 
 from ..errors import FlashgenError
 
-__all__ = ["MODELS", "GenerativeModel", "LatentGenerator", "MLP", "Trainable", "get_model", "register"]
+__all__ = ["ACTIVATIONS", "MODELS", "GenerativeModel", "LatentGenerator", "MLP", "Trainable",
+           "activation_class", "get_model", "register"]
 
 MODELS: dict[str, type[GenerativeModel]] = {}
 """Registry of generative model families by name, filled by :func:`register`. Every list of
@@ -145,13 +146,36 @@ class LatentGenerator(GenerativeModel):
             total = total + value
         return total
 
+    uniform_latent: bool = False
+    """Latent numbers uniform in [-1, 1] instead of standard normal."""
+
     def _noise(self, n: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        if self.uniform_latent:
+            u = torch.rand(n, self.latent, generator=generator, device=like.device, dtype=like.dtype)
+            return 2 * u - 1
         return torch.randn(n, self.latent, generator=generator, device=like.device, dtype=like.dtype)
+
+    def generate(self, n: int, c: Tensor | None, generator: torch.Generator | None,
+                 like: Tensor) -> Tensor:
+        """``n`` generated points ``(n, features)`` (differentiable): latent noise through
+        ``self.generator``; ``generator`` also draws any dropout masks."""
+        return self.generator(self._noise(n, like, generator), c, generator)
 
     @torch.no_grad()
     def sample(self, n: int, c: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
-        ref = self.generator.layers[0].weight
-        return self.generator(self._noise(n, ref, generator), c)
+        return self.generate(n, c, generator, self.generator.layers[0].weight)
+
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "relu": nn.ReLU}
+"""Hidden activations by name (leaky ReLU slope 0.01, torch's default)."""
+
+
+def activation_class(name: str) -> type[nn.Module]:
+    """The activation named ``name``; a clear error naming the choices otherwise."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation '{name}'; choose from {', '.join(ACTIVATIONS)}") from None
 
 
 class MLP(nn.Module):
@@ -164,21 +188,38 @@ class MLP(nn.Module):
         context: size of a condition vector concatenated to the input of every layer
             (the single-electron cWGAN-GP design); 0 for none.
         activation: hidden activation class.
+        dropout: probability of zeroing each hidden unit (after its activation) while training.
+        sampling_dropout: keep the dropout active in evaluation mode too (the amplification
+            paper's generator samples with it).
+
+    Dropout masks are drawn from the ``generator`` passed to :meth:`forward`, so that training
+    and sampling stay reproducible.
     """
 
     def __init__(self, in_features: int, out_features: int, hidden: Sequence[int],
-                 context: int = 0, activation: type[nn.Module] = nn.LeakyReLU) -> None:
+                 context: int = 0, activation: type[nn.Module] = nn.LeakyReLU,
+                 dropout: float = 0.0, sampling_dropout: bool = False) -> None:
         super().__init__()
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         sizes = [in_features, *hidden, out_features]
         self.context = context
         self.layers = nn.ModuleList(nn.Linear(a + context, b) for a, b in zip(sizes[:-1], sizes[1:]))
         self.activation = activation()
+        self.dropout, self.sampling_dropout = dropout, sampling_dropout
 
-    def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+    def _drop(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        if not self.dropout or not (self.training or self.sampling_dropout):
+            return x
+        keep = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) >= self.dropout
+        return x * keep / (1 - self.dropout)
+
+    def forward(self, x: Tensor, c: Tensor | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
         for i, layer in enumerate(self.layers):
             if self.context:
                 x = torch.cat([x, c], dim=-1)
             x = layer(x)
             if i < len(self.layers) - 1:
-                x = self.activation(x)
+                x = self._drop(self.activation(x), generator)
         return x

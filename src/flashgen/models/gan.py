@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from .base import MLP, LatentGenerator, register
+from .base import MLP, LatentGenerator, activation_class, register
 
-__all__ = ["GAN", "RegressionTerm"]
+__all__ = ["BatchStatistics", "GAN", "RegressionTerm"]
 
 
 @dataclass
@@ -38,6 +38,9 @@ class RegressionTerm:
             in physical units ``(batch,)``, differentiable.
         mean, std: the quantity's mean and standard deviation in the training data.
         weight_mean, weight_std: weights of the two terms.
+        standardised: divide both terms by ``std**2`` (dimensionless weights); ``False`` keeps
+            them in the quantity's units squared, the seed analysis' ``c1 (<m> - M_Z)^2 +
+            c2 (sigma_m - sigma_M)^2`` with ``c1 = c2 = 1e-4 / GeV^2``.
     """
 
     name: str
@@ -46,25 +49,74 @@ class RegressionTerm:
     std: float
     weight_mean: float = 1.0
     weight_std: float = 1.0
+    standardised: bool = True
 
     def loss(self, x: Tensor, c: Tensor) -> Tensor:
         q = self.function(x, c)
-        return (self.weight_mean * (q.mean() - self.mean) ** 2
-                + self.weight_std * (q.std() - self.std) ** 2) / self.std**2
+        value = self.weight_mean * (q.mean() - self.mean) ** 2 + self.weight_std * (q.std() - self.std) ** 2
+        return value / self.std**2 if self.standardised else value
+
+
+class BatchStatistics(nn.Module):
+    """What a point looks like relative to its batch, for a discriminator that must see mode
+    collapse: the differences ``B - x`` to every batch member, embedded point by point (three
+    width-1 convolutions = per-difference linear layers, leaky ReLU 0.01) and aggregated by the
+    standard deviation over the batch.
+
+    Arguments:
+        features: size ``d`` of a point.
+        embedding: size ``m`` of the aggregated statistics.
+        hidden: widths of the embedding's first layers.
+
+    Shapes: ``x (n, d) -> (n, m)``; costs ``O(n^2)`` in the batch size ``n``.
+
+    References:
+        Butter, Diefenbacher, Kasieczka, Nachman, Plehn, "GANplifying event samples",
+        arXiv:2008.06545, Sec. 2 (after DeepSets, Zaheer et al., arXiv:1703.06114).
+    """
+
+    def __init__(self, features: int, embedding: int = 32, hidden: Sequence[int] = (256, 256)) -> None:
+        super().__init__()
+        sizes = [features, *hidden, embedding]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.unsqueeze(0) - x.unsqueeze(1)  # (n, n, d): row i holds B - x_i
+        for layer in self.layers:
+            h = F.leaky_relu(layer(h), 0.01)
+        return h.std(dim=1)
 
 
 @register("gan")
 class GAN(LatentGenerator):
     """GAN with a binary cross-entropy loss and physics regression terms.
 
+    The defaults are a generic GAN; the presets build the papers' own: the Z→μμ analysis' GAN
+    (``--preset zmumu``, ``zmumu-reduced``: leaky-ReLU networks of 7 and 10 layers, Adadelta,
+    m(μμ) regression terms in GeV²) and the amplification paper's (``--preset camelback``:
+    uniform latent of 1000, ELU, dropout kept at generation, a discriminator that sees batch
+    statistics, a gradient penalty).
+
     Arguments:
         features: number of features.
         context: number of condition columns (0: unconditional).
-        latent: size of the Gaussian latent vector (default: ``features``, at least 4).
+        latent: size of the latent vector (default: ``features``, at least 4).
         generator_hidden: hidden layer sizes of the generator.
         discriminator_hidden: hidden layer sizes of the discriminator.
-        lr: Adam learning rate of both networks.
+        lr: learning rate of both networks.
         betas: Adam betas.
+        optimizer: ``"adam"`` or ``"adadelta"`` (the Z→μμ paper's; rho 0.95, eps 1e-7, Keras'
+            defaults, ``lr`` 1 there).
+        activation, discriminator_activation: hidden activations (``"leaky_relu"``, ``"elu"``,
+            ``"relu"``); the discriminator's defaults to the generator's.
+        uniform_latent: latent numbers uniform in [-1, 1] instead of standard normal.
+        dropout: dropout of the generator's hidden layers, kept active at generation.
+        discriminator_dropout: dropout of the discriminator's hidden layers (training only).
+        batch_statistics: size of the batch-statistics embedding the discriminator sees beside
+            each point (:class:`BatchStatistics`; 0: none).
+        gradient_penalty: weight ``gamma`` of the regulariser of Roth et al. (arXiv:1705.09367),
+            ``gamma/2 E[(1 - D)^2 |grad logit D|^2]_data + gamma/2 E[D^2 |grad logit D|^2]_gen``,
+            evaluated at the (noised) discriminator inputs; 0: none.
         instance_noise: width of uniform noise added to every discriminator input (model units,
             i.e. standard deviations); regularises the discriminator on small samples
             ("GANplifying" adds U[-0.1, 0.1] in physical units).
@@ -76,21 +128,45 @@ class GAN(LatentGenerator):
     def __init__(self, features: int, context: int = 0, latent: int | None = None,
                  generator_hidden: Sequence[int] = (128, 256, 256, 128),
                  discriminator_hidden: Sequence[int] = (128, 128, 64, 32),
-                 lr: float = 2e-4, betas: Sequence[float] = (0.5, 0.999),
-                 instance_noise: float = 0.0, regression: Sequence[RegressionTerm] = ()) -> None:
+                 lr: float = 2e-4, betas: Sequence[float] = (0.5, 0.999), optimizer: str = "adam",
+                 activation: str = "leaky_relu", discriminator_activation: str | None = None,
+                 uniform_latent: bool = False, dropout: float = 0.0,
+                 discriminator_dropout: float = 0.0, batch_statistics: int = 0,
+                 gradient_penalty: float = 0.0, instance_noise: float = 0.0,
+                 regression: Sequence[RegressionTerm] = ()) -> None:
         latent = latent or max(features, 4)
+        if optimizer not in ("adam", "adadelta"):
+            raise ValueError(f"optimizer must be adam or adadelta, got '{optimizer}'")
+        if batch_statistics < 0 or gradient_penalty < 0:
+            raise ValueError("batch_statistics and gradient_penalty must not be negative")
+        discriminator_activation = discriminator_activation or activation
         super().__init__(regression=regression, features=features, context=context, latent=latent,
                          generator_hidden=list(generator_hidden),
                          discriminator_hidden=list(discriminator_hidden), lr=lr, betas=list(betas),
+                         optimizer=optimizer, activation=activation,
+                         discriminator_activation=discriminator_activation,
+                         uniform_latent=uniform_latent, dropout=dropout,
+                         discriminator_dropout=discriminator_dropout,
+                         batch_statistics=batch_statistics, gradient_penalty=gradient_penalty,
                          instance_noise=instance_noise)
         self.features, self.context, self.latent = features, context, latent
-        self.generator = MLP(latent, features, generator_hidden, context)
-        self.discriminator = MLP(features, 1, discriminator_hidden, context)
+        self.uniform_latent = uniform_latent
+        self.generator = MLP(latent, features, generator_hidden, context, activation_class(activation),
+                             dropout=dropout, sampling_dropout=True)
+        self.statistics = BatchStatistics(features, batch_statistics) if batch_statistics else None
+        self.discriminator = MLP(features + batch_statistics, 1, discriminator_hidden, context,
+                                 activation_class(discriminator_activation), dropout=discriminator_dropout)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        lr = self.hparams["lr"]
+        d_params = list(self.discriminator.parameters()) + (
+            list(self.statistics.parameters()) if self.statistics is not None else [])
+        if self.hparams["optimizer"] == "adadelta":
+            return [torch.optim.Adadelta(self.generator.parameters(), lr=lr, rho=0.95, eps=1e-7),
+                    torch.optim.Adadelta(d_params, lr=lr, rho=0.95, eps=1e-7)]
         betas = tuple(self.hparams["betas"])
-        return [torch.optim.Adam(self.generator.parameters(), lr=self.hparams["lr"], betas=betas),
-                torch.optim.Adam(self.discriminator.parameters(), lr=self.hparams["lr"], betas=betas)]
+        return [torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
+                torch.optim.Adam(d_params, lr=lr, betas=betas)]
 
     def _blur(self, x: Tensor, generator: torch.Generator) -> Tensor:
         width = self.hparams["instance_noise"]
@@ -99,19 +175,45 @@ class GAN(LatentGenerator):
         u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return x + width * (2 * u - 1)
 
+    def _logit(self, x: Tensor, c: Tensor, generator: torch.Generator) -> Tensor:
+        """Discriminator logit of a batch ``x (n, d)``; with batch statistics the batch is the
+        set each point is compared with."""
+        if self.statistics is not None:
+            x = torch.cat([x, self.statistics(x)], dim=1)
+        return self.discriminator(x, c, generator)
+
+    def _penalty(self, x: Tensor, c: Tensor, generator: torch.Generator, real: bool) -> tuple[Tensor, Tensor]:
+        """``(logit, Roth et al.'s penalty term)`` of a discriminator input batch."""
+        x = x.detach().requires_grad_(True)
+        logit = self._logit(x, c, generator)
+        (grad,) = torch.autograd.grad(logit.sum(), x, create_graph=True)
+        d = torch.sigmoid(logit).squeeze(1)
+        weight = (1 - d) ** 2 if real else d**2
+        return logit, (weight * grad.pow(2).sum(dim=1)).mean()
+
     def train_step(self, x: Tensor, c: Tensor, optimizers: Sequence[torch.optim.Optimizer],
                    generator: torch.Generator) -> dict[str, float]:
         opt_g, opt_d = optimizers
-        fake = self.generator(self._noise(len(x), x, generator), c)
+        like = self.generator.layers[0].weight
+        fake = self.generate(len(x), c, generator, like)
 
-        real_logit = self.discriminator(self._blur(x, generator), c)
-        fake_logit = self.discriminator(self._blur(fake.detach(), generator), c)
+        real_in, fake_in = self._blur(x, generator), self._blur(fake.detach(), generator)
+        gamma = self.hparams["gradient_penalty"]
+        if gamma:
+            real_logit, pen_real = self._penalty(real_in, c, generator, True)
+            fake_logit, pen_fake = self._penalty(fake_in, c, generator, False)
+            penalty = 0.5 * gamma * (pen_real + pen_fake)
+        else:
+            real_logit, fake_logit = self._logit(real_in, c, generator), self._logit(fake_in, c, generator)
+            penalty = torch.zeros(())
         d_loss = (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
                   + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
-        self.minimise(d_loss, opt_d)
+        self.minimise(d_loss + penalty, opt_d)
 
-        logit = self.discriminator(self._blur(fake, generator), c)
+        logit = self._logit(self._blur(fake, generator), c, generator)
         g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
         losses = {"d": d_loss.item(), "g": g_loss.item()}
+        if gamma:
+            losses["gp"] = penalty.item()
         self.minimise(g_loss + self.regression_loss(fake, c, losses), opt_g)
         return losses

@@ -73,7 +73,7 @@ class WGANGP(LatentGenerator):
     def train_step(self, x: Tensor, c: Tensor, optimizers: Sequence[torch.optim.Optimizer],
                    generator: torch.Generator) -> dict[str, float]:
         opt_g, opt_c = optimizers
-        fake = self.generator(self._noise(len(x), x, generator), c).detach()
+        fake = self.generate(len(x), c, generator, x).detach()
         alpha = torch.rand(len(x), 1, generator=generator, device=x.device, dtype=x.dtype)
         mix = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.critic(mix, c).sum(), mix, create_graph=True)
@@ -86,7 +86,7 @@ class WGANGP(LatentGenerator):
 
         self.updates += 1
         if int(self.updates) % self.hparams["critic_steps"] == 0:
-            fake = self.generator(self._noise(len(x), x, generator), c)
+            fake = self.generate(len(x), c, generator, x)
             g_loss = -self.critic(fake, c).mean()
             self.minimise(g_loss + self.regression_loss(fake, c, losses), opt_g)
         return losses

@@ -107,6 +107,13 @@ class Preset:
         selection: quantities whose KS sum on held-out data selects the snapshot (default: the
             features), or ``("loss",)``: the model's held-out loss (a flow's NLL).
         regression: GAN regression terms ``(quantity, weight_mean, weight_std)``.
+        regression_standardised: the terms are divided by the data's variance of the quantity
+            (dimensionless weights); ``False``: weights in 1/unit², as the Z→μμ paper's
+            ``c1 = c2 = 1e-4``.
+        model_steps: feature preprocessing for particular model families (e.g. a paper's own
+            model with the paper's own preprocessing), replacing ``feature_steps`` for them.
+        papers: model family -> the paper whose own model the preset builds for it (shown by
+            ``flashgen train --help``).
         val_fraction: fraction of events held out for selection (0: keep the last snapshot).
         train: training-loop settings by model family (``steps``, ``batch_size``, ...), and
             ``"efficiency"`` for the efficiency classifier; families not named use the
@@ -124,6 +131,9 @@ class Preset:
     efficiency_hint: str = ""
     selection: tuple[str, ...] = ()
     regression: tuple[tuple[str, float, float], ...] = ()
+    regression_standardised: bool = True
+    model_steps: dict[str, Callable[[], list[Any]]] = field(default_factory=dict)
+    papers: dict[str, str] = field(default_factory=dict)
     val_fraction: float = 0.2
     train: dict[str, dict[str, Any]] = field(default_factory=dict)
     hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -134,6 +144,10 @@ class Preset:
         both = set(self.features) & set(self.conditions)
         if both:
             raise FlashgenError(f"preset {self.name}: {', '.join(sorted(both))} both feature and condition")
+
+    def steps_for(self, model: str) -> list[Any]:
+        """Fresh feature preprocessing steps for the model family ``model``."""
+        return self.model_steps.get(model, self.feature_steps)()
 
 
 @dataclass(frozen=True)

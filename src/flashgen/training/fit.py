@@ -204,7 +204,7 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, features: Sequence[s
 
     gen = torch.Generator().manual_seed(seed)
     feats, conds = cols.features, cols.conditions
-    fpipe = Pipeline(feats, pre.feature_steps() if own else
+    fpipe = Pipeline(feats, pre.steps_for(model) if own else
                      default_steps(feats, {f: table[f].dtype for f in feats}), conds)
     x_train = fpipe.fit(_tensors(table, feats + conds, train_rows), gen)
     x_val = fpipe.forward(_tensors(table, feats + conds, val_rows), gen)
@@ -301,7 +301,8 @@ def _regression_terms(pre: Preset, fpipe: Pipeline, table: EventTable, rows: np.
             # from there: smooth, and free of the far tails of the full inverse map
             return quantity(name, fpipe.inverse(x, None, None, exact=False, keep=[name]))
 
-        terms.append(RegressionTerm(name, function, float(values.mean()), float(values.std()), w_mean, w_std))
+        terms.append(RegressionTerm(name, function, float(values.mean()), float(values.std()), w_mean,
+                                    w_std, pre.regression_standardised))
     return terms
 
 

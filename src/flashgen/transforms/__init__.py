@@ -13,7 +13,8 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 """
 
 from .base import Columns, Pipeline, Transform
-from .columns import AbsoluteValue, Asinh, Dequantize, Log, Logit, Residual, SortDescending, ZeroPadding
+from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logit, Residual,
+                      SortDescending, ZeroPadding)
 from .kinematics import AzimuthalRotation, DimuonMass, MatchedObjects, OnShellEnergy
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Columns",
     "Dequantize",
     "DimuonMass",
+    "GaussianSmear",
     "Log",
     "Logit",
     "MatchedObjects",
