@@ -148,7 +148,7 @@ class Dequantize(Transform):
         return {**cols, self.column: torch.floor(cols[self.column]).clamp_min(self.minimum)}
 
 
-class GaussianSmear(Transform):
+class GaussianSmear(Dequantize):
     """Integers -> continuous by Gaussian smearing (the Z→μμ analysis paper's treatment of
     ``nvtx``): add ``N(0, sigma)``; the inverse rounds to the nearest integer.
 
@@ -166,15 +166,8 @@ class GaussianSmear(Transform):
     def __init__(self, column: str, sigma: float = 0.5) -> None:
         if not sigma > 0:
             raise FlashgenError(f"smearing width must be positive, got {sigma}")
-        self.column, self.sigma = column, float(sigma)
-        self.minimum = 0.0
-
-    def fit(self, cols: Columns) -> None:
-        need(cols, [self.column], "Gaussian smearing")
-        x = cols[self.column]
-        if not torch.equal(x, torch.floor(x)):
-            raise FlashgenError(f"column '{self.column}' is not integer-valued; do not smear it")
-        self.minimum = float(x.min())
+        super().__init__(column)
+        self.sigma = float(sigma)
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         x = cols[self.column]
