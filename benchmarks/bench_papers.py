@@ -162,12 +162,17 @@ def _electron(task: Task) -> dict[str, Any]:
 
 def run_task(args: tuple[Task, str, str]) -> dict[str, Any]:
     """One training and its scores (runs in a worker process with one torch thread)."""
+    from flashgen.errors import FlashgenError
+
     task, train_path, test_path = args
-    if task.paper == "004":
-        return _camelback(task)
-    if task.paper == "000":
-        return _zmumu(task, train_path, test_path)
-    return _electron(task)
+    try:
+        if task.paper == "004":
+            return _camelback(task)
+        if task.paper == "000":
+            return _zmumu(task, train_path, test_path)
+        return _electron(task)
+    except FlashgenError as err:  # e.g. a GAN training that diverged: a result, not a crash
+        return {"error": str(err)}
 
 
 # ------------------------------------------------------------------------------ sections
@@ -243,6 +248,9 @@ def run_section(paper: str, args: argparse.Namespace) -> dict[str, Any]:
     for i, out in map_tasks(run_task, jobs, args.workers, desc=f"paper {paper}"):
         t = tasks[i]
         key = f"{t.model} {t.setting}".strip()
+        if "error" in out:
+            section.setdefault("failed", []).append({"key": key, "seed": t.seed, "error": out["error"]})
+            continue
         runs.setdefault(key, []).append({"seed": t.seed, **out})
         print(paper, key, t.seed, json.dumps({k: v for k, v in out.items() if k != "points"}, default=str)[:300],
               flush=True)
@@ -276,6 +284,14 @@ def _pm(s: dict[str, float], fmt: str = ".2f") -> str:
     return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
 
 
+def _notes(section: dict[str, Any]) -> list[str]:
+    """The section's note and its failed trainings, as Markdown lines."""
+    lines = [section["note"], ""] if section.get("note") else []
+    for f in section.get("failed", []):
+        lines += [f"Failed training: {f['key']}, seed {f['seed']}: {f['error']}", ""]
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     lines = ["# The papers' own models: reproduction", "",
              "Each paper's model as a flashgen preset, trained over several seeds, beside the "
@@ -284,7 +300,7 @@ def markdown(result: dict[str, Any]) -> str:
         s = result["004"]
         lines += ["## Paper 004 — GANplifying event samples (camel back, 100 training events, "
                   "10,000 generated)", "", f"`{s['command']}` — {s['wall_s'] / 60:.1f} min.", "",
-                  describe_machine(s["machine"]), "",
+                  describe_machine(s["machine"]), "", *_notes(s),
                   "G = n_equiv / 100; n_equiv = (1 − 1/K)/(K · MSE) of the quantile MSE. "
                   "'per training' is the mean ± standard deviation of each training's G; "
                   "'of the mean MSE' is the paper's way (MSE averaged over trainings). Published: "
@@ -313,6 +329,7 @@ def markdown(result: dict[str, Any]) -> str:
         ref = s["reference"]["mll"]
         lines += ["## Paper 000 — LHC analysis-specific datasets with GANs (Z→μμ)", "",
                   f"`{s['command']}` — {s['wall_s'] / 60:.1f} min.", "", describe_machine(s["machine"]), "",
+                  *_notes(s),
                   f"Held-out reference ({ref['events']:,} selected events, independent seed): m(μμ) "
                   f"peak {ref['peak']:.2f} ± {ref['peak_err']:.2f} GeV, width (σ_eff, 70–110 GeV) "
                   f"{ref['width']:.2f} ± {ref['width_err']:.2f} GeV. Target: peak within 0.5 GeV "
@@ -337,6 +354,7 @@ def markdown(result: dict[str, Any]) -> str:
         s = result["001"]
         lines += ["## Report 001 — conditional WGAN-GP for the electron response", "",
                   f"`{s['command']}` — {s['wall_s'] / 60:.1f} min.", "", describe_machine(s["machine"]), "",
+                  *_notes(s),
                   "KS distance of the generated pT' to the exact Delphes response at each input "
                   "(50,000 generated electrons) and detected fraction vs the exact efficiency; every "
                   f"model and its efficiency classifier trained {ELECTRON_STEPS:,} steps. "
