@@ -10,7 +10,7 @@ import torch
 
 from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu.physics import MUON_MASS
-from flashgen.transforms import (Asinh, AzimuthalRotation, DimuonMass, Logit, Dequantize, Log, OnShellEnergy,
+from flashgen.transforms import (Asinh, AzimuthalRotation, DimuonMass, Logit, Dequantize, Log, Multiplicity, OnShellEnergy,
                                  Pipeline, Residual, SortDescending, Transform, ZeroPadding)
 
 
@@ -122,6 +122,27 @@ def test_sort_descending_orders_generated_slots():
     out = step.inverse(cols)
     assert out["a"].tolist() == [3.0, 6.0] and out["c"].tolist() == [1.0, 4.0]
     assert step.inverse(cols, exact=False) is cols
+
+
+def test_multiplicity_round_trip_and_the_count_decides(rng):
+    n = 2000
+    count = rng.integers(0, 4, n)
+    pts = np.sort(10 + rng.exponential(20, (n, 3)), axis=1)[:, ::-1]
+    pts = np.where(np.arange(3)[None, :] < count[:, None], pts, 0.0)
+    cols = {f"j{k}": _t(pts[:, k]) for k in range(3)}
+    step = Multiplicity(["j0", "j1", "j2"], threshold=10.0, name="nj")
+    back = _roundtrip(step, cols)
+    for k in range(3):
+        torch.testing.assert_close(back[f"j{k}"], cols[f"j{k}"])
+    assert "nj" not in back
+    assert step.forward(cols)["nj"].tolist() == count.astype(float).tolist()
+    # the count decides: a slot beyond it is zeroed, a kept empty slot is raised to the threshold
+    out = step.inverse({"j0": _t([30.0, 0.0]), "j1": _t([0.0, 12.0]), "j2": _t([20.0, 0.0]),
+                        "nj": _t([1.2, 1.9])})
+    assert [out["j0"].tolist(), out["j1"].tolist(), out["j2"].tolist()] == [[30.0, 12.0], [0.0, 10.0], [0.0, 0.0]]
+    assert Transform.from_state(step.state()).state() == step.state()
+    with pytest.raises(FlashgenError, match="already exists"):
+        Multiplicity(["j0"], 10.0, name="j1").fit(cols)
 
 
 def test_residual_log_ratio_round_trip_and_constant_detection(rng):

@@ -13,8 +13,8 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 """
 
 from .base import Columns, Pipeline, Transform
-from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logit, Residual,
-                      SortDescending, ZeroPadding)
+from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logit, Multiplicity,
+                      Residual, SortDescending, ZeroPadding)
 from .kinematics import AzimuthalRotation, DimuonMass, MatchedObjects, OnShellEnergy
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Log",
     "Logit",
     "MatchedObjects",
+    "Multiplicity",
     "OnShellEnergy",
     "Pipeline",
     "Residual",

@@ -11,7 +11,8 @@ from torch import Tensor
 from ..errors import FlashgenError
 from .base import Columns, Transform, need
 
-__all__ = ["AbsoluteValue", "Asinh", "Dequantize", "Log", "Logit", "Residual", "SortDescending", "ZeroPadding", "wrap_angle"]
+__all__ = ["AbsoluteValue", "Asinh", "Dequantize", "Log", "Logit", "Multiplicity", "Residual", "SortDescending",
+           "ZeroPadding", "wrap_angle"]
 
 
 class Logit(Transform):
@@ -285,6 +286,51 @@ class SortDescending(Transform):
         stacked = torch.stack([cols[c] for c in self.columns], dim=1)
         ordered = torch.sort(stacked, dim=1, descending=True).values
         return {**cols, **{c: ordered[:, j] for j, c in enumerate(self.columns)}}
+
+
+class Multiplicity(Transform):
+    """The number of present slots as a coordinate of its own (zero-padded jets: how many).
+
+    With zero-padded slots a smooth model makes the multiplicity a by-product of where each
+    slot's value lands; here it is one integer coordinate ``name`` (follow it with
+    :class:`Dequantize`), learnt jointly with the slots. Forward adds ``name`` = the number of
+    non-zero ``columns``. The exact inverse sorts the slots in descending order, keeps the first
+    ``name`` of them and zeroes the others; a kept slot the model left at zero is raised to
+    ``threshold`` (no present slot lies below it in the data), so the generated multiplicity is
+    ``name`` exactly.
+
+    Arguments:
+        columns: the ordered slots (e.g. jet1_pt..jet5_pt), 0 where absent.
+        threshold: smallest value of a present slot (same unit as the columns).
+        name: the multiplicity column added on the model side.
+    """
+
+    kind = "multiplicity"
+
+    def __init__(self, columns: list[str], threshold: float, name: str = "multiplicity") -> None:
+        self.columns, self.threshold, self.name = list(columns), float(threshold), str(name)
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, self.columns, "multiplicity")
+        if self.name in cols:
+            raise FlashgenError(f"multiplicity column '{self.name}' already exists")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        present = torch.stack([cols[c] != 0 for c in self.columns], dim=1)
+        return {**cols, self.name: present.sum(dim=1).to(cols[self.columns[0]].dtype)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        out = {k: v for k, v in cols.items() if k != self.name}
+        if not exact:
+            return out
+        stacked = torch.stack([cols[c] for c in self.columns], dim=1)
+        ordered = torch.sort(stacked, dim=1, descending=True).values
+        count = torch.clamp(torch.round(cols[self.name]), 0, len(self.columns))
+        slot = torch.arange(len(self.columns), device=ordered.device)[None, :]
+        kept = slot < count[:, None]
+        ordered = torch.where(kept, torch.clamp(ordered, min=self.threshold), torch.zeros_like(ordered))
+        return {**out, **{c: ordered[:, j] for j, c in enumerate(self.columns)}}
 
 
 class Residual(Transform):

@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..profile import Preset
-from .physics import MUON_MASS
 
 __all__ = ["GAN_HPARAMS", "GAN_SELECTION", "PAPER", "REDUCED", "REDUCED_PRESET", "gan_steps", "gan_train"]
 
@@ -67,20 +66,9 @@ def gan_steps(with_event: bool = True) -> list[Any]:
 
 def _reduced_flow_steps() -> list[Any]:
     """The ``zmumu`` flow preprocessing restricted to the two muons."""
-    from ...transforms import Asinh, AzimuthalRotation, Dequantize, DimuonMass, Log, Logit, OnShellEnergy
+    from .profile import muon_pair_steps  # profile.py imports this module
 
-    return [
-        OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS),
-        OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e", MUON_MASS),
-        DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"], MUON_MASS),
-        Logit("mll", 50.0, 150.0),
-        Dequantize("dy_sign"),
-        AzimuthalRotation([["mu0_px", "mu0_py"]], ["mu1_px", "mu1_py"]),
-        Log("mu1_px"),
-        Asinh("mu0_px", scale=30.0),
-        Asinh("mu0_py", scale=20.0),
-        Asinh("mu1_pz", scale=50.0),
-    ]
+    return muon_pair_steps()
 
 
 REDUCED_PRESET = Preset(

@@ -4,6 +4,7 @@ pileup slicing of validation and the analysis-frame alignment (see :mod:`flashge
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from ..profile import Observable, Preset, Profile, Slicing, register_profile
 from . import quantities as q
 from . import flash, paper
 from .columns import FEATURES, JETS, shard_columns
+from .jets import JET_PT_MIN
 from .nanoaod import nanoaod
 from .physics import MUON_MASS
 
@@ -41,30 +43,45 @@ def _nvtx(table: Any) -> np.ndarray:
     return np.asarray(table["nvtx"], dtype=np.float64)
 
 
-def _feature_steps() -> list[Any]:
-    from ...transforms import (Asinh, AzimuthalRotation, Dequantize, DimuonMass, Log, Logit,
-                               OnShellEnergy, SortDescending, ZeroPadding)
+def muon_pair_steps(vectors: Sequence[Sequence[str]] = ()) -> list[Any]:
+    """The flow preprocessing of the two muons: on-shell energies dropped, m(μμ) (logit in the
+    selection window) and the sign of Δy in place of μ0's pz, the rotation to μ1 py = 0 (also
+    of the transverse ``vectors``, e.g. the MET), then log / asinh scalings. Shared by the
+    ``zmumu`` and ``zmumu-reduced`` presets."""
+    from ...transforms import Asinh, AzimuthalRotation, Dequantize, DimuonMass, Log, Logit, OnShellEnergy
 
     return [
-        SortDescending(JETS),
         OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS),
         OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e", MUON_MASS),
         # m(μμ) becomes a coordinate (its line shape is learnt directly) in place of μ0's pz
         DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"], MUON_MASS),
         Logit("mll", 50.0, 150.0),  # the selection window
         Dequantize("dy_sign"),
-        AzimuthalRotation([["mu0_px", "mu0_py"], ["met_x", "met_y"]], ["mu1_px", "mu1_py"]),
+        AzimuthalRotation([["mu0_px", "mu0_py"], *vectors], ["mu1_px", "mu1_py"]),
         Log("mu1_px"),  # the rotated μ1 px is its pT > 0
         Asinh("mu0_px", scale=30.0),
         Asinh("mu0_py", scale=20.0),
         Asinh("mu1_pz", scale=50.0),
+    ]
+
+
+def feature_steps(count_jets: bool = False) -> list[Any]:
+    """The zmumu preset's flow preprocessing; ``count_jets`` adds the number of jets above
+    10 GeV as a discrete coordinate of its own (:class:`~flashgen.transforms.Multiplicity`)."""
+    from ...transforms import Asinh, Dequantize, Log, Multiplicity, SortDescending, ZeroPadding
+
+    count = [Multiplicity(list(JETS), JET_PT_MIN, "n_jets"), Dequantize("n_jets")] if count_jets else []
+    return [
+        SortDescending(JETS),
+        *count,
+        *muon_pair_steps([["met_x", "met_y"]]),
         Asinh("met_x", scale=20.0),
         Asinh("met_y", scale=20.0),
         Dequantize("nvtx"),
         ZeroPadding(["iso0", "iso1"], threshold=0.0, low=-0.01),  # ~4 % are exactly 0
         Log("iso0", offset=0.02, lower=None),
         Log("iso1", offset=0.02, lower=None),
-        ZeroPadding(JETS, threshold=10.0),
+        ZeroPadding(JETS, threshold=JET_PT_MIN),
         *[Log(j) for j in JETS],
     ]
 
@@ -72,7 +89,7 @@ def _feature_steps() -> list[Any]:
 PRESET = Preset(
     name="zmumu",
     features=tuple(FEATURES),
-    feature_steps=_feature_steps,
+    feature_steps=feature_steps,
     # the GAN is the Z→μμ paper's own, with its own preprocessing and loss (paper.py)
     model_steps={"gan": paper.gan_steps},
     selection=paper.GAN_SELECTION,
