@@ -280,7 +280,10 @@ def _zmumu_references(args: argparse.Namespace) -> tuple[str, str]:
 # ------------------------------------------------------------------------------ the table
 
 
-def _pm(s: dict[str, float], fmt: str = ".2f") -> str:
+def _pm(s: dict[str, float | None], fmt: str = ".2f") -> str:
+    """``mean ± std``; "—" where the value was not measured (null in the JSON)."""
+    if s["mean"] is None or not np.isfinite(s["mean"]):
+        return "—"
     return f"{s['mean']:{fmt}} ± {s['std']:{fmt}}"
 
 
