@@ -234,20 +234,33 @@ def test_frechet_extrapolation_removes_the_finite_sample_bias(rng: np.random.Gen
     shift = np.zeros(d)
     shift[0] = 0.2  # FD = 0.04
     b = rng.normal(size=(60_000, d)) + shift
-    res = frechet_distance_extrapolated(a, b, min_size=2000, max_size=30_000, seed=1)
+    res = frechet_distance_extrapolated(a, b, min_size=2000, max_size=30_000, seed=1, cap=True)
     assert res.value == pytest.approx(0.04, abs=max(4 * res.error, 0.006))
     assert res.means[0] > res.value  # small batches are biased upwards
     same = frechet_distance_extrapolated(a, rng.normal(size=(60_000, d)), min_size=2000,
-                                         max_size=30_000, seed=1)
+                                         max_size=30_000, seed=1, cap=True)
     assert abs(same.value) < max(4 * same.error, 0.003)
     assert same.means[0] > 10 * max(same.value, same.error)  # the bias at N = 2000 is ~ d/N
 
 
+def test_uncapped_frechet_tends_to_the_distance_of_the_empirical_samples(
+        rng: np.random.Generator) -> None:
+    # batches beyond the sample size (jetnet's convention): the intercept is the Fréchet distance
+    # of the two samples' own means and covariances, ~ d (1/n + 1/m) for one distribution
+    d, n, m = 4, 1_000, 4_000
+    a, b = rng.normal(size=(n, d)), rng.normal(size=(m, d))
+    res = frechet_distance_extrapolated(a, b, seed=2)
+    exact = frechet_distance(a.mean(0), np.cov(a.T), b.mean(0), np.cov(b.T))
+    assert res.value == pytest.approx(exact, abs=max(3 * res.error, 0.1 * exact))
+    assert 0.2 * d * (1 / n + 1 / m) < res.value < 5 * d * (1 / n + 1 / m)
+
+
 def test_frechet_extrapolation_is_seeded_and_checks_input(rng: np.random.Generator) -> None:
     a, b = rng.normal(size=(3000, 3)), rng.normal(size=(3000, 3))
-    r1 = frechet_distance_extrapolated(a, b, seed=3)
-    r2 = frechet_distance_extrapolated(a, b, seed=3)
+    r1 = frechet_distance_extrapolated(a, b, seed=3, cap=True)
+    r2 = frechet_distance_extrapolated(a, b, seed=3, cap=True)
     assert r1.value == r2.value and r1.sizes.max() == 3000
+    assert frechet_distance_extrapolated(a, b, seed=3).sizes.max() == 50_000  # as jetnet
     with pytest.raises(FlashgenError, match="alike"):
         frechet_distance_extrapolated(a, b[:, :2])
     with pytest.raises(FlashgenError, match="at least 10"):

@@ -49,9 +49,11 @@ def test_compare_keeps_uncomputable_metrics_with_nan_and_a_reason(samples) -> No
     res = compare(ref, gen, plan, unavailable=reasons)
     assert set(res["global/correlation"]) == {"corr_frobenius", "corr_max_abs"}
     assert set(res["global/frechet"]) == {"fpd", "fpd_err"}
-    assert all(np.isnan(v) for key in ("global/correlation", "global/frechet")
+    assert set(res["global/kpd"]) == {"kpd", "kpd_spread"}
+    assert all(np.isnan(v) for key in ("global/correlation", "global/frechet", "global/kpd")
                for v in res[key].values())
-    assert set(reasons) == {"global/correlation", "global/frechet"}
+    assert set(reasons) == {"global/correlation", "global/frechet", "global/kpd"}
+    assert "at least 10 complete events" in reasons["global/kpd"]
     assert "complete events" in reasons["global/correlation"]
     assert reasons["global/frechet"].startswith("Fréchet distance not computed")
     assert "at least 10 complete events" in reasons["global/frechet"]
@@ -115,8 +117,9 @@ def test_validate_reports_uncomputable_metrics_in_json_and_html(tmp_path: Path) 
     out = tmp_path / "report"
     res = validate_quietly(ref, gen, out)
     expected = {"global/correlation", "global/frechet"}
-    assert set(res["unavailable"]) == expected
+    assert set(res["unavailable"]) == expected | {"global/kpd"}  # KPD: reported, not a check
     assert res["metrics"]["global/frechet"] == {"fpd": None, "fpd_err": None}
+    assert res["metrics"]["global/kpd"] == {"kpd": None, "kpd_spread": None}
     assert res["metrics"]["global/correlation"] == {"corr_frobenius": None, "corr_max_abs": None}
     na = [c for c in res["checks"] if c["status"] == "unavailable"]
     assert {c["key"] for c in na} == expected and all(c["value"] is None for c in na)

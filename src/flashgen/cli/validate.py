@@ -52,6 +52,7 @@ def _run(args: argparse.Namespace) -> None:
 
     from ..errors import FlashgenError
     from ..validation.pipeline import MAX_REPEATS
+    from ..validation.summary import headline
 
     check_output_path(args.out, directory=True, inputs=[args.reference, args.generated])
     if args.repeats > MAX_REPEATS:
@@ -65,14 +66,13 @@ def _run(args: argparse.Namespace) -> None:
                           repeats=args.repeats)
     summary = result["summary"]
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items())
-    auc = ""
-    if "classifier" in result:
-        clf = result["classifier"]
-        auc = f"; classifier AUC {clf['auc']:.4f} ± {clf['auc_err']:.4f}"
+    line = headline(result)
     n_ref = result["samples"]["reference"]["n_used"]
     n_gen = result["samples"]["generated"]["n_used"]
     for note in result["settings"]["notes"]:
         say(args, f"note: {note}")
     say(args, f"compared {n_gen:,} generated with {n_ref:,} reference events in {t.seconds:.1f} s: "
-              f"{counts}{auc}")
+              f"{counts}")
+    if line:
+        say(args, line)
     say(args, f"{summary['verdict']}; report: {args.out}/report.html")

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import FlashgenError
 
-__all__ = ["ClassifierResult", "auc_null_std", "classifier_two_sample_test", "hanley_mcneil_error"]
+__all__ = ["ClassifierResult", "RepeatedClassifier", "auc_null_std", "classifier_two_sample_test",
+           "hanley_mcneil_error", "repeated_classifier_test"]
 
 MIN_EVENTS_PER_CLASS = 50
 
@@ -140,3 +141,44 @@ def classifier_two_sample_test(reference: np.ndarray, generated: np.ndarray, *,
         auc=auc, auc_err=hanley_mcneil_error(auc, n_test, n_test), null_std=null_std,
         significance=(auc - 0.5) / null_std, n_train=n_train, n_test=n_test, balanced=balanced,
         n_iter=int(clf.n_iter_), features=names)
+
+
+@dataclass(frozen=True)
+class RepeatedClassifier:
+    """The classifier test repeated with independent seeds (subsample, split, classifier).
+
+    Attributes:
+        first: the first training's full result.
+        aucs: held-out AUC of every training, shape ``(repeats,)``.
+    """
+
+    first: ClassifierResult
+    aucs: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        """Mean AUC over the trainings (the reported value)."""
+        return float(self.aucs.mean())
+
+    @property
+    def spread(self) -> float:
+        """Standard deviation of the AUC over the trainings (0 for one training)."""
+        return float(self.aucs.std(ddof=1)) if self.aucs.size > 1 else 0.0
+
+
+def repeated_classifier_test(reference: np.ndarray, generated: np.ndarray, *, repeats: int = 5,
+                             features: tuple[str, ...] | list[str] | None = None,
+                             seed: int = 0) -> RepeatedClassifier:
+    """:func:`classifier_two_sample_test` ``repeats`` times with independent seeds.
+
+    The spread over trainings is what the CaloChallenge reports with its AUCs (Krause et al.,
+    arXiv:2410.21611): one split's AUC moves with the split and the classifier's seed by about
+    its statistical error. The mean over repeats reuses the same events, so its null spread is
+    smaller than ``null_std`` but not by ``sqrt(repeats)``; the checks keep ``null_std``.
+    """
+    if repeats < 1:
+        raise FlashgenError(f"the classifier test needs repeats >= 1, got {repeats}")
+    seeds = np.random.SeedSequence(seed).generate_state(repeats)
+    runs = [classifier_two_sample_test(reference, generated, features=features, seed=int(s))
+            for s in seeds]
+    return RepeatedClassifier(runs[0], np.array([r.auc for r in runs]))

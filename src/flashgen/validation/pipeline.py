@@ -20,8 +20,8 @@ from ..seeds import seed_sequence
 from ..sources.profile import align_frames
 from ..progress import progress
 from .binning import auto_edges, is_discrete
-from .classifier import MIN_EVENTS_PER_CLASS, classifier_two_sample_test
-from .compare import Plan, Quantity, build_checks, compare, null_metrics
+from .classifier import MIN_EVENTS_PER_CLASS, repeated_classifier_test
+from .compare import Plan, Quantity, build_checks, compare, inherited_noise_factor, null_metrics
 from .conditions import applicable_slicings, resolve_slicing
 from .metrics import correlation_matrix, gaussianize
 from .observables import OBSERVABLES, applicable_observables
@@ -103,7 +103,8 @@ def _subsample(table: EventTable, max_events: int | None, rng: np.random.Generat
 
 
 def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[str] | None = None,
-            max_events: int | None = None, seed: int = 0, fpd_batches: int = 6) -> Comparison:
+            max_events: int | None = None, seed: int = 0, fpd_batches: int = 6,
+            kpd_batch_size: int = 1_000) -> Comparison:
     """Select the quantities, subsample, compute observables and fix bins from the reference.
 
     Arguments:
@@ -113,6 +114,7 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
         max_events: compare at most this many events of each table (seeded subsample).
         seed: seed of the subsampling.
         fpd_batches: batches per size of the Fréchet extrapolation.
+        kpd_batch_size: events per sample and batch of the kernel distance.
     """
     if max_events is not None and max_events < 1:
         raise FlashgenError(f"max_events must be positive, got {max_events}")
@@ -195,7 +197,7 @@ def prepare(reference: EventTable, generated: EventTable, *, features: Sequence[
         ref_sorted = np.sort(rs[n][np.isfinite(rs[n])])
         rs[f"gauss:{n}"] = gaussianize(ref_sorted, rs[n])
         gs[f"gauss:{n}"] = gaussianize(ref_sorted, gs[n])
-    plan = Plan(quantities, slicings, list(names), fpd_batches)
+    plan = Plan(quantities, slicings, list(names), fpd_batches, kpd_batch_size=kpd_batch_size)
     return Comparison(rs, gs, plan, list(names), [o.name for o in observables], member, notes,
                       skipped, event=event)
 
@@ -224,7 +226,8 @@ def validate(reference: EventTable, generated: EventTable,
              out_dir: str | os.PathLike[str] | None = None, *,
              features: Sequence[str] | None = None, max_events: int | None = None,
              seed: int = 0, quiet: bool = False, repeats: int = 10,
-             classifier: bool = True) -> dict[str, Any]:
+             classifier: bool = True, classifier_repeats: int = 5,
+             kpd_batch_size: int = 1_000) -> dict[str, Any]:
     """Compare ``generated`` with ``reference``; optionally write a report to ``out_dir``.
 
     Arguments:
@@ -239,6 +242,10 @@ def validate(reference: EventTable, generated: EventTable,
         repeats: reference-vs-reference bootstrap comparisons that estimate what a perfect
             generator scores (the statistical resolution of each metric).
         classifier: run the classifier two-sample test.
+        classifier_repeats: trainings of the classifier (independent seeds): the AUC is their
+            mean, reported with their spread.
+        kpd_batch_size: events per sample and batch of the kernel distance (jetnet: 5,000;
+            the cost grows with its square, in every reference-vs-reference comparison).
 
     Returns:
         The metrics, JSON-ready (the content of ``metrics.json``).
@@ -250,11 +257,13 @@ def validate(reference: EventTable, generated: EventTable,
     if not 2 <= repeats <= MAX_REPEATS:
         raise FlashgenError(f"repeats must be between 2 and {MAX_REPEATS:,} to estimate the noise, "
                             f"got {repeats:,}")
+    if classifier and classifier_repeats < 1:
+        raise FlashgenError(f"classifier_repeats must be at least 1, got {classifier_repeats:,}")
     seeds = np.random.SeedSequence(seed).generate_state(4)
     n_stages = 3 + repeats + (out_dir is not None)
     with _stages(n_stages, quiet) as bar:
         comp = prepare(reference, generated, features=features, max_events=max_events,
-                       seed=int(seeds[0]))
+                       seed=int(seeds[0]), kpd_batch_size=kpd_batch_size)
         plan = comp.plan
         n_ref, n_gen = len(next(iter(comp.ref.values()))), len(next(iter(comp.gen.values())))
         n_noise = n_gen
@@ -270,8 +279,11 @@ def validate(reference: EventTable, generated: EventTable,
         _step(bar, "metrics")
         null = null_metrics(comp.ref, n_ref, n_noise, plan, repeats=repeats, seed=int(seeds[2]),
                             on_repeat=lambda: _step(bar, "resolution"))
-        checks = build_checks(results, null)
-        clf = _classifier(comp, int(seeds[3])) if classifier else None
+        worth = _worth(comp, generated) if comp.member is not None else None
+        inherited = {f"{w['kind']}/{name}": inherited_noise_factor(n_ref, n_noise, w["n_eff"])
+                     for name, w in (worth or {}).items()}
+        checks = build_checks(results, null, inherited)
+        clf = _classifier(comp, int(seeds[3]), classifier_repeats) if classifier else None
         _step(bar, "classifier")
 
         counts = {s: sum(c.status == s for c in checks) for s in STATUSES}
@@ -297,8 +309,8 @@ def validate(reference: EventTable, generated: EventTable,
             "thresholds": {k: {"limit": t.limit, "description": t.description}
                            for k, t in THRESHOLDS.items()},
         }
-        if comp.member is not None:
-            out["worth"] = _worth(comp, generated)
+        if worth is not None:
+            out["worth"] = worth
         if comp.event is not None:
             out["oversampling"] = _oversampling(comp)
         if len(comp.features) >= 2 and "global/correlation" not in unavailable:
@@ -369,7 +381,7 @@ def _worth(comp: Comparison, generated: EventTable) -> dict[str, Any]:
     return out
 
 
-def _classifier(comp: Comparison, seed: int) -> dict[str, Any] | None:
+def _classifier(comp: Comparison, seed: int, repeats: int) -> dict[str, Any] | None:
     names = comp.features + comp.observables
     xr = np.stack([comp.ref[n] for n in names], axis=1)
     xg = np.stack([comp.gen[n] for n in names], axis=1)
@@ -384,9 +396,12 @@ def _classifier(comp: Comparison, seed: int) -> dict[str, Any] | None:
     if len(xg) > CLASSIFIER_MAX_EVENTS:
         xg = xg[np.sort(rng.choice(len(xg), CLASSIFIER_MAX_EVENTS, replace=False))]
         note += f" (generated capped at {CLASSIFIER_MAX_EVENTS})"
-    res = classifier_two_sample_test(xr, xg, features=names, seed=int(rng.integers(2**31)))
-    d = res.to_dict()
-    d["balanced"] = res.balanced + note
+    rep = repeated_classifier_test(xr, xg, repeats=repeats, features=names,
+                                   seed=int(rng.integers(2**31)))
+    d = rep.first.to_dict()
+    d["balanced"] = rep.first.balanced + note
+    d.update(auc=rep.mean, auc_first=rep.first.auc, auc_runs=rep.aucs.tolist(),
+             auc_spread=rep.spread, repeats=repeats)
     return d
 
 

@@ -9,7 +9,12 @@ Each checked metric is "larger is worse" and is judged against two numbers:
   ``max(mean + 4 std, 3 mean, largest value)``, or analytic where known (classifier AUC).
   Distances such as KS and W1 have right-skewed null distributions whose 99.9 % quantile is
   about 2.2 times their mean; the mean is known far better from a few repeats than the spread,
-  hence the ``3 mean`` floor.
+  hence the ``3 mean`` floor. A χ²/ndf's noise is at least its analytic 4σ quantile
+  (:func:`~.compare.chi2_ndf_noise`), which a few bootstrap repeats underestimate at small ndf.
+  When the generated sample is an ensemble's, its KS, W1 and defined-fraction noise also
+  includes the uncertainty inherited from the training sample (the sample counts as its
+  effective number of events, :func:`~.compare.inherited_noise_factor`); its χ² includes it
+  bin by bin.
 
 The verdict:
 
