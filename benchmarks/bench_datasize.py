@@ -1,0 +1,293 @@
+"""Data-size study: does a Z→μμ generator approach the statistical floor as its training sample grows?
+
+Each model (``--models``, the zmumu preset's settings) is trained on nested training samples of
+``--sizes`` selected events of one large reference, generates ``--generate`` events, and is
+judged against one large held-out sample of the same reference by :func:`flashgen.validation.validate`:
+classifier AUC (mean and spread over 5 trainings of the classifier), FPD (N → ∞, jetnet's
+convention) and KPD, each beside its truth-vs-truth floor at the same sample sizes, the failing
+checks, the worst features, the jet multiplicity above 15 GeV per bin and the m(μμ) peak and
+core width. A row ``truth`` per size validates the training events themselves: the floor a
+generator that reproduced its training sample exactly would reach. A model limited by its
+data approaches that row as the sample grows; a model limited by its design does not.
+
+Usage::
+
+    python benchmarks/bench_datasize.py --reference DIR [--held-out 8000]
+        [--sizes 2000,5000,20000,50000] [--models flow,gan,wgan-gp] [--generate 20000]
+        [--steps flow=5000,gan=10000,wgan-gp=10000] [--workers 2] [--cache DIR]
+
+Without ``--reference`` the reference (``--events`` generated events, seed ``--ref-seed``) is
+simulated once into ``--cache`` with the Dask production (``flashgen simulate zmumu``). The
+held-out sample is the first ``--held-out`` selected events; the training samples follow it,
+nested (a larger one contains the smaller). Every finished training is kept in
+``--cache/runs`` and reused, so an interrupted study resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common import command_line, describe_machine, mll_peak_width, write_results
+
+RESULTS = Path(__file__).parent / "results"
+SIZES = (2_000, 5_000, 20_000, 50_000)
+MODELS = ("flow", "gan", "wgan-gp")
+STEPS = {"flow": 5_000, "gan": 10_000, "wgan-gp": 10_000, "flow+njet": 5_000}
+"""Steps at the smallest sizes: the preset's for the flow and the WGAN-GP; the paper's GAN gets
+10,000 of its 100,000 batches (~25 ms each on one core)."""
+VARIANTS = {"flow+njet": "flow"}
+"""Variants of the zmumu preset, by the model family they train: ``flow+njet`` generates the
+number of jets above 10 GeV as a discrete coordinate of its own
+(``flashgen.sources.zmumu.profile.feature_steps(count_jets=True)``)."""
+STEPS_GROWTH = 3.0
+"""Steps grow with the training size, ``steps * clip(size / 5,000, 1, STEPS_GROWTH)``, so that a
+larger sample is not judged on fewer epochs only."""
+KPD_BATCH = 5_000
+"""Events per batch of the kernel distance: jetnet's default (the validation's is 1,000)."""
+LAB_FEATURES = ("mu0_px", "mu0_py", "mu0_pz", "mu0_e", "mu1_px", "mu1_py", "mu1_pz", "mu1_e",
+                "nvtx", "met_x", "met_y", "iso0", "iso1",
+                "jet1_pt", "jet2_pt", "jet3_pt", "jet4_pt", "jet5_pt")
+"""The reference columns the zmumu preset learns (in the laboratory frame)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    model: str  # a model family, or "truth": the training events themselves
+    size: int
+    steps: int
+    seed: int
+    reference: str
+    held_out: int
+    generate: int
+    cache: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-{self.size}-s{self.seed}-st{self.steps}-h{self.held_out}-g{self.generate}"
+
+
+def steps_for(model: str, size: int, base: dict[str, int]) -> int:
+    """Training steps of ``model`` on ``size`` events (:data:`STEPS_GROWTH`)."""
+    return int(round(base[model] * float(np.clip(size / 5_000, 1.0, STEPS_GROWTH))))
+
+
+def load(path: str) -> Any:
+    """The selected events of a reference folder, in production order."""
+    from flashgen.data import read_table
+
+    table = read_table(path)
+    if "selected" in table:
+        table = table.take(np.flatnonzero(np.asarray(table["selected"]) == 1))
+    return table
+
+
+def njet_bins(reference: Any, generated: Any) -> list[dict[str, float]]:
+    """Fractions of events with 0, 1, 2, 3, >= 4 jets above 15 GeV and their pulls
+    ``(f_gen - f_ref) / sqrt(f_ref (1 - f_ref) / n_ref + f_gen (1 - f_gen) / n_gen)``."""
+    from flashgen.sources.zmumu.quantities import njet15
+
+    counts = [np.minimum(np.asarray(njet15(t)), 4) for t in (reference, generated)]
+    out = []
+    for k in range(5):
+        f = [float(np.mean(c == k)) for c in counts]
+        var = sum(p * (1 - p) / len(c) for p, c in zip(f, counts, strict=True))
+        out.append({"njet": k if k < 4 else ">=4", "reference": f[0], "generated": f[1],
+                    "pull": (f[1] - f[0]) / np.sqrt(var) if var > 0 else 0.0})
+    return out
+
+
+def _preset(model: str) -> str:
+    """The preset of ``model``: ``zmumu``, or a variant registered here under its own name."""
+    if model not in VARIANTS:
+        return "zmumu"
+    from dataclasses import replace
+    from functools import partial
+
+    from flashgen.sources.profile import PRESETS, get_preset
+    from flashgen.sources.zmumu.profile import feature_steps
+
+    name = f"zmumu-{model}"
+    if name not in PRESETS:  # a benchmark-only variant, in this process's registry
+        PRESETS[name] = replace(get_preset("zmumu"), name=name,
+                                feature_steps=partial(feature_steps, count_jets=True))
+    return name
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Train (unless ``truth``), generate and validate one (model, size); cached on disk."""
+    from flashgen.files import write_json
+    from flashgen.generation import sample
+    from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
+    from flashgen.training import train
+    from flashgen.validation import validate
+    from flashgen.validation.summary import distances
+
+    path = Path(task.cache) / "runs" / f"{task.name}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    table = load(task.reference)
+    if len(table) < task.held_out + task.size:
+        raise SystemExit(f"bench_datasize: error: {len(table):,} selected events, need "
+                         f"{task.held_out + task.size:,}")
+    held = table.take(np.arange(task.held_out))
+    part = table.take(np.arange(task.held_out, task.held_out + task.size))
+    record: dict[str, Any] = {"task": asdict(task)}
+    if task.model == "truth":
+        generated = rotate_to_mu1_frame(part.select(list(LAB_FEATURES)))
+        record.update(train_events=task.size, train_seconds=0.0)
+    else:
+        start = time.perf_counter()
+        model = train(part, VARIANTS.get(task.model, task.model), preset=_preset(task.model),
+                      steps=task.steps, seed=task.seed, device="cpu", quiet=True)
+        record.update(train_seconds=time.perf_counter() - start,
+                      train_events=model.info["train_events"], val_events=model.info["val_events"],
+                      best_step=model.info["result"]["best_step"], parameters=model.n_parameters())
+        generated = sample(model, task.generate, seed=task.seed + 1, chunk_size=200_000)
+    start = time.perf_counter()
+    metrics = validate(held, generated, None, seed=0, quiet=True, repeats=6,
+                       kpd_batch_size=KPD_BATCH)
+    clf = metrics.get("classifier") or {}
+    features = sorted(((k.split("/", 1)[1], v) for k, v in metrics["metrics"].items()
+                       if k.startswith("feature/")), key=lambda kv: -kv[1]["ks_stat"])
+    status = {(c["key"], c["metric"]): c["status"] for c in metrics["checks"]}
+    record.update(
+        validate_seconds=time.perf_counter() - start,
+        generated_events=len(generated),
+        auc=clf.get("auc"), auc_err=clf.get("auc_err"), auc_spread=clf.get("auc_spread"),
+        auc_runs=clf.get("auc_runs"), **distances(metrics),
+        counts=metrics["summary"]["counts"], failed=metrics["summary"]["failed"],
+        worst=[{"name": n, "ks": v["ks_stat"], "w1_norm": v["w1_norm"],
+                "status": status.get((f"feature/{n}", "ks_stat"))} for n, v in features[:3]],
+        njet15=njet_bins(held, generated),
+        mll={"reference": mll_peak_width(held), "generated": mll_peak_width(generated)},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(record, path)
+    return record
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+def _f(value: float | None, fmt: str) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:{fmt}}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    ref = result["reference"]
+    lines = [
+        "# Data-size study: Z→μμ generators against the statistical floor",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        describe_machine(result["machine"]),
+        "",
+        f"Reference: {ref['selected']:,} selected Z→μμ events ({ref['path']}); held out: the first "
+        f"{ref['held_out']:,} (m(μμ) peak {ref['mll']['peak']:.2f} ± {ref['mll']['peak_err']:.2f} GeV, "
+        f"σ_eff {ref['mll']['width']:.2f} ± {ref['mll']['width_err']:.2f} GeV); training samples "
+        "nested after them. Every model generates "
+        f"{result['settings']['generate']:,} events; `truth` validates the training events "
+        "themselves (the floor of a generator that reproduced its sample exactly). FPD: "
+        "Fréchet distance of the features mapped to normal scores, N → ∞ as jetnet; KPD: "
+        f"kernel distance (median ± half the 16–84 % range of 10 batches of {KPD_BATCH:,}); each with its "
+        "truth-vs-truth floor at the same sample sizes (6 bootstrap pairs of the held-out "
+        "sample). AUC: mean of 5 classifier trainings (± their spread). njet15: largest "
+        "|pull| over the 0/1/2/3/≥4-jet fractions. Checks: failing of those judged.",
+        "",
+        "| model | training events | steps | train [s] | AUC | FPD | FPD floor | FPD/floor | KPD | "
+        "KPD floor | failing checks | worst features (KS) | njet15 max pull | m(μμ) peak [GeV] "
+        "| σ_eff [GeV] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(result["runs"], key=lambda r: (r["task"]["size"], r["task"]["model"])):
+        t = r["task"]
+        ratio = (r["fpd"] / r["fpd_floor"]) if r.get("fpd") and r.get("fpd_floor") else None
+        worst = ", ".join(f"{w['name']} {w['ks']:.3f}" for w in r["worst"])
+        pull = max(abs(b["pull"]) for b in r["njet15"])
+        n_checks = sum(r["counts"].values())
+        steps = "—" if t["model"] == "truth" else f"{t['steps']:,}"
+        lines.append(
+            f"| {t['model']} | {r['train_events']:,} | {steps} | {r['train_seconds']:.0f} | "
+            f"{_f(r['auc'], '.3f')} ± {_f(r['auc_spread'], '.3f')} | {_f(r['fpd'], '.4f')} | "
+            f"{_f(r['fpd_floor'], '.4f')} ± {_f(r['fpd_floor_std'], '.4f')} | {_f(ratio, '.1f')} | "
+            f"{_f(r['kpd'], '.1e')} | {_f(r['kpd_floor'], '.1e')} ± {_f(r['kpd_floor_std'], '.1e')} | "
+            f"{r['counts']['fail']} of {n_checks} | {worst} | {pull:.1f} | "
+            f"{r['mll']['generated']['peak']:.2f} | {r['mll']['generated']['width']:.2f} |")
+    lines += ["", *result.get("notes", [])]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------ main
+
+
+def _reference(args: argparse.Namespace) -> str:
+    if args.reference:
+        return args.reference
+    from flashgen.sources.zmumu import simulate_zmumu
+
+    folder = Path(args.cache) / f"zmumu-{args.events}-s{args.ref_seed}"
+    simulate_zmumu(args.events, args.ref_seed, folder, workers=args.workers)  # finished: kept
+    return str(folder)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", default="", help="existing Z→μμ reference folder")
+    parser.add_argument("--cache", default="/tmp/flashgen-datasize",
+                        help="folder for the simulated reference and the finished runs")
+    parser.add_argument("--events", type=int, default=160_000,
+                        help="generated events of a simulated reference (default 160,000: ~61,000 selected)")
+    parser.add_argument("--ref-seed", type=int, default=21, help="seed of a simulated reference")
+    parser.add_argument("--held-out", type=int, default=8_000, help="held-out selected events")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="training sizes")
+    parser.add_argument("--models", default=",".join(MODELS), help="model families")
+    parser.add_argument("--steps", default="", help="base steps per model, e.g. flow=5000,gan=10000")
+    parser.add_argument("--generate", type=int, default=20_000, help="generated events per model")
+    parser.add_argument("--seed", type=int, default=1, help="training seed")
+    parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    from flashgen.bench import machine_info
+    from flashgen.stats.parallel import init_worker, map_tasks
+
+    init_worker()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    models = [m for m in args.models.split(",") if m]
+    base = dict(STEPS)
+    for item in filter(None, args.steps.split(",")):
+        name, _, value = item.partition("=")
+        base[name] = int(value)
+    if any(m not in base for m in models) or not sizes or min(sizes) < 100:
+        sys.exit("bench_datasize: error: unknown model in --models/--steps or a size below 100")
+    reference = _reference(args)
+    Path(args.cache).mkdir(parents=True, exist_ok=True)
+    tasks = [Task(m, s, steps_for(m, s, base) if m != "truth" else 0, args.seed, reference,
+                  args.held_out, args.generate, args.cache)
+             for s in sizes for m in ["truth", *models]]
+    # the longest first, so that two workers finish together
+    tasks.sort(key=lambda t: -t.steps * (3 if t.model == "gan" else 1))
+    runs = [r for _, r in map_tasks(run_task, tasks, args.workers, desc="data-size study")]
+    table = load(reference)
+    held = table.take(np.arange(args.held_out))
+    result = {
+        "command": command_line("bench_datasize.py", argv),
+        "machine": machine_info(),
+        "settings": {"sizes": sizes, "models": models, "base_steps": base,
+                     "steps_growth": STEPS_GROWTH, "generate": args.generate, "seed": args.seed},
+        "reference": {"path": reference, "selected": len(table), "held_out": args.held_out,
+                      "mll": mll_peak_width(held, bootstrap=50, seed=0)},
+        "runs": runs,
+    }
+    write_results(result, markdown(result), args.out, "datasize")
+
+
+if __name__ == "__main__":
+    main()
