@@ -100,3 +100,15 @@ def test_headline_puts_each_distance_next_to_its_floor() -> None:
     assert "FPD 0.0120 ± 0.0020 (truth-vs-truth floor 0.0030 ± 0.0010)" in line
     assert "KPD 3.00e-04 ± 1.00e-04 (floor 1.00e-05 ± 2.00e-05)" in line
     assert headline({}) == ""
+
+
+def test_weighted_batch_moments_equal_the_stacked_rows(rng: np.random.Generator) -> None:
+    from flashgen.validation.metrics import _batch_moments, _moments
+
+    x = rng.normal(size=(300, 4))
+    for size in (200, 5_000):  # below and above the sample size
+        mean, cov = _batch_moments(x, size, np.random.default_rng(7))
+        rows = x[np.random.default_rng(7).integers(0, 300, size)]
+        m2, c2 = _moments(rows)
+        np.testing.assert_allclose(mean, m2, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(cov, c2, rtol=1e-10, atol=1e-12)

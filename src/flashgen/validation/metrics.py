@@ -297,6 +297,21 @@ def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, (xc.T @ xc) / max(len(x) - 1, 1)
 
 
+def _batch_moments(x: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of ``size`` rows drawn from ``x`` with replacement.
+
+    A batch larger than the sample is the sample's rows with multinomial multiplicities: its
+    moments are weighted sums over the ``len(x)`` distinct rows, O(len(x) d²) instead of
+    O(size d²) — the same numbers as stacking the drawn rows, up to rounding."""
+    n = len(x)
+    if size <= n:
+        return _moments(x[rng.integers(0, n, size)])
+    w = np.bincount(rng.integers(0, n, size), minlength=n).astype(np.float64)
+    mean = (w @ x) / size
+    xc = x - mean
+    return mean, (xc.T @ (xc * w[:, None])) / max(size - 1, 1)
+
+
 @dataclass(frozen=True)
 class FrechetResult:
     """Fréchet distance extrapolated to infinite sample size.
@@ -360,8 +375,8 @@ def frechet_distance_extrapolated(reference: np.ndarray, generated: np.ndarray, 
     for k, n in enumerate(sizes):
         vals = np.empty(n_batches)
         for b in range(n_batches):
-            mr, cr = _moments(r[rng.integers(0, len(r), n)])
-            mg, cg = _moments(g[rng.integers(0, len(g), n)])
+            mr, cr = _batch_moments(r, n, rng)
+            mg, cg = _batch_moments(g, n, rng)
             vals[b] = frechet_distance(mr, cr, mg, cg)
         means[k] = vals.mean()
         stds[k] = vals.std(ddof=1) / np.sqrt(n_batches) if n_batches > 1 else 0.0
