@@ -123,6 +123,7 @@ def _preset(model: str) -> str:
 
 def run_task(task: Task) -> dict[str, Any]:
     """Train (unless ``truth``), generate and validate one (model, size); cached on disk."""
+    from flashgen.errors import FlashgenError
     from flashgen.files import write_json
     from flashgen.generation import sample
     from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
@@ -145,8 +146,15 @@ def run_task(task: Task) -> dict[str, Any]:
         record.update(train_events=task.size, train_seconds=0.0)
     else:
         start = time.perf_counter()
-        model = train(part, VARIANTS.get(task.model, task.model), preset=_preset(task.model),
-                      steps=task.steps, seed=task.seed, device="cpu", quiet=True)
+        try:
+            model = train(part, VARIANTS.get(task.model, task.model), preset=_preset(task.model),
+                          steps=task.steps, seed=task.seed, device="cpu", quiet=True)
+        except FlashgenError as err:  # a diverged training is a result, not a crash of the study
+            record.update(diverged=str(err), train_seconds=time.perf_counter() - start,
+                          train_events=task.size)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(record, path)
+            return record
         record.update(train_seconds=time.perf_counter() - start,
                       train_events=model.info["train_events"], val_events=model.info["val_events"],
                       best_step=model.info["result"]["best_step"], parameters=model.n_parameters())
@@ -181,6 +189,12 @@ def _f(value: float | None, fmt: str) -> str:
     return "—" if value is None or not np.isfinite(value) else f"{value:{fmt}}"
 
 
+def _events(r: dict[str, Any]) -> str:
+    """Training-sample size, and what the model trained on (the rest selects its snapshot)."""
+    size, used = r["task"]["size"], r["train_events"]
+    return f"{size:,}" if used == size else f"{size:,} ({used:,} + {r.get('val_events', 0):,})"
+
+
 def markdown(result: dict[str, Any]) -> str:
     ref = result["reference"]
     lines = [
@@ -202,20 +216,25 @@ def markdown(result: dict[str, Any]) -> str:
         "sample). AUC: mean of 5 classifier trainings (± their spread). njet15: largest "
         "|pull| over the 0/1/2/3/≥4-jet fractions. Checks: failing of those judged.",
         "",
-        "| model | training events | steps | train [s] | AUC | FPD | FPD floor | FPD/floor | KPD | "
+        "| model | training events (trained + snapshot selection) | steps | train [s] | AUC | FPD | FPD floor | FPD/floor | KPD | "
         "KPD floor | failing checks | worst features (KS) | njet15 max pull | m(μμ) peak [GeV] "
         "| σ_eff [GeV] |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(result["runs"], key=lambda r: (r["task"]["size"], r["task"]["model"])):
         t = r["task"]
+        if "auc" not in r:  # a diverged training
+            why = r.get("diverged") or r.get("failed")
+            lines.append(f"| {t['model']} | {t['size']:,} | {t['steps']:,} | "
+                         f"{r['train_seconds']:.0f} | {why} |" + " |" * 10)
+            continue
         ratio = (r["fpd"] / r["fpd_floor"]) if r.get("fpd") and r.get("fpd_floor") else None
         worst = ", ".join(f"{w['name']} {w['ks']:.3f}" for w in r["worst"])
         pull = max(abs(b["pull"]) for b in r["njet15"])
         n_checks = sum(r["counts"].values())
         steps = "—" if t["model"] == "truth" else f"{t['steps']:,}"
         lines.append(
-            f"| {t['model']} | {r['train_events']:,} | {steps} | {r['train_seconds']:.0f} | "
+            f"| {t['model']} | {_events(r)} | {steps} | {r['train_seconds']:.0f} | "
             f"{_f(r['auc'], '.3f')} ± {_f(r['auc_spread'], '.3f')} | {_f(r['fpd'], '.4f')} | "
             f"{_f(r['fpd_floor'], '.4f')} ± {_f(r['fpd_floor_std'], '.4f')} | {_f(ratio, '.1f')} | "
             f"{_f(r['kpd'], '.1e')} | {_f(r['kpd_floor'], '.1e')} ± {_f(r['kpd_floor_std'], '.1e')} | "
