@@ -211,17 +211,17 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
             out["global/correlation"] = dict.fromkeys(_GLOBAL_METRICS["global/correlation"], np.nan)
             reasons["global/correlation"] = f"correlation matrices not computed: {_reason(err)}"
     if plan.multivariate:
+        scores_ref, scores_gen = _matrix(ref, plan, True), _matrix(gen, plan, True)
         try:
-            fpd = m.frechet_distance_extrapolated(_matrix(ref, plan, True), _matrix(gen, plan, True),
+            fpd = m.frechet_distance_extrapolated(scores_ref, scores_gen,
                                                   n_batches=plan.fpd_batches, seed=seed)
             out["global/frechet"] = {"fpd": fpd.value, "fpd_err": fpd.error}
         except ValueError as err:
             out["global/frechet"] = dict.fromkeys(_GLOBAL_METRICS["global/frechet"], np.nan)
             reasons["global/frechet"] = f"Fréchet distance not computed: {_reason(err)}"
         try:
-            kpd = m.kernel_distance(_matrix(ref, plan, True), _matrix(gen, plan, True),
-                                    batch_size=plan.kpd_batch_size, n_batches=plan.kpd_batches,
-                                    seed=seed + 7919)
+            kpd = m.kernel_distance(scores_ref, scores_gen, batch_size=plan.kpd_batch_size,
+                                    n_batches=plan.kpd_batches, seed=seed + 7919)
             out["global/kpd"] = {"kpd": kpd.median, "kpd_spread": kpd.spread}
         except ValueError as err:
             out["global/kpd"] = dict.fromkeys(_GLOBAL_METRICS["global/kpd"], np.nan)

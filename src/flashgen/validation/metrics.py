@@ -297,6 +297,16 @@ def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, (xc.T @ xc) / max(len(x) - 1, 1)
 
 
+def _complete_rows(reference: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both samples as float64 ``(n_events, n_features)`` arrays of equal width, rows with NaN
+    dropped (the Fréchet and kernel distances' common input)."""
+    r = np.asarray(reference, dtype=np.float64)
+    g = np.asarray(generated, dtype=np.float64)
+    if r.ndim != 2 or g.ndim != 2 or r.shape[1] != g.shape[1]:
+        raise FlashgenError(f"samples must be (n_events, n_features) alike, got {r.shape} and {g.shape}")
+    return r[np.all(np.isfinite(r), axis=1)], g[np.all(np.isfinite(g), axis=1)]
+
+
 def _batch_moments(x: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of ``size`` rows drawn from ``x`` with replacement.
 
@@ -358,12 +368,7 @@ def frechet_distance_extrapolated(reference: np.ndarray, generated: np.ndarray, 
         seed: seed of the batch draws.
         cap: stop the batch sizes at the smaller sample.
     """
-    r = np.asarray(reference, dtype=np.float64)
-    g = np.asarray(generated, dtype=np.float64)
-    if r.ndim != 2 or g.ndim != 2 or r.shape[1] != g.shape[1]:
-        raise FlashgenError(f"samples must be (n_events, n_features) alike, got {r.shape} and {g.shape}")
-    r = r[np.all(np.isfinite(r), axis=1)]
-    g = g[np.all(np.isfinite(g), axis=1)]
+    r, g = _complete_rows(reference, generated)
     largest = min(len(r), len(g), int(max_size)) if cap else int(max_size)
     if min(len(r), len(g), largest) < 10 or n_points < 2:
         raise FlashgenError("the Fréchet distance needs at least 10 complete events per sample "
@@ -482,15 +487,10 @@ def kernel_distance(reference: np.ndarray, generated: np.ndarray, *, batch_size:
         degree: degree of the polynomial kernel.
         seed: seed of the batch draws.
     """
-    r = np.asarray(reference, dtype=np.float64)
-    g = np.asarray(generated, dtype=np.float64)
-    if r.ndim != 2 or g.ndim != 2 or r.shape[1] != g.shape[1]:
-        raise FlashgenError(f"samples must be (n_events, n_features) alike, got {r.shape} and {g.shape}")
     if n_batches < 1 or batch_size < 2:
         raise FlashgenError(f"the kernel distance needs n_batches >= 1 and batch_size >= 2, got "
                             f"{n_batches} and {batch_size}")
-    r = r[np.all(np.isfinite(r), axis=1)]
-    g = g[np.all(np.isfinite(g), axis=1)]
+    r, g = _complete_rows(reference, generated)
     size = min(len(r), len(g), int(batch_size))
     if size < 10:
         raise FlashgenError("the kernel distance needs at least 10 complete events per sample")
