@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from flashgen.sources.toys import TOYS
-from flashgen.stats.amplification import AmplificationResult, amplification_study
-from flashgen.stats.generators import make_trainer
-from flashgen.stats.report import markdown_report, plot_amplification
+from flashgen.studies.amplification import AmplificationResult, amplification_study
+from flashgen.studies.trainers import make_trainer
+from flashgen.studies.amplification_report import markdown_report, plot_amplification
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -6,7 +6,7 @@ the exact log-normal CDF), each repetition draws a training sample, trains M gen
 bootstrap resamples, generates n_gen events per member and histograms them in K equal-probability
 bins of the truth. The coverage is the fraction of (repetition, bin) pairs whose true probability
 1/K lies inside the band (also against a 10^6-event held-out truth sample). Three band
-constructions from flashgen.stats.bands are measured (quantile = the default of histogram_band,
+constructions from flashgen.studies.bands are measured (quantile = the default of histogram_band,
 prediction, std) and compared with what an ideal unbiased generator would give for that M.
 Generators: the empirical distribution (no model: the bootstrap itself), a Gaussian KDE with
 cross-validated width, and flashgen's flow (camelback preset).
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from flashgen.sources.toys import CamelBack
 from flashgen.sources.electron import ElectronResponse
-from flashgen.stats.coverage import coverage_study
-from flashgen.stats.generators import EmpiricalTrainer, FlashgenTrainer, KDETrainer
+from flashgen.studies.coverage import coverage_study
+from flashgen.studies.trainers import EmpiricalTrainer, FlashgenTrainer, KDETrainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TRUTHS = {"camelback": CamelBack(), "electron-A": ElectronResponse()}

@@ -46,7 +46,7 @@ STEPS = {"flow": 5_000, "gan": 10_000, "wgan-gp": 10_000, "flow+njet": 5_000}
 VARIANTS = {"flow+njet": "flow"}
 """Variants of the zmumu preset, by the model family they train: ``flow+njet`` generates the
 number of jets above 10 GeV as a discrete coordinate of its own
-(``flashgen.sources.zmumu.profile.feature_steps(count_jets=True)``)."""
+(``flashgen.sources.zmumu.preprocessing.feature_steps(count_jets=True)``)."""
 STEPS_GROWTH = 3.0
 """Steps grow with the training size, ``steps * clip(size / 5,000, 1, STEPS_GROWTH)``, so that a
 larger sample is not judged on fewer epochs only."""
@@ -111,8 +111,8 @@ def _preset(model: str) -> str:
     from dataclasses import replace
     from functools import partial
 
-    from flashgen.sources.profile import PRESETS, get_preset
-    from flashgen.sources.zmumu.profile import feature_steps
+    from flashgen.sources.registry import PRESETS, get_preset
+    from flashgen.sources.zmumu.preprocessing import feature_steps
 
     name = f"zmumu-{model}"
     if name not in PRESETS:  # a benchmark-only variant, in this process's registry
@@ -216,7 +216,8 @@ def markdown(result: dict[str, Any]) -> str:
         "sample). AUC: mean of 5 classifier trainings (± their spread). njet15: largest "
         "|pull| over the 0/1/2/3/≥4-jet fractions. Checks: failing of those judged.",
         "",
-        "| model | training events (trained + snapshot selection) | steps | train [s] | AUC | FPD | FPD floor | FPD/floor | KPD | "
+        "| model | training events (trained + snapshot selection) | steps | train [s] | AUC | FPD | FPD floor | "
+        "FPD/floor | KPD | "
         "KPD floor | failing checks | worst features (KS) | njet15 max pull | m(μμ) peak [GeV] "
         "| σ_eff [GeV] |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -274,10 +275,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    from flashgen.bench import machine_info
-    from flashgen.stats.parallel import init_worker, map_tasks
+    from flashgen.speed import machine_info
+    import torch
 
-    init_worker()
+    from flashgen.executor import run_tasks
+
+    torch.set_num_threads(1)  # one torch thread here too, as on every worker
     sizes = [int(s) for s in args.sizes.split(",") if s]
     models = [m for m in args.models.split(",") if m]
     base = dict(STEPS)
@@ -293,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
              for s in sizes for m in ["truth", *models]]
     # the longest first, so that two workers finish together
     tasks.sort(key=lambda t: -t.steps * (3 if t.model == "gan" else 1))
-    runs = [r for _, r in map_tasks(run_task, tasks, args.workers, desc="data-size study")]
+    runs = [r for _, r in run_tasks(run_task, tasks, workers=args.workers, desc="data-size study")]
     table = load(reference)
     held = table.take(np.arange(args.held_out))
     result = {

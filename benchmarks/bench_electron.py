@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from common import describe_machine, write_results
-from flashgen.bench import machine_info
+from flashgen.speed import machine_info
 from flashgen.data import EventTable
 from flashgen.generation import sample
 from flashgen.sources.electron import efficiency, response_cdf, simulate_electrons

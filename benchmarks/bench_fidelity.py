@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
     from common import command_line, mll_peak_width, write_results
-    from flashgen.bench import machine_info
+    from flashgen.speed import machine_info
     from flashgen.data import read_table
 
     start = time.perf_counter()

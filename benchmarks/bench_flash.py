@@ -123,7 +123,7 @@ def _group_spread(values: np.ndarray, event: np.ndarray, edges: np.ndarray, k: i
 
 def _oversampling(model: Path, conditions: Path, work: Path, seed: int) -> dict[str, Any]:
     from flashgen.data import read_table
-    from flashgen.sources.profile import quantity
+    from flashgen.sources.registry import quantity
     from flashgen.stats.oversampling import oversampling_gain
 
     rows: dict[str, Any] = {}
@@ -186,9 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = p.parse_args(argv)
 
-    from flashgen.bench import machine_info
+    from flashgen.speed import machine_info
     from flashgen.data import read_table, write_table
-    from flashgen.sources.zmumu.columns import GEN_ONLY_COLUMNS
+    from flashgen.sources.zmumu.schema import GEN_ONLY_COLUMNS
     from flashgen.sources.zmumu.flash import flash_summary
 
     args.cache.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,7 @@ def measure(path: str, device: str, batches: list[int], events: int, repeats: in
     """Rates of one model file for each batch size."""
     import torch
 
-    from flashgen.bench import network_job, parquet_job, linear_macs_per_event, time_rate
+    from flashgen.speed import network_job, parquet_job, linear_macs_per_event, time_rate
     from flashgen.models.flashmodel import FlashModel
 
     model = FlashModel.load(path, device=device)
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
               "a GPU machine, or with --device cpu to check the script here.")
         return 0
     from common import command_line, write_results
-    from flashgen.bench import machine_info, matmul_roofline
+    from flashgen.speed import machine_info, matmul_roofline
 
     start = time.perf_counter()
     batches = [int(float(b)) for b in args.batch_sizes.split(",")]

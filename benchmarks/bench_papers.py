@@ -81,8 +81,8 @@ class Task:
 
 def _camelback(task: Task) -> dict[str, Any]:
     from flashgen.sources.toys import TOYS
-    from flashgen.stats.amplification import training_sample
-    from flashgen.stats.generators import make_trainer
+    from flashgen.studies.amplification import training_sample
+    from flashgen.studies.trainers import make_trainer
     from flashgen.stats.quantiles import equivalent_events, quantile_fractions, quantile_mse
 
     truth = TOYS["camelback"]()
@@ -101,7 +101,7 @@ def _camelback(task: Task) -> dict[str, Any]:
 
 def _zmumu_tables(setting: str, train: str, test: str) -> tuple[Any, Any, list[str]]:
     from flashgen.data import EventTable, read_table
-    from flashgen.sources.zmumu.columns import FEATURES
+    from flashgen.sources.zmumu.schema import FEATURES
     from flashgen.sources.zmumu.paper import REDUCED
 
     columns = list(REDUCED if setting == "reduced" else FEATURES)
@@ -118,7 +118,7 @@ def _zmumu_tables(setting: str, train: str, test: str) -> tuple[Any, Any, list[s
 
 def _zmumu(task: Task, train_path: str, test_path: str) -> dict[str, Any]:
     from flashgen.generation import sample
-    from flashgen.sources.profile import quantity
+    from flashgen.sources.registry import quantity
     from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
     from flashgen.training import train
     from flashgen.validation.classifier import classifier_two_sample_test
@@ -221,8 +221,8 @@ def summarise_000(runs: dict[str, list[dict[str, Any]]], reference: dict[str, An
 
 
 def run_section(paper: str, args: argparse.Namespace) -> dict[str, Any]:
-    from flashgen.bench import machine_info
-    from flashgen.stats.parallel import map_tasks
+    from flashgen.speed import machine_info
+    from flashgen.executor import run_tasks
 
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     train_path = test_path = ""
@@ -245,7 +245,7 @@ def run_section(paper: str, args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     runs: dict[str, list[dict[str, Any]]] = {}
     jobs = [(t, train_path, test_path) for t in tasks]
-    for i, out in map_tasks(run_task, jobs, args.workers, desc=f"paper {paper}"):
+    for i, out in run_tasks(run_task, jobs, workers=args.workers, desc=f"paper {paper}"):
         t = tasks[i]
         key = f"{t.model} {t.setting}".strip()
         if "error" in out:
@@ -394,9 +394,9 @@ def main(argv: list[str] | None = None) -> None:
                         "100,000 take ~1 h per training on one CPU core)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    from flashgen.stats.parallel import init_worker
+    import torch
 
-    init_worker()  # one torch thread here too: every training is timed on one core
+    torch.set_num_threads(1)  # one torch thread here too: every training is timed on one core
     papers = [p for p in args.papers.split(",") if p]
     bad = [p for p in papers if p not in PAPERS]
     if bad or args.seeds < 2:

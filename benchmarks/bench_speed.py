@@ -50,7 +50,7 @@ def simulate(n_events: int, workers: int, folder: str) -> dict[str, Any]:
     """Reference simulation from an empty folder; rates and this process's peak memory."""
     import os
 
-    from flashgen.bench import peak_rss_mb
+    from flashgen.speed import peak_rss_mb
     from flashgen.sources.zmumu import simulate_zmumu
 
     load = os.getloadavg()[0]
@@ -67,7 +67,7 @@ def simulate(n_events: int, workers: int, folder: str) -> dict[str, Any]:
 
 def train_one(kind: str, data: str, steps: int, out: str) -> dict[str, Any]:
     """Train ``kind`` for ``steps`` steps (one snapshot, at the end); save the model file."""
-    from flashgen.bench import peak_rss_mb
+    from flashgen.speed import peak_rss_mb
     from flashgen.data import read_table
     from flashgen.training import train
 
@@ -82,8 +82,8 @@ def train_one(kind: str, data: str, steps: int, out: str) -> dict[str, Any]:
 
 
 def generate_one(path: str, events: int, chunk_size: int, repeats: int, roofline: float) -> dict[str, Any]:
-    """Generation rates of one model file (``flashgen.bench.speed_benchmark``)."""
-    from flashgen.bench import speed_benchmark
+    """Generation rates of one model file (``flashgen.speed.speed_benchmark``)."""
+    from flashgen.speed import speed_benchmark
 
     return speed_benchmark(path, events=events, chunk_size=chunk_size, repeats=repeats,
                            device="cpu", seed=SEED, roofline=roofline)
@@ -102,7 +102,7 @@ def sharded_one(path: str, events: int, chunk_size: int, workers: int, folder: s
 
 
 def roofline_2_threads() -> dict[str, Any]:
-    from flashgen.bench import matmul_roofline
+    from flashgen.speed import matmul_roofline
 
     return {"threads": 2, "size": 2048, "flops": matmul_roofline("cpu", threads=2, size=2048)}
 
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
     from common import command_line, write_results
-    from flashgen.bench import machine_info
+    from flashgen.speed import machine_info
     from flashgen.sources.zmumu.production import DEFAULT_LIBRARY_EVENTS
 
     start = time.perf_counter()

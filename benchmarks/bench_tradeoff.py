@@ -3,7 +3,7 @@
 For each configuration (flow: number of transforms and hidden width; GAN: generator widths), the
 model is trained with the zmumu preset and the same number of steps on the same training part of
 the reference, then measured twice: generation speed (network alone and end to end to Parquet,
-:func:`flashgen.bench.speed_benchmark`, FLOPs per event counted from the linear layers) and
+:func:`flashgen.speed.speed_benchmark`, FLOPs per event counted from the linear layers) and
 fidelity against the held-out part (classifier AUC, worst-KS feature, m(μμ) peak and width,
 ``fidelity`` of ``benchmarks/common.py``). The result is the published trade-off table.
 
@@ -51,7 +51,7 @@ def parse_config(text: str) -> tuple[str, dict[str, Any]]:
 def run_config(text: str, train_part: Any, held: Any, steps: int, gen_events: int, seed: int,
                folder: Path) -> dict[str, Any]:
     from common import fidelity
-    from flashgen.bench import speed_benchmark
+    from flashgen.speed import speed_benchmark
     from flashgen.generation import sample
     from flashgen.training import train
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", default="", help="free text stored with the results")
     args = parser.parse_args(argv)
     from common import command_line, mll_peak_width, write_results
-    from flashgen.bench import machine_info
+    from flashgen.speed import machine_info
     from flashgen.data import read_table
 
     configs = args.configs.split(",")

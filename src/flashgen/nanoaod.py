@@ -1,8 +1,8 @@
 """NanoAOD-like output: events as a ROOT ``Events`` TTree that a coffea/NanoAOD analysis reads.
 
 A source says how its columns become NanoAOD collections (its profile's ``nanoaod`` mapping,
-:class:`~flashgen.sources.profile.Profile`); this module knows no dataset. It picks the
-registered profile whose mapping applies to a table's columns (:func:`nanoaod_profile`), adds
+:class:`~flashgen.sources.registry.Profile`); this module knows no dataset. The caller
+passes the profile whose mapping applies (:func:`flashgen.sources.registry.nanoaod_profile`); it adds
 the event IDs, stores every floating-point branch as float32 and writes the tree chunk by chunk
 (:class:`NanoAODWriter`, atomically: the file appears only when complete).
 
@@ -23,18 +23,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .data import Column, EventTable
-from .errors import FlashgenError
 from .files import AtomicStream, check_output_path, plain
 
-__all__ = ["LUMINOSITY_BLOCK", "RUN", "TREE", "NanoAODWriter", "branches", "nanoaod_profile",
-           "write_nanoaod"]
+__all__ = ["LUMINOSITY_BLOCK", "RUN", "TREE", "NanoAODWriter", "branches", "write_nanoaod"]
 
 TREE = "Events"
 """Name of the TTree, as in NanoAOD."""
@@ -44,33 +42,6 @@ RUN = 1
 """``run`` of every event."""
 LUMINOSITY_BLOCK = 1
 """``luminosityBlock`` of every event."""
-
-
-def nanoaod_profile(names: Iterable[str], source: str | None = None) -> Any:
-    """The registered source profile whose NanoAOD mapping applies to a table with columns ``names``.
-
-    Arguments:
-        names: the table's column names.
-        source: the profile to use (default: the first registered one whose mapping applies).
-
-    Raises:
-        FlashgenError: no registered profile (or not ``source``) can map these columns.
-    """
-    from .sources import PROFILES  # importing the package registers every source
-
-    names = list(names)
-    mappable = [p for p in PROFILES.values() if p.nanoaod is not None]
-    candidates = [p for p in mappable if source is None or p.name == source]
-    empty = {n: np.zeros(0) for n in names}
-    for profile in candidates:
-        try:
-            profile.nanoaod(empty)
-        except FlashgenError:
-            continue
-        return profile
-    known = ", ".join(p.name for p in (candidates or mappable)) or "none registered"
-    raise FlashgenError(f"--format nanoaod needs a table of a source with a NanoAOD mapping "
-                        f"({known}); this one has columns {', '.join(names) or 'none'}")
 
 
 def _float32(values: Any) -> Any:
@@ -123,14 +94,16 @@ class NanoAODWriter(AtomicStream):
         path: ``.root`` target.
         columns: the table's columns (schema or names).
         meta: free metadata stored as JSON beside the tree.
-        source: profile whose mapping to use (default: the one that applies to ``columns``).
+        profile: the source profile whose ``nanoaod`` mapping to use
+            (:func:`flashgen.sources.registry.nanoaod_profile` finds the one that applies).
     """
 
     def __init__(self, path: str | os.PathLike[str], columns: Sequence[Column | str],
-                 meta: Mapping[str, Any] | None = None, *, source: str | None = None) -> None:
+                 meta: Mapping[str, Any] | None = None, *, profile: Any) -> None:
         self.path = check_output_path(path, suffixes=(".root",))
         names = [c.name if isinstance(c, Column) else c for c in columns]
-        self.profile = nanoaod_profile(names, source)
+        profile.nanoaod({n: np.zeros(0) for n in names})  # a table it cannot map fails here
+        self.profile = profile
         self.names = names
         self.meta = {**dict(meta or {}), "format": "nanoaod", "nanoaod_source": self.profile.name}
         self.n_events = 0
@@ -163,17 +136,17 @@ class NanoAODWriter(AtomicStream):
             self._file.close()
 
 
-def write_nanoaod(table: EventTable, path: str | os.PathLike[str], *, source: str | None = None,
+def write_nanoaod(table: EventTable, path: str | os.PathLike[str], *, profile: Any,
                   chunk_size: int = 100_000) -> Path:
     """Write ``table`` to ``path`` (``.root``) as NanoAOD-like ``Events``; returns the path.
 
     Arguments:
         table: events of a source with a NanoAOD mapping.
         path: target ``.root`` file (written atomically).
-        source: profile whose mapping to use (default: the one that applies).
+        profile: the source profile whose ``nanoaod`` mapping to use.
         chunk_size: rows mapped and written at once (ROOT baskets of that size).
     """
-    with NanoAODWriter(path, list(table.columns.values()), table.meta, source=source) as writer:
+    with NanoAODWriter(path, list(table.columns.values()), table.meta, profile=profile) as writer:
         for start in range(0, len(table), chunk_size):
             writer.write(table.take(slice(start, start + chunk_size)))
     return writer.path

@@ -32,7 +32,7 @@ from .generation import (DEFAULT_CHUNK, PRECISIONS, Conditions, GenerationResult
 from .manifest import Manifest
 from .models.ensemble import EnsembleModel, load_model
 from .models.flashmodel import FlashModel
-from .parallel import Executor
+from .executor import Executor
 from .progress import progress
 
 __all__ = ["DEFAULT_SHARD_CHUNKS", "RUN_FILE", "generate_shard", "generate_sharded", "shard_path"]

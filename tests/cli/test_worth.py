@@ -66,7 +66,7 @@ def test_pyhf_sample_drops_into_a_histfactory_fit(generated: Path, capsys) -> No
 
 
 def test_worth_of_a_derived_observable() -> None:
-    from flashgen.stats.worth import observable_values
+    from flashgen.stats.histogram_worth import observable_values
 
     n = 5
     cols = {"mu0_px": np.full(n, 40.0), "mu0_py": np.zeros(n), "mu0_pz": np.zeros(n), "mu0_e": np.full(n, 40.0),

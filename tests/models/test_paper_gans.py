@@ -10,9 +10,9 @@ import torch
 
 from flashgen.errors import FlashgenError
 from flashgen.models import MODELS, RegressionTerm
-from flashgen.models.base import MLP
+from flashgen.models.interface import MLP
 from flashgen.models.gan import GAN, BatchStatistics
-from flashgen.sources.profile import get_preset
+from flashgen.sources.registry import get_preset
 from flashgen.training import train
 from flashgen.transforms import AzimuthalRotation, GaussianSmear, Pipeline
 
@@ -132,6 +132,6 @@ def test_the_reduced_papers_gan_trains_through_the_one_loop() -> None:
     model = train(table, "gan", preset="zmumu-reduced", steps=4, snapshot_every=2, seed=1)
     net = model.network
     assert isinstance(net, MODELS["gan"]) and net.latent == 7
-    assert [l.out_features for l in net.generator.layers] == [64, 128, 256, 512, 256, 128, 7]
+    assert [layer.out_features for layer in net.generator.layers] == [64, 128, 256, 512, 256, 128, 7]
     assert isinstance(net.configure_optimizers()[0], torch.optim.Adadelta)
     assert model.info["selection"][0] == "mll" and model.info["config"]["batch_size"] == 256

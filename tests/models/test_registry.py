@@ -24,7 +24,7 @@ def test_registry_holds_every_family_with_a_small_instance() -> None:
 
 def test_lists_of_models_derive_from_the_registry() -> None:
     from flashgen.cli.main import build_parser
-    from flashgen.stats.generators import generator_names
+    from flashgen.studies.trainers import generator_names
 
     @register("test-mean")
     class Mean(GenerativeModel):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flashgen.errors import FlashgenError
-from flashgen.sources.profile import (OBSERVABLES, PRESETS, PROFILES, SLICINGS, Preset, Profile,
+from flashgen.sources.registry import (OBSERVABLES, PRESETS, PROFILES, SLICINGS, Preset, Profile,
                                       align_frames, get_preset, quantity, register_profile, truths)
 
 

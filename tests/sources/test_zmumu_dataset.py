@@ -25,14 +25,14 @@ from flashgen.cli.main import main
 from flashgen.data import EventTable, read_table
 from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu import ZMUMU_COLUMNS, simulate_zmumu
-from flashgen.sources.zmumu.columns import GEN_LEVEL_COLUMNS
+from flashgen.sources.zmumu.schema import GEN_LEVEL_COLUMNS
 from flashgen.sources.zmumu.analysis import analyse
 from flashgen.sources.zmumu.detector import reconstruct
 from flashgen.sources.zmumu.generator import DRELL_YAN_SETTINGS, generate_drell_yan, make_pythia
 from flashgen.sources.zmumu.particles import Particles
 from flashgen.sources.zmumu.physics import MUON_MASS
 from flashgen.sources.zmumu.pileup import library_path, load_library, overlay
-from flashgen.sources.zmumu.pipeline import shard_path, simulate_shard
+from flashgen.sources.zmumu.shard import shard_path, simulate_shard
 from flashgen.sources.zmumu.production import RUN_FILE
 
 ZMUMU_NAMES = [c.name for c in ZMUMU_COLUMNS]

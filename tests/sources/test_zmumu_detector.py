@@ -8,7 +8,7 @@ import pytest
 
 from flashgen.sources.zmumu import physics as phys
 from flashgen.sources.zmumu.analysis import analyse, delta_phi, missing_pt, n_vertices
-from flashgen.sources.zmumu.columns import GEN_LEVEL_COLUMNS, ZMUMU_COLUMNS
+from flashgen.sources.zmumu.schema import GEN_LEVEL_COLUMNS, ZMUMU_COLUMNS
 from flashgen.sources.zmumu.detector import (NEUTRAL_HADRON, PHOTON, TRACK, Candidates, reconstruct,
                                              smear_lognormal)
 from flashgen.sources.zmumu.generator import HardEvents

@@ -14,7 +14,7 @@ from flashgen.cli.main import main
 from flashgen.data import read_table
 from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu import simulate_zmumu
-from flashgen.sources.zmumu.columns import GEN_LEVEL_COLUMNS, GEN_ONLY_COLUMNS, ZMUMU_COLUMNS
+from flashgen.sources.zmumu.schema import GEN_LEVEL_COLUMNS, GEN_ONLY_COLUMNS, ZMUMU_COLUMNS
 from flashgen.sources.zmumu.flash import PRESET, flash_summary, gen_mll, mu_response
 from flashgen.transforms import AbsoluteValue, MatchedObjects, Pipeline, Residual
 

@@ -10,10 +10,10 @@ import pytest
 
 from flashgen.errors import FlashgenError
 from flashgen.sources.toys import CamelBack, Ring
-from flashgen.stats.amplification import AmplificationResult, amplification_study, training_sample
-from flashgen.stats.generators import (EmpiricalTrainer, FlashgenTrainer, KDETrainer, TruthTrainer,
+from flashgen.studies.amplification import AmplificationResult, amplification_study, training_sample
+from flashgen.studies.trainers import (EmpiricalTrainer, FlashgenTrainer, KDETrainer, TruthTrainer,
                                        cv_bandwidth, make_trainer)
-from flashgen.stats.report import format_summary, markdown_report, plot_amplification
+from flashgen.studies.amplification_report import format_summary, markdown_report, plot_amplification
 
 
 @dataclass(frozen=True)

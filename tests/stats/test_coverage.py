@@ -8,10 +8,10 @@ from scipy import integrate, stats
 
 from flashgen.errors import FlashgenError
 from flashgen.sources.toys import CamelBack
-from flashgen.stats.bands import band_coverage, band_from_members, histogram_band
+from flashgen.studies.bands import band_coverage, band_from_members, histogram_band
 from flashgen.sources.electron import ElectronResponse
-from flashgen.stats.coverage import coverage_study, ideal_coverage
-from flashgen.stats.generators import EmpiricalTrainer, TruthTrainer
+from flashgen.studies.coverage import coverage_study, ideal_coverage
+from flashgen.studies.trainers import EmpiricalTrainer, TruthTrainer
 
 
 def test_histogram_band_default_is_unchanged() -> None:

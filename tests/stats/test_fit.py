@@ -7,7 +7,7 @@ import pytest
 
 from flashgen.errors import FlashgenError
 from flashgen.sources.toys import CamelBack, Ring, Shell
-from flashgen.stats.fit import TruthFit, fit_camelback, fit_shell, fit_truth
+from flashgen.studies.truth_fit import TruthFit, fit_camelback, fit_shell, fit_truth
 from flashgen.stats.quantiles import equivalent_events, quantile_fractions, quantile_mse
 
 

@@ -13,7 +13,7 @@ from scipy.stats import norm
 
 from flashgen.errors import FlashgenError
 from flashgen.stats.oversampling import extra_fraction_variance, folded_histogram, oversampling_gain
-from flashgen.stats.worth import member_fractions
+from flashgen.stats.histogram_worth import member_fractions
 from flashgen.validation.binning import counts_with_flow
 
 EDGES = np.linspace(-3.0, 3.0, 13)

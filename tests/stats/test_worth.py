@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from flashgen.errors import FlashgenError
-from flashgen.stats.worth import (default_groups, describe, equal_population_edges, inherited_variance,
+from flashgen.stats.histogram_worth import (default_groups, describe, equal_population_edges, inherited_variance,
                                   member_fractions, pyhf_sample, worth_from_fractions, worth_of_sample)
 
 
@@ -148,7 +148,7 @@ def test_default_groups_pair_members() -> None:
 
 
 def test_recorded_ensemble_reads_what_generate_writes() -> None:
-    from flashgen.stats.worth import recorded_ensemble
+    from flashgen.stats.histogram_worth import recorded_ensemble
 
     meta = {"model": {"train_events": 90, "ensemble": {"train_events": 100, "groups": [0, 0, 1, 1]}}}
     assert recorded_ensemble(meta) == (100, [0, 0, 1, 1])

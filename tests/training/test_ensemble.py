@@ -9,8 +9,8 @@ from flashgen.errors import FlashgenError
 from flashgen.generation import generate, member_split, sample
 from flashgen.models import EnsembleModel, FlashModel, load_model
 from flashgen.sources.toys import simulate_toy
-from flashgen.training import ensemble as ens_mod
-from flashgen.training.ensemble import resample_rows, train_ensemble, work_folder
+from flashgen.training import bootstrap as ens_mod
+from flashgen.training.bootstrap import resample_rows, train_ensemble, work_folder
 
 SETTINGS = dict(preset="camelback", steps=30, seed=5, batch_size=None, device="cpu", quiet=True)
 

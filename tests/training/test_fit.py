@@ -43,7 +43,7 @@ def test_selection_by_held_out_loss(rng) -> None:
 
 
 def test_split_is_validated_resolved_once_and_seeded() -> None:
-    from flashgen.sources.profile import get_preset
+    from flashgen.sources.registry import get_preset
     from flashgen.training import Split
 
     assert Split.resolve(None, None).val_fraction == 0.2

@@ -11,7 +11,7 @@ from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu.quantities import TRANSVERSE, align_frames, rotate_to_mu1_frame
 from flashgen.validation.conditions import (SLICINGS, Slicing, applicable_slicings, register_slicing,
                                             resolve_slicing)
-from flashgen.validation.observables import (
+from flashgen.sources.observables import (
     OBSERVABLES,
     Observable,
     applicable_observables,

@@ -10,7 +10,7 @@ from validation_synthetic import make_zmumu
 from flashgen.data import EventTable
 from flashgen.validation import validate
 from flashgen.validation.compare import compare
-from flashgen.validation.pipeline import prepare
+from flashgen.validation.validate_samples import prepare
 
 
 def _oversampled(table: EventTable, copies: int) -> EventTable:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from flashgen.data import EventTable
-from flashgen.sources.zmumu.columns import RECO_COLUMNS
+from flashgen.sources.zmumu.schema import RECO_COLUMNS
 
 MZ, GAMMA_Z = 91.1876, 2.4952  # GeV (PDG)
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from .common import Timer, add_common, csv_list, positive_int, say, seed_int
+from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
 
 __all__ = ["register"]
 
@@ -15,7 +15,7 @@ def _int_list(text: str) -> list[int]:
 
 
 def _models(text: str) -> list[str]:
-    from ..stats.generators import generator_names
+    from ..studies.trainers import generator_names
 
     names = csv_list(text)
     bad = [n for n in names if n != "fit" and n not in generator_names()]
@@ -83,11 +83,11 @@ def _run(args: argparse.Namespace) -> None:
     from ..files import atomic_path
     from ..errors import FlashgenError
     from ..models import MODELS
-    from ..sources.profile import get_preset
+    from ..sources.registry import get_preset
     from ..sources.toys import TOYS
-    from ..stats.amplification import amplification_study
-    from ..stats.generators import make_trainer
-    from ..stats.report import format_summary, markdown_report, plot_amplification
+    from ..studies.amplification import amplification_study
+    from ..studies.trainers import make_trainer
+    from ..studies.amplification_report import format_summary, markdown_report, plot_amplification
 
     _check(args.out, (".json",))
     _check(args.plot, (".png", ".pdf", ".svg"))

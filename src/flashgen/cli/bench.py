@@ -6,13 +6,13 @@ import argparse
 import tempfile
 from typing import Any
 
-from .common import add_common, positive_int, say, seed_int
+from ..arguments import add_common, positive_int, say, seed_int
 
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
-    from ..bench import QUICK_EVENTS, QUICK_STEPS
+    from ..speed import QUICK_EVENTS, QUICK_STEPS
     from ..generation import DEFAULT_CHUNK
     from ..models import MODELS
 
@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> None:
     import torch
 
-    from ..bench import machine_info, quick_model, speed_benchmark
+    from ..speed import machine_info, quick_model, speed_benchmark
     from ..data import read_table
     from ..errors import FlashgenError
     from ..files import check_output_path, write_json
@@ -83,6 +83,6 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _quick_text() -> str:
-    from ..bench import QUICK_EVENTS, QUICK_STEPS
+    from ..speed import QUICK_EVENTS, QUICK_STEPS
 
     return f"zmumu preset, {QUICK_STEPS} steps on {QUICK_EVENTS:,} Z→μμ events without pileup"

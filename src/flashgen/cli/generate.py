@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import Timer, add_common, positive_int, say, seed_int, warning
+from ..arguments import add_common, positive_int, say, seed_int, warning
 
 __all__ = ["register"]
 

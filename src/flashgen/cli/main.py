@@ -11,7 +11,7 @@ from typing import Any
 from .. import __version__
 from ..errors import FlashgenError
 from ..progress import set_quiet
-from .common import Parser
+from ..arguments import Parser
 
 __all__ = ["main", "build_parser"]
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from .common import add_common, non_negative_float, positive_float, positive_int, say, seed_int
+from ..arguments import add_common, non_negative_float, positive_float, positive_int, say, seed_int
 
 __all__ = ["register", "summary_lines"]
 
@@ -20,7 +20,7 @@ def _fraction(text: str) -> float:
 
 def register(sub: Any) -> None:
     from ..models import DEFAULT_MODEL, MODELS
-    from ..pipeline_run import (DEFAULT_ENSEMBLE, DEFAULT_EVENTS, DEFAULT_FACTOR, DEFAULT_HOLDOUT,
+    from ..job import (DEFAULT_ENSEMBLE, DEFAULT_EVENTS, DEFAULT_FACTOR, DEFAULT_HOLDOUT,
                                 DEFAULT_VALIDATION_EVENTS)
 
     p = sub.add_parser(
@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from ..pipeline_run import RunSettings, run_pipeline
+    from ..job import RunSettings, run_pipeline
 
     settings = RunSettings(events=args.events, seed=args.seed, model=args.model, factor=args.factor,
                            steps=args.steps, pileup=args.pileup, library_events=args.library_events,

@@ -1,19 +1,16 @@
 """``flashgen simulate SOURCE``: write a reference table from one of the registered sources.
 
-Each source's profile (:class:`flashgen.sources.profile.Profile`) adds its own subcommand
-(``Profile.cli``); sources that write one table use :func:`add_table_source`, which gives them
-the common options and the atomic writing.
+Each source's profile (:class:`flashgen.sources.registry.Profile`) adds its own subcommand
+(``Profile.cli``); sources that write one table use
+:func:`flashgen.sources.command.add_table_source`, which gives them the common options and the
+atomic writing.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
 from typing import Any
 
-from .common import Timer, add_common, positive_int, say, seed_int
-
-__all__ = ["add_table_source", "register"]
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
@@ -27,37 +24,3 @@ def register(sub: Any) -> None:
     for profile in PROFILES.values():
         if profile.cli is not None:
             profile.cli(srcs)
-
-
-def add_table_source(srcs: Any, name: str, make: Callable[[argparse.Namespace], Any], *,
-                     help: str, description: str, default_events: int) -> argparse.ArgumentParser:
-    """Add ``flashgen simulate NAME`` for a source that writes one table.
-
-    The subcommand has ``--events``, ``--seed``, ``--out`` and ``--quiet``; it calls
-    ``make(args)`` (which returns an :class:`~flashgen.data.EventTable`) and writes the table
-    atomically. Returns the parser, for the source's own options.
-    """
-    p = srcs.add_parser(name, help=help, description=description)
-    p.add_argument("--events", "-n", type=positive_int, default=default_events,
-                   help=f"number of events to simulate (default {default_events:,})")
-    p.add_argument("--seed", type=seed_int, default=0,
-                   help="random seed; the same seed writes an identical table (default 0)")
-    p.add_argument("--out", "-o", required=True,
-                   help="output table, .parquet or .root (a ROOT TTree named 'Events'); required, "
-                   "no default; an existing file is replaced only once the new one is complete")
-    add_common(p)
-    p.set_defaults(func=lambda args: _write(args, make))
-    return p
-
-
-def _write(args: argparse.Namespace, make: Callable[[argparse.Namespace], Any]) -> None:
-    from ..data import write_table
-    from ..files import check_output_path
-
-    check_output_path(args.out)
-    with Timer() as t:
-        table = make(args)
-        table.meta["command"] = "flashgen simulate " + args.source
-        write_table(table, args.out)
-    say(args, f"wrote {len(table):,} events to {args.out} in {t.seconds:.1f} s "
-              f"({len(table) / max(t.seconds, 1e-9):,.0f} events/s)")

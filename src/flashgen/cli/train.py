@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .common import Timer, add_common, csv_list, positive_int, say, seed_int
+from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
 
 __all__ = ["register", "checkpoint_path"]
 
@@ -42,13 +42,14 @@ def checkpoint_path(out: str | Path) -> Path:
 
 def register(sub: Any) -> None:
     from ..models import MODELS
-    from ..sources.profile import PRESETS
+    from ..sources.registry import PRESETS
     from ..training.fit import DEFAULT_VAL_FRACTION
 
     families = "; ".join(f"{name}: {MODELS[name].summary()}" for name in sorted(MODELS))
     p = sub.add_parser(
         "train", help="train a generative model on a table; write one model file",
-        description=f"Train a generative model ({families}) on the features of a table, optionally conditioned on other columns. The preprocessing is "
+        description=f"Train a generative model ({families}) on the features of a table, optionally "
+        "conditioned on other columns. The preprocessing is "
         "fitted on the data and saved in the model file with the weights, the column schema and "
         "the training settings. Snapshots are scored every --snapshot-every steps on a held-out "
         "split (sum of KS statistics of the preset's quantities, or of the features) and the best "
@@ -115,7 +116,7 @@ def _run(args: argparse.Namespace) -> None:
     table = read_table(args.data)
     steps = args.steps
     if args.epochs:
-        from ..sources.profile import get_preset
+        from ..sources.registry import get_preset
         from ..training import Split, TrainConfig
 
         pre = get_preset(args.preset) if args.preset else None
@@ -160,7 +161,7 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
 
 
 def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
-    from ..training.ensemble import train_ensemble
+    from ..training.bootstrap import train_ensemble
 
     if args.resume:
         from ..errors import FlashgenError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import Timer, add_common, csv_list, positive_int, say, seed_int
+from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
 
 __all__ = ["register"]
 
@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..validation import validate
 
     from ..errors import FlashgenError
-    from ..validation.pipeline import MAX_REPEATS
+    from ..validation.validate_samples import MAX_REPEATS
     from ..validation.summary import headline
 
     check_output_path(args.out, directory=True, inputs=[args.reference, args.generated])

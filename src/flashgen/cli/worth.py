@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import add_common, csv_list, positive_int, say
+from ..arguments import add_common, csv_list, positive_int, say
 
 __all__ = ["register"]
 
@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..data import read_table
     from ..errors import FlashgenError
     from ..files import check_output_path, write_json
-    from ..stats.worth import (describe, equal_population_edges, observable_values, pyhf_sample,
+    from ..stats.histogram_worth import (describe, equal_population_edges, observable_values, pyhf_sample,
                                recorded_ensemble, worth_of_sample)
 
     check_output_path(args.out, suffixes=None, inputs=[args.generated])
@@ -126,7 +126,7 @@ def _describe_oversampling(over: Any, observable: str) -> str:
     """One line: what the copies of the generator-level events are worth in ``observable``."""
     import numpy as np
 
-    from ..stats.worth import round_count
+    from ..stats.histogram_worth import round_count
 
     if not np.isfinite(over.gain):
         return (f"the {over.rows:,} rows are {over.events:,} generator-level events × {over.copies} copies; "

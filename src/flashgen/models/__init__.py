@@ -2,7 +2,7 @@
 preprocessing: :class:`FlashModel`.
 
 Each model family is one module of this package whose class registers itself with
-``@register("name")`` (:func:`flashgen.models.base.register`); every module here is imported
+``@register("name")`` (:func:`flashgen.models.interface.register`); every module here is imported
 below, so a new model is one new file (plus its tests) and appears in :data:`MODELS`, the
 command-line choices and the contract test without further edits.
 """
@@ -10,7 +10,7 @@ command-line choices and the contract test without further edits.
 import importlib
 import pkgutil
 
-from .base import MODELS, GenerativeModel, Trainable, get_model, register
+from .interface import MODELS, GenerativeModel, Trainable, get_model, register
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f".{_module.name}", __name__)

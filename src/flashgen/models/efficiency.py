@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import MLP, Trainable
+from .interface import MLP, Trainable
 
 __all__ = ["EfficiencyClassifier"]
 

@@ -1,8 +1,8 @@
 """An ensemble of trained models in one file: what ``flashgen train --ensemble M`` writes.
 
 Member ``m`` was trained on bootstrap resample ``m // 2`` of the training table with its own seed
-(:func:`flashgen.training.ensemble.train_ensemble`), so pairs of members differ only in the
-optimisation; :mod:`flashgen.stats.worth` uses that to split the uncertainty a generated sample
+(:func:`flashgen.training.bootstrap.train_ensemble`), so pairs of members differ only in the
+optimisation; :mod:`flashgen.stats.histogram_worth` uses that to split the uncertainty a generated sample
 inherits from its training sample from the optimisation noise. Generation
 (:mod:`flashgen.generation`) splits every chunk evenly over the members and adds an integer
 column ``member``.

@@ -20,7 +20,7 @@ from ..data import Column
 from ..errors import FlashgenError
 from ..files import atomic_path, check_output_path, plain
 from ..transforms import Pipeline
-from .base import GenerativeModel, get_model
+from .interface import GenerativeModel, get_model
 from .efficiency import EfficiencyClassifier
 
 __all__ = ["ENSEMBLE_FORMAT", "FlashModel", "read_payload", "save_payload"]

@@ -28,7 +28,7 @@ from zuko.flows import Flow as ZukoFlow
 from zuko.flows import GeneralCouplingTransform, UnconditionalDistribution
 from zuko.transforms import MonotonicRQSTransform
 
-from .base import GenerativeModel, register
+from .interface import GenerativeModel, register
 from .flow_sampling import CouplingSampler
 
 __all__ = ["Flow", "RationalQuadraticSpline"]

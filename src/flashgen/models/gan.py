@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import MLP, LatentGenerator, activation_class, register
+from .interface import MLP, LatentGenerator, activation_class, register
 
 __all__ = ["BatchStatistics", "GAN", "RegressionTerm"]
 

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import MLP, LatentGenerator, register
+from .interface import MLP, LatentGenerator, register
 
 __all__ = ["WGANGP"]
 

@@ -6,7 +6,7 @@ mean ``pT`` and standard deviation ``res * pT`` (``res`` from :func:`resolution`
 exactly as Delphes' ``MomentumSmearing`` does; eta and phi are unchanged. Everything is exact
 and vectorised, so conditional fidelity can be tested at any input point.
 
-Two datasets (REFERENCE.md, after the single-electron cWGAN-GP study):
+Two datasets (docs/physics.md, after the single-electron cWGAN-GP study):
 
 - A: one fixed input ``pT = 4.25 GeV, eta = 2.5, phi = 1.5`` repeated.
 - B: ``p ~ U[0, 20] GeV``, ``eta ~ U[-2.5, 2.5]``, ``phi ~ U[0, 2 pi)``, ``pT = p / cosh(eta)``.
@@ -22,7 +22,7 @@ from scipy import special, stats
 
 from ..data import Column, EventTable
 from ..errors import FlashgenError
-from .profile import Observable, Preset, Profile, Slicing, register_profile
+from .registry import Observable, Preset, Profile, Slicing, register_profile
 from .toys import ToyDensity
 
 __all__ = [
@@ -273,7 +273,7 @@ def _fixed(text: str) -> tuple[float, float, float]:
 
 
 def _cli(srcs: Any) -> None:
-    from ..cli.simulate import add_table_source
+    from .command import add_table_source
 
     p = add_table_source(
         srcs, "electron", lambda args: simulate_electrons(args.events, args.seed, args.fixed),

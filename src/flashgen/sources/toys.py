@@ -22,7 +22,7 @@ from scipy import special, stats
 
 from ..data import Column, EventTable
 from ..errors import FlashgenError
-from .profile import Preset, Profile, register_profile
+from .registry import Preset, Profile, register_profile
 
 __all__ = ["CamelBack", "PROFILES", "Ring", "Shell", "ToyDensity", "TOYS", "simulate_toy"]
 
@@ -229,7 +229,7 @@ CAMELBACK_PRESET = Preset(
 )
 
 def _camelback_cli(srcs: Any) -> None:
-    from ..cli.simulate import add_table_source
+    from .command import add_table_source
 
     add_table_source(srcs, "camelback", lambda args: simulate_toy("camelback", args.events, args.seed),
                      help="1D camel back: 0.5 N(-4,1) + 0.5 N(4,1); column x",
@@ -239,8 +239,8 @@ def _camelback_cli(srcs: Any) -> None:
 
 
 def _ring_cli(srcs: Any) -> None:
-    from ..cli.common import positive_float
-    from ..cli.simulate import add_table_source
+    from ..arguments import positive_float
+    from .command import add_table_source
 
     p = add_table_source(srcs, "ring",
                          lambda args: simulate_toy("ring", args.events, args.seed, width=args.width),

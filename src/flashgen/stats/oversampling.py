@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FlashgenError
-from .worth import bin_index, check_edges
+from .histogram_worth import bin_index, check_edges
 
 __all__ = ["FoldedHistogram", "OversamplingGain", "extra_fraction_variance", "folded_histogram",
            "oversampling_gain"]

@@ -27,9 +27,9 @@ from ..data import Column, EventTable, split_rows
 from ..domain import Domain
 from ..errors import FlashgenError
 from ..models import DEFAULT_MODEL, FlashModel, RegressionTerm, get_model
-from ..models.base import GenerativeModel, LatentGenerator
+from ..models.interface import GenerativeModel, LatentGenerator
 from ..models.efficiency import EfficiencyClassifier
-from ..sources.profile import Preset, get_preset, quantity
+from ..sources.registry import Preset, get_preset, quantity
 from ..transforms import Dequantize, Pipeline, Transform
 from .trainer import TrainConfig, Trainer
 
@@ -157,7 +157,7 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, features: Sequence[s
         model: a registered model family (:data:`flashgen.models.MODELS`).
         features: columns to generate (default: the preset's, else every numeric column).
         conditions: columns to condition on (default: the preset's, else none).
-        preset: a registered preset (:data:`flashgen.sources.profile.PRESETS`); its
+        preset: a registered preset (:data:`flashgen.sources.registry.PRESETS`); its
             preprocessing is used when the features are the preset's.
         steps, batch_size, snapshot_every: training-loop overrides (``steps`` also sets the
             detection-efficiency classifier's).
@@ -317,7 +317,7 @@ def ks_sum_scorer(fpipe: Pipeline, table: EventTable, rows: np.ndarray, conds: l
     References:
         Hashemi et al., arXiv:1901.05282 (snapshot selection by a sum of KS statistics).
     """
-    from ..validation.metrics import ks_test
+    from ..distances import ks_test
 
     if len(rows) == 0:
         return lambda net: None  # nothing held out: the last snapshot is kept

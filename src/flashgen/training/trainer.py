@@ -27,7 +27,7 @@ from torch import Tensor
 from ..errors import FlashgenError
 from ..files import atomic_path
 from ..manifest import refuse_changes
-from ..models.base import Trainable
+from ..models.interface import Trainable
 from ..progress import progress
 
 __all__ = ["TrainConfig", "TrainResult", "Trainer"]
@@ -88,7 +88,7 @@ class TrainResult:
 
 
 class Trainer:
-    """Train a :class:`~flashgen.models.base.Trainable` with snapshots, selection and resume.
+    """Train a :class:`~flashgen.models.interface.Trainable` with snapshots, selection and resume.
 
     Arguments:
         model: the network (its ``train_step`` does the optimisation).

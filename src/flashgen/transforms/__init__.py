@@ -12,7 +12,7 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 (plain Python values), so a model file needs no pickled code.
 """
 
-from .base import Columns, Pipeline, Transform
+from .pipeline import Columns, Pipeline, Transform
 from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logit, Multiplicity,
                       Residual, SortDescending, ZeroPadding)
 from .kinematics import AzimuthalRotation, DimuonMass, MatchedObjects, OnShellEnergy

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import FlashgenError
-from .base import Columns, Transform, need
+from .pipeline import Columns, Transform, need
 
 __all__ = ["AbsoluteValue", "Asinh", "Dequantize", "Log", "Logit", "Multiplicity", "Residual", "SortDescending",
            "ZeroPadding", "wrap_angle"]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..errors import FlashgenError
-from .base import Columns, Transform, need
+from .pipeline import Columns, Transform, need
 from .columns import wrap_angle
 
 __all__ = ["AzimuthalRotation", "DimuonMass", "MatchedObjects", "OnShellEnergy"]

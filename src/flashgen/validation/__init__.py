@@ -28,8 +28,8 @@ from .metrics import (
     ks_test,
     wasserstein_1d,
 )
-from .observables import OBSERVABLES, Observable, register_observable
-from .pipeline import validate
+from ..sources.observables import OBSERVABLES, Observable, register_observable
+from .validate_samples import validate
 from .thresholds import THRESHOLDS
 
 __all__ = [

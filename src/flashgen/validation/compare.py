@@ -85,8 +85,8 @@ def inherited_fraction_variance(values: np.ndarray, member: np.ndarray,
                                 edges: np.ndarray) -> np.ndarray | None:
     """Per-bin variance of the generated fractions (under- and overflow bins included, finite
     values only) inherited from the training sample, from an ensemble's ``member`` column
-    (:func:`flashgen.stats.worth.inherited_variance`); ``None`` if the members cannot give it."""
-    from ..stats.worth import inherited_variance
+    (:func:`flashgen.stats.histogram_worth.inherited_variance`); ``None`` if the members cannot give it."""
+    from ..stats.histogram_worth import inherited_variance
 
     ok = np.isfinite(values)
     v, mem = values[ok], member[ok]
@@ -314,7 +314,7 @@ INHERITED_METRICS = ("ks_stat", "w1_norm", "finite_diff")
 
 def inherited_noise_factor(n_ref: float, n_gen: float, n_eff: float) -> float:
     """Factor on the noise of a :data:`INHERITED_METRICS` metric when the generated sample of
-    ``n_gen`` events is worth only ``n_eff`` independent events (:mod:`flashgen.stats.worth`):
+    ``n_gen`` events is worth only ``n_eff`` independent events (:mod:`flashgen.stats.histogram_worth`):
     ``sqrt((1/n_ref + 1/n_eff) / (1/n_ref + 1/n_gen))``, 1 when ``n_eff >= n_gen`` or unknown."""
     if not (np.isfinite(n_eff) and 0 < n_eff < n_gen and n_ref > 0):
         return 1.0

@@ -1,6 +1,6 @@
 """Conditional checks: the same metrics in slices of a condition variable.
 
-A :class:`~flashgen.sources.profile.Slicing`, declared by a source's profile, names a variable
+A :class:`~flashgen.sources.registry.Slicing`, declared by a source's profile, names a variable
 that splits events into bins, the quantities to compare in each bin (``targets``) and optionally
 a 0/1 column whose mean (an efficiency) is compared per bin with its binomial error. Registered
 slicings apply when their columns are available; :func:`resolve_slicing` fixes their bins from
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FlashgenError
-from ..sources.profile import SLICINGS, Slicing, applicable, names_of, register_slicing
+from ..sources.registry import SLICINGS, Slicing, applicable, names_of, register_slicing
 
 __all__ = ["SLICINGS", "ResolvedSlicing", "Slicing", "applicable_slicings", "register_slicing",
            "resolve_slicing"]

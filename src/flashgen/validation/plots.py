@@ -86,7 +86,7 @@ def _draw(ax: object, rax: object, panel: HistPanel, legend: bool) -> None:
     band = None
     if member is not None and gen.size:
         from ..errors import FlashgenError
-        from ..stats.worth import worth_of_sample
+        from ..stats.histogram_worth import worth_of_sample
 
         # the pooled histogram's 68 % band of the uncertainty inherited from the training sample
         try:

@@ -137,7 +137,7 @@ def make_figures(folder: Path, result: dict[str, Any], comp: Any) -> list[dict[s
                         "caption": "Pearson correlation matrices of the features (rows with NaN "
                                    "dropped) and their difference"})
 
-    from .observables import COMPARISON_PAIRS
+    from ..sources.observables import COMPARISON_PAIRS
 
     for x, y in COMPARISON_PAIRS:
         if x in plan.quantities and y in plan.quantities:

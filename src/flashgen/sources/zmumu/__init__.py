@@ -3,7 +3,7 @@
 Modules, following the data flow: :mod:`.generator` (PYTHIA8 events), :mod:`.pileup`
 (minimum-bias library and overlay), :mod:`.physics` (every detector number, pure functions),
 :mod:`.detector` (tracks, calorimeters, particle flow), :mod:`.jets` (FastJet anti-kT with
-pileup mitigation: charged-hadron subtraction and rho*area, beyond REFERENCE.md's letter),
+pileup mitigation: charged-hadron subtraction and rho*area, beyond docs/physics.md's letter),
 :mod:`.analysis` (selection and event columns), :mod:`.pipeline` (one shard) and
 :mod:`.production` (sharded, parallel, resumable runs: :func:`simulate_zmumu`); and what the
 rest of flashgen knows about the dataset: :mod:`.quantities` (derived quantities, the analysis
@@ -12,7 +12,7 @@ frame) and :mod:`.profile` (the source's profile: quantities, preset, slicing).
 
 from typing import Any
 
-from .columns import EXTRA_COLUMNS, FEATURES, JETS, RECO_COLUMNS, TRUTH_COLUMNS, ZMUMU_COLUMNS
+from .schema import EXTRA_COLUMNS, FEATURES, JETS, RECO_COLUMNS, TRUTH_COLUMNS, ZMUMU_COLUMNS
 from .profile import PROFILE
 
 __all__ = ["EXTRA_COLUMNS", "FEATURES", "JETS", "PROFILE", "RECO_COLUMNS", "TRUTH_COLUMNS",

@@ -1,4 +1,4 @@
-"""From particle-flow candidates to the per-event columns of the Z→μμ dataset (REFERENCE.md §1).
+"""From particle-flow candidates to the per-event columns of the Z→μμ dataset (docs/physics.md §1).
 
 Selection: at least two identified muons; the two with highest reconstructed pT are μ0 (leading)
 and μ1; they must have opposite charge and 50 < m(μμ) < 150 GeV. For selected events:
@@ -9,8 +9,8 @@ and μ1; they must have opposite charge and 50 < m(μμ) < 150 GeV. For selected
   itself excluded), divided by the muon pT; total and per kind (charged, photon, neutral hadron).
 - jets: anti-kT R = 0.4 from all candidates but the two selected muons and the tracks of pileup
   interactions (charged-hadron subtraction), corrected for the remaining pileup by rho times
-  the jet area (:mod:`~flashgen.sources.zmumu.jets`; a choice beyond REFERENCE.md, which is
-  silent on pileup mitigation). MET and isolation still use all candidates, as REFERENCE.md
+  the jet area (:mod:`~flashgen.sources.zmumu.jets`; a choice beyond docs/physics.md, which is
+  silent on pileup mitigation). MET and isolation still use all candidates, as docs/physics.md
   defines them, and keep growing with pileup.
 - rho: the area-median pileup pT density of the jet inputs in |eta| < 2.5 (GeV per unit area).
 - truth: generator four-momenta of the particles reconstructed as μ0/μ1, the Z/γ* pT and mass,
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .columns import JETS, SELECTED, shard_columns
+from .schema import JETS, SELECTED, shard_columns
 from .detector import NEUTRAL_HADRON, PHOTON, TRACK, Candidates
 from .generator import HardEvents
 from .genlevel import gen_level

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ...cli.common import add_common, positive_int, say, seed_int
+from ...arguments import add_common, positive_int, say, seed_int
 
 __all__ = ["register"]
 
@@ -136,6 +136,8 @@ def _run(args: argparse.Namespace) -> None:
         from ...data import read_table
         from ...nanoaod import write_nanoaod
 
+        from ..registry import PROFILES
+
         path = write_nanoaod(read_table(args.out, allow_empty=True), Path(args.out) / "nanoaod.root",
-                             source="zmumu")
+                             profile=PROFILES["zmumu"])
         say(args, f"wrote {path} (NanoAOD-like Events, {summary['events_selected']:,} events)")

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ..profile import Observable, Preset, Slicing
-from .columns import FEATURES, GEN_JETS, GEN_MUONS, JETS, SELECTED
+from ..registry import Observable, Preset, Slicing
+from .schema import FEATURES, GEN_JETS, GEN_MUONS, JETS, SELECTED
 from .physics import MUON_MASS
 
 __all__ = ["CONDITIONS", "OBSERVABLES", "PRESET", "SLICINGS", "flash_summary", "gen_mll", "gen_ptll",
@@ -276,7 +276,8 @@ def flash_summary(table: Mapping[str, Any]) -> dict[str, Any]:
     Returns a dict of lists per bin (bins ``[edges_k, edges_k+1)`` with open outer ends):
     ``efficiency`` overall and per bin of generator-level pT(μμ) and m(μμ) with binomial errors;
     ``mu_resolution`` (robust width of pT/pT_true − 1 of both muons) and ``mu_scale`` (its
-    median) per bin of true muon pT, ``mu_resolution_vs_eta`` per bin of true muon |eta|; ``jet_response`` (median of :func:`jet1_response`) per bin
+    median) per bin of true muon pT, ``mu_resolution_vs_eta`` per bin of true muon |eta|;
+    ``jet_response`` (median of :func:`jet1_response`) per bin
     of generator-level leading-jet pT (events with such a jet and a reconstructed one); and
     ``met_resolution`` (robust width of :func:`met_x_residual`) per bin of nvtx. Widths are half
     the 16-84 % interquantile range (a Gaussian's σ, insensitive to the far tails).

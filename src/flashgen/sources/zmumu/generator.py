@@ -5,7 +5,7 @@ of ``n`` events as one awkward array; the stable visible final state (``status >
 dropped) is flattened into :class:`~flashgen.sources.zmumu.particles.Particles`. Charges come
 from ``particleData.charge`` (looked up once per distinct PDG id).
 
-Settings (REFERENCE.md §1): pp at 13 TeV, default tune with MPI, ISR/FSR and hadronisation.
+Settings (docs/physics.md §1): pp at 13 TeV, default tune with MPI, ISR/FSR and hadronisation.
 Particles with a proper lifetime above 10 mm/c (K0S, Lambda, Sigma, Xi, Omega) are left
 undecayed, as in CMS production, so that they reach the detector
 (:mod:`~flashgen.sources.zmumu.physics` says what the detector does with them).

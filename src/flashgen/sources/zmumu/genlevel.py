@@ -8,7 +8,7 @@ Computed from the hard interaction alone (no pileup, no detector), for every gen
   those two muons (as the reconstructed jets leave out the selected muons), |eta| < 4.7,
   pT > 10 GeV, the five hardest (pT, eta, phi; zero where absent) and their count;
 - the generator-level missing transverse momentum: the vector sum of the neutrinos' pT;
-- the Z/γ* pT and mass (:data:`~flashgen.sources.zmumu.columns.TRUTH_COLUMNS`) and the
+- the Z/γ* pT and mass (:data:`~flashgen.sources.zmumu.schema.TRUTH_COLUMNS`) and the
   number of pileup interactions the full simulation adds (Poisson of the mean pileup).
 
 The reconstructed columns' truth (``gen_mu0_*``: the particle reconstructed as μ0) needs the
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .columns import GEN_JETS, GEN_LEVEL_COLUMNS, GEN_MUONS
+from .schema import GEN_JETS, GEN_LEVEL_COLUMNS, GEN_MUONS
 from .generator import HardEvents
 from .jets import leading_jets
 from .particles import kinematics

@@ -1,10 +1,10 @@
 """Anti-kT jets from particle-flow candidates with pileup mitigation, many events per FastJet call.
 
-REFERENCE.md §1 defines the jets (anti-kT R = 0.4 from the candidates but the two muons,
+docs/physics.md §1 defines the jets (anti-kT R = 0.4 from the candidates but the two muons,
 |eta| < 4.7, pT > 10 GeV, the five hardest) and is silent on pileup. Without mitigation, pileup
 20 gives ~40 jets above 10 GeV per event. As CMS does (and Delphes' CMS pileup card with its
 ``TrackPileUpSubtractor``, ``FastJetGridMedianEstimator`` and ``JetPileUpSubtractor``), jets
-are corrected in two steps, a choice beyond the letter of REFERENCE.md:
+are corrected in two steps, a choice beyond the letter of docs/physics.md:
 
 1. **Charged-hadron subtraction** (:func:`charged_hadron_subtraction`): tracks from a pileup
    interaction are removed from the jet inputs. Vertex association is assumed perfect (each

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..profile import Preset
+from ..registry import Preset
 
 __all__ = ["GAN_HPARAMS", "GAN_SELECTION", "PAPER", "REDUCED", "REDUCED_PRESET", "gan_steps", "gan_train"]
 
@@ -66,7 +66,7 @@ def gan_steps(with_event: bool = True) -> list[Any]:
 
 def _reduced_flow_steps() -> list[Any]:
     """The ``zmumu`` flow preprocessing restricted to the two muons."""
-    from .profile import muon_pair_steps  # profile.py imports this module
+    from .preprocessing import muon_pair_steps
 
     return muon_pair_steps()
 

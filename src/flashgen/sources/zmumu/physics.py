@@ -1,4 +1,4 @@
-"""Every number of the parametric CMS detector (REFERENCE.md §1), one pure function each.
+"""Every number of the parametric CMS detector (docs/physics.md §1), one pure function each.
 
 The values are those of the public Delphes CMS card. All functions take NumPy arrays that
 broadcast; transverse momenta and energies are in GeV, ``eta`` is the pseudorapidity. Nothing

@@ -27,10 +27,10 @@ from ...data import read_table
 from ...errors import FlashgenError
 from ...files import remove_temporaries
 from ...manifest import Manifest
-from ...parallel import Executor
+from ...executor import Executor
 from ...progress import progress
 from .pileup import LIBRARY_CHUNK, build_library, library_is_built, library_path
-from .pipeline import LEVELS, PRODUCER, run_shard, shard_path
+from .shard import LEVELS, PRODUCER, run_shard, shard_path
 
 __all__ = [
     "DEFAULT_LIBRARY_EVENTS",

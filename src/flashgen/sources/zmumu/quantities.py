@@ -2,7 +2,7 @@
 and the analysis frame (rotation about the beam axis to μ1 py = 0).
 
 Every function takes a mapping ``column name -> array of shape (n_events,)`` with the columns of
-:mod:`flashgen.sources.zmumu.columns` (GeV, laboratory frame) and returns an array of shape
+:mod:`flashgen.sources.zmumu.schema` (GeV, laboratory frame) and returns an array of shape
 ``(n_events,)``. A missing ``mu1_py`` is read as 0 (events already rotated so that μ1 has
 ``py = 0``). All quantities are invariant under a common azimuthal rotation of the event, so they
 compare laboratory-frame tables with rotated ones. They work on numpy arrays and, unchanged, on

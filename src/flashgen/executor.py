@@ -1,21 +1,52 @@
 """Run independent tasks serially, on a local Dask cluster or on an existing Dask scheduler.
 
-One executor serves every sharded job (the Z→μμ reference production, sharded generation): the
-tasks are seeded by their own index, never by the worker that runs them, so a job's outputs do
-not depend on how many workers ran it. With one worker and no scheduler nothing is started and
-the tasks run in this process.
+One executor serves everything that fans out: the Z→μμ reference shards, sharded generation,
+ensemble members, amplification and calibration repetitions, the benchmarks' studies. Tasks are
+seeded by their own index, never by the worker that runs them, and run with one torch thread
+wherever they run, so a job's outputs do not depend on how many workers, or which scheduler,
+ran it. With one worker and no scheduler nothing is started and the tasks run in this process.
+
+- :class:`Executor`: the workers (none, a ``LocalCluster`` or a scheduler's) and ``map``.
+- :func:`run_tasks`: ``(index, result)`` of each task as it finishes, with a progress bar.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
 
 from .errors import FlashgenError
+from .progress import progress
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "one_torch_thread", "run_tasks"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block with one torch thread (intra- and inter-op where it can still be set), as
+    every task runs on a worker; the thread count is restored afterwards."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _single_threaded(func: Callable[[T], R], task: T) -> R:
+    """``func(task)`` with one torch thread: the same arithmetic in this process and on a worker."""
+    with one_torch_thread():
+        return func(task)
 
 
 class Executor:
@@ -91,3 +122,46 @@ class Executor:
         for future in as_completed(futures):
             done(jobs[index[future.key]], future.result())
         return self.client.gather(futures)
+
+    def as_completed(self, func: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, R]]:
+        """``(i, func(tasks[i]))`` as each task finishes: in order in this process, in completion
+        order on Dask. Each task runs with one torch thread. An exception in a task cancels the
+        pending ones and is raised here."""
+        if self.client is None:
+            for i, task in enumerate(tasks):
+                yield i, _single_threaded(func, task)
+            return
+        from dask.distributed import as_completed
+
+        futures = self.client.map(_single_threaded, [func] * len(tasks), list(tasks), pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for future in as_completed(futures):
+                yield index[future.key], future.result()
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+
+def run_tasks(func: Callable[[T], R], tasks: Sequence[T], *, workers: int = 1,
+              scheduler: str | None = None, desc: str = "",
+              extra: str = "dask") -> Iterator[tuple[int, R]]:
+    """Apply ``func`` to every task on an :class:`Executor`, yielding ``(task index, result)`` as
+    the tasks finish, with a progress bar.
+
+    Arguments:
+        func: function of one task, importable (module level) so that Dask workers can run it;
+            the tasks must be picklable.
+        tasks: the tasks.
+        workers: local worker processes (one torch thread each); 1 runs the tasks here.
+        scheduler: address of a running Dask scheduler to use instead of local workers.
+        desc: label of the progress bar.
+        extra: the extra of ``pyproject.toml`` that installs Dask, named when it is missing.
+    """
+    if workers < 1:
+        raise FlashgenError(f"workers must be at least 1, got {workers}")
+    with ExitStack() as stack:
+        bar = stack.enter_context(progress(total=len(tasks), desc=desc, unit="task"))
+        executor = Executor(stack, workers, scheduler, len(tasks), extra)
+        for i, result in executor.as_completed(func, tasks):
+            bar.update()
+            yield i, result

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import FlashgenError
-from .columns import JETS
+from .schema import JETS
 
 __all__ = ["REQUIRES", "nanoaod"]
 

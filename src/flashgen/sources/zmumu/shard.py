@@ -18,7 +18,7 @@ from ...data import EventTable, write_table
 from ...errors import FlashgenError
 from ...seeds import seed_sequence
 from .analysis import analyse
-from .columns import SELECTED, shard_columns
+from .schema import SELECTED, shard_columns
 from .detector import reconstruct
 from .genlevel import gen_level
 from .generator import DRELL_YAN_SETTINGS, generate_drell_yan, make_pythia, pythia_seed

@@ -17,14 +17,14 @@ from ..data import EventTable
 from ..errors import FlashgenError
 from ..files import check_output_path, plain
 from ..seeds import seed_sequence
-from ..sources.profile import align_frames
+from ..sources.registry import align_frames
 from ..progress import progress
 from .binning import auto_edges, is_discrete
 from .classifier import MIN_EVENTS_PER_CLASS, repeated_classifier_test
 from .compare import Plan, Quantity, build_checks, compare, inherited_noise_factor, null_metrics
 from .conditions import applicable_slicings, resolve_slicing
 from .metrics import correlation_matrix, gaussianize
-from .observables import OBSERVABLES, applicable_observables
+from ..sources.observables import OBSERVABLES, applicable_observables
 from .thresholds import NOISE_MEAN_FACTOR, NOISE_SIGMAS, STATUSES, THRESHOLDS, judge, noise_level
 
 __all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "prepare", "validate"]
@@ -364,8 +364,8 @@ def _oversampling(comp: Comparison) -> dict[str, Any]:
 def _worth(comp: Comparison, generated: EventTable) -> dict[str, Any]:
     """Effective events and amplification of every feature and observable histogram (the
     validation's bins) of the compared generated events, from their ensemble members
-    (:mod:`flashgen.stats.worth`); quantities whose ensemble cannot give it are left out."""
-    from ..stats.worth import recorded_ensemble, worth_of_sample
+    (:mod:`flashgen.stats.histogram_worth`); quantities whose ensemble cannot give it are left out."""
+    from ..stats.histogram_worth import recorded_ensemble, worth_of_sample
 
     n_train, groups = recorded_ensemble(generated.meta)
     out: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Column schema of the Drell-Yan Z→μμ reference dataset (REFERENCE.md §1).
+"""Column schema of the Drell-Yan Z→μμ reference dataset (docs/physics.md §1).
 
 All momenta and energies in GeV, in the laboratory frame (no rotation applied): the analysis
 rotation that sets μ1's py to zero is a preprocessing transform of the models, and every derived

@@ -1,4 +1,4 @@
-"""Tables and plots of an amplification study (:class:`~flashgen.stats.amplification.AmplificationResult`)."""
+"""Tables and plots of an amplification study (:class:`~flashgen.studies.amplification.AmplificationResult`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .amplification import AmplificationResult
-from .quantiles import expected_sampled_mse
+from ..stats.quantiles import expected_sampled_mse
 
 __all__ = ["format_summary", "markdown_report", "plot_amplification", "verdicts"]
 

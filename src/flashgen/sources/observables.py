@@ -1,7 +1,7 @@
 """Derived observables of validation: the registered quantities whose columns a table has.
 
 The quantities themselves are declared by each source's profile
-(:class:`flashgen.sources.profile.Observable`, registry :data:`OBSERVABLES`);
+(:class:`flashgen.sources.registry.Observable`, registry :data:`OBSERVABLES`);
 :func:`applicable_observables` picks those whose required columns are available, so the same
 validation serves Z→μμ tables, electron tables or any future source.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..sources.profile import (COMPARISON_PAIRS, OBSERVABLES, Observable, applicable, names_of,
+from .registry import (COMPARISON_PAIRS, OBSERVABLES, Observable, applicable, names_of,
                                register_observable)
 
 __all__ = ["COMPARISON_PAIRS", "OBSERVABLES", "Observable", "applicable_observables",

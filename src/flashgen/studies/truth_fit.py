@@ -26,7 +26,7 @@ from scipy import special, stats
 
 from ..errors import FlashgenError
 from ..sources.toys import CamelBack, Shell, ToyDensity
-from .quantiles import pit_dims, quantile_grid
+from ..stats.quantiles import pit_dims, quantile_grid
 
 __all__ = ["TruthFit", "fit_truth", "fit_camelback", "fit_shell"]
 

@@ -7,7 +7,7 @@ member in ``K`` equal-probability bins of the truth (several ``K`` at once). It 
 model on the training sample itself (no resampling), generating as many events as the whole
 ensemble: the single model a user would otherwise train.
 
-Over repetitions this measures, for the pooled histogram (:mod:`flashgen.stats.worth`):
+Over repetitions this measures, for the pooled histogram (:mod:`flashgen.stats.histogram_worth`):
 
 - the *coverage* of its 68 % band: the fraction of (repetition, bin) pairs whose true probability
   ``1/K`` lies inside ``p ± t σ``;
@@ -31,10 +31,10 @@ import numpy as np
 from ..errors import FlashgenError
 from ..seeds import derive_seed
 from ..sources.toys import ToyDensity
-from .generators import Trainer
-from .parallel import map_tasks
-from .quantiles import quantile_fractions
-from .worth import inherited_variance, worth_from_fractions
+from .trainers import Trainer
+from ..executor import run_tasks
+from ..stats.quantiles import quantile_fractions
+from ..stats.histogram_worth import inherited_variance, worth_from_fractions
 
 __all__ = ["CalibrationResult", "calibration_study"]
 
@@ -149,7 +149,7 @@ def calibration_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_
 
     Arguments:
         truth: a density with exact probability integral transform.
-        trainer: generator per member (:mod:`flashgen.stats.generators`).
+        trainer: generator per member (:mod:`flashgen.studies.trainers`).
         n_train: training events per repetition.
         members: ensemble members ``M`` (``M / copies`` bootstrap resamples).
         copies: members per resample (>= 2: they give the optimisation noise).
@@ -167,7 +167,7 @@ def calibration_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_
     single = {k: np.empty((repeats, k)) for k in bins}
     seconds = []
     start = time.perf_counter()
-    for i, (f, s) in map_tasks(_run, tasks, workers, desc=f"calibration {name}"):
+    for i, (f, s) in run_tasks(_run, tasks, workers=workers, desc=f"calibration {name}"):
         task = tasks[i]
         seconds.append(s)
         for k in bins:

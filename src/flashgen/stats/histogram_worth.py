@@ -276,12 +276,12 @@ def recorded_ensemble(meta: Mapping[str, Any]) -> tuple[int | None, list[int] | 
 
 def observable_values(table: Any, name: str) -> tuple[np.ndarray, str]:
     """Values of ``name`` in ``table``: a column, or a registered derived observable
-    (:data:`flashgen.validation.observables.OBSERVABLES`, e.g. ``mll``) whose columns it has.
+    (:data:`flashgen.sources.observables.OBSERVABLES`, e.g. ``mll``) whose columns it has.
 
     Returns:
         ``(values (n,), unit)``.
     """
-    from ..validation.observables import OBSERVABLES, applicable_observables
+    from ..sources.observables import OBSERVABLES, applicable_observables
 
     if name in table.names:
         return np.asarray(table[name], dtype=np.float64), table.columns[name].unit if name in table.columns else ""

@@ -3,16 +3,16 @@
 One repetition draws a training sample of ``n_train`` events from a truth with exact CDF, trains
 ``M`` generators on bootstrap resamples of it, generates ``n_gen`` events per member and
 histograms them in ``K`` equal-probability bins of the truth. The per-bin band over members
-(:func:`flashgen.stats.bands.band_from_members`) should contain the true probability ``1/K`` in
+(:func:`flashgen.studies.bands.band_from_members`) should contain the true probability ``1/K`` in
 68 % of the bins. Repetitions over independent training samples make that fraction precise.
 
 The spread of the members estimates the training-sample fluctuation of one generator (plus the
 generated-sample noise of ``n_gen`` events and the training randomness). The band misses the
 truth more often than nominal when (a) the generator is biased (smoothing, under-fitting: its
 error does not shrink with the band), (b) the ensemble is small (sample quantiles of ``M``
-values make too narrow a band; see :func:`~flashgen.stats.bands.histogram_band`'s
+values make too narrow a band; see :func:`~flashgen.studies.bands.histogram_band`'s
 ``method``), or (c) the bootstrap misjudges the spread (duplicated events in every resample).
-The :class:`~flashgen.stats.generators.EmpiricalTrainer` control (no model) isolates (b)+(c).
+The :class:`~flashgen.studies.trainers.EmpiricalTrainer` control (no model) isolates (b)+(c).
 
 References:
     Matchev, Roman, Shyamsundar, "Uncertainties associated with GAN-generated datasets in high
@@ -32,9 +32,9 @@ from ..errors import FlashgenError
 from ..seeds import derive_seed
 from ..sources.toys import ToyDensity
 from .bands import band_from_members, band_coverage
-from .generators import Trainer
-from .parallel import map_tasks
-from .quantiles import quantile_fractions
+from .trainers import Trainer
+from ..executor import run_tasks
+from ..stats.quantiles import quantile_fractions
 
 __all__ = ["CoverageResult", "coverage_study", "ideal_coverage"]
 
@@ -122,7 +122,7 @@ class CoverageResult:
         """Fraction of (repetition, bin) pairs whose truth lies in the 68 % band, and its error.
 
         Arguments:
-            method: band method of :func:`~flashgen.stats.bands.band_from_members`.
+            method: band method of :func:`~flashgen.studies.bands.band_from_members`.
             truth: ``"exact"`` (``1/bins``) or ``"holdout"`` (the held-out sample's fractions).
 
         Returns:
@@ -180,7 +180,7 @@ def coverage_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_tra
     Arguments:
         truth: a density with exact probability integral transform (a toy, or
             :class:`~flashgen.sources.electron.ElectronResponse`).
-        trainer: generator to train per member (see :mod:`flashgen.stats.generators`).
+        trainer: generator to train per member (see :mod:`flashgen.studies.trainers`).
         name: label in the result.
         n_train: training events per repetition.
         members: bootstrap members ``M`` per repetition (>= 2; 10 or more for a band).
@@ -198,7 +198,7 @@ def coverage_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_tra
     fractions = np.empty((repeats, members, bins))
     seconds = np.empty(len(tasks))
     start = time.perf_counter()
-    for i, (f, s) in map_tasks(_run_member, tasks, workers, desc=f"coverage {name}"):
+    for i, (f, s) in run_tasks(_run_member, tasks, workers=workers, desc=f"coverage {name}"):
         fractions[tasks[i].rep, tasks[i].member] = f
         seconds[i] = s
     holdout_points = truth.sample(n_holdout, np.random.default_rng(derive_seed(seed, 2**31, 9)))

@@ -5,7 +5,7 @@ training table (``len(table)`` rows drawn with replacement) with its own seed, s
 and ``2b + 1`` see the same events and differ only in the optimisation. The spread between
 resamples is the uncertainty the generated sample inherits from its training sample; the spread
 within a pair is optimisation noise, which pooling the members averages away
-(:mod:`flashgen.stats.worth`). Snapshots are selected on the rows a member's resample left out
+(:mod:`flashgen.stats.histogram_worth`). Snapshots are selected on the rows a member's resample left out
 (~37 %), never on events it saw.
 
 Members are trained (in parallel over ``workers`` processes) into a work folder beside the output,
@@ -34,7 +34,7 @@ from ..models import DEFAULT_MODEL
 from ..models.ensemble import EnsembleModel
 from ..models.flashmodel import FlashModel
 from ..seeds import derive_seed
-from ..stats.parallel import map_tasks
+from ..executor import run_tasks
 
 __all__ = ["COPIES", "MIN_MEMBERS", "train_ensemble", "work_folder"]
 
@@ -67,7 +67,7 @@ def _checksum(table: EventTable) -> str:
 def _needed_columns(table: EventTable, features: Sequence[str] | None, conditions: Sequence[str] | None,
                     preset: str | None) -> EventTable:
     """Only the columns training will read (so workers receive less data)."""
-    from ..sources.profile import get_preset
+    from ..sources.registry import get_preset
 
     pre = get_preset(preset) if preset else None
     feats = list(features) if features is not None else (list(pre.features) if pre else None)
@@ -99,7 +99,7 @@ class _MemberTask:
 
 
 def _train_member(task: _MemberTask) -> Path:
-    from ..sources.profile import get_preset
+    from ..sources.registry import get_preset
     from . import Split, train
 
     n = len(task.table)
@@ -164,7 +164,7 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
     tasks = [_MemberTask(data, i, _member_file(folder, i), model, settings["features"],
                          settings["conditions"], preset, steps, seed, quiet or workers > 1, dict(hyperparameters))
              for i in todo]
-    for _ in map_tasks(_train_member, tasks, workers, desc="ensemble members"):
+    for _ in run_tasks(_train_member, tasks, workers=workers, desc="ensemble members"):
         pass
     members = [FlashModel.load(_member_file(folder, i)) for i in range(m)]
     ensemble = EnsembleModel(members, {"ensemble": {

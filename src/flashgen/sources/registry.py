@@ -24,7 +24,7 @@ from ..data import Column, EventTable
 from ..errors import FlashgenError
 
 __all__ = ["COMPARISON_PAIRS", "OBSERVABLES", "PRESETS", "PROFILES", "SLICINGS", "Observable",
-           "Preset", "Profile", "Slicing", "align_frames", "get_preset", "quantity",
+           "Preset", "Profile", "Slicing", "align_frames", "get_preset", "nanoaod_profile", "quantity",
            "register_observable", "register_profile", "register_slicing", "truths"]
 
 Frames = Callable[[EventTable, EventTable], tuple[EventTable, EventTable, str]]
@@ -281,3 +281,30 @@ def names_of(registry: Mapping[str, Any], names: Sequence[str] | None, what: str
     if unknown:
         raise FlashgenError(f"unknown {what}(s) {', '.join(unknown)}; known: {', '.join(registry)}")
     return [registry[n] for n in names]
+
+
+def nanoaod_profile(names: Iterable[str], source: str | None = None) -> Any:
+    """The registered source profile whose NanoAOD mapping applies to a table with columns ``names``.
+
+    Arguments:
+        names: the table's column names.
+        source: the profile to use (default: the first registered one whose mapping applies).
+
+    Raises:
+        FlashgenError: no registered profile (or not ``source``) can map these columns.
+    """
+    from . import PROFILES as _all  # noqa: F401  (importing the package registers every source)
+
+    names = list(names)
+    mappable = [p for p in PROFILES.values() if p.nanoaod is not None]
+    candidates = [p for p in mappable if source is None or p.name == source]
+    empty = {n: np.zeros(0) for n in names}
+    for profile in candidates:
+        try:
+            profile.nanoaod(empty)
+        except FlashgenError:
+            continue
+        return profile
+    known = ", ".join(p.name for p in (candidates or mappable)) or "none registered"
+    raise FlashgenError(f"--format nanoaod needs a table of a source with a NanoAOD mapping "
+                        f"({known}); this one has columns {', '.join(names) or 'none'}")

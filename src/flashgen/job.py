@@ -50,7 +50,7 @@ DEFAULT_HOLDOUT = 0.25
 DEFAULT_VALIDATION_EVENTS = 100_000
 DEFAULT_ENSEMBLE = 8
 """Members of the job's model: 4 bootstrap resamples x 2 seeds, so that the generated sample
-states what it is worth (:mod:`flashgen.stats.worth`). 8 members of 3,000 steps each train in
+states what it is worth (:mod:`flashgen.stats.histogram_worth`). 8 members of 3,000 steps each train in
 about the time budget of the job on 2 cores (2 members at once, one thread each)."""
 DEFAULT_MEMBER_STEPS = 3000
 """Training steps of each ensemble member when ``steps`` is not given (the single flow of the
@@ -241,7 +241,7 @@ class _Job:
     def simulate(self) -> None:
         from .sources.zmumu.production import DEFAULT_SHARD_SIZE, shard_sizes
         from .sources.zmumu.production import RUN_FILE as SIM_RUN_FILE
-        from .sources.zmumu.pipeline import shard_path
+        from .sources.zmumu.shard import shard_path
 
         s = self.settings
         folder = self.out / REFERENCE
@@ -332,7 +332,7 @@ class _Job:
                    f"{model_path} exists")
 
     def _train_ensemble(self, table: Any, model_path: Path) -> dict[str, Any]:
-        from .training.ensemble import train_ensemble
+        from .training.bootstrap import train_ensemble
 
         s = self.settings
         steps = s.steps or DEFAULT_MEMBER_STEPS
@@ -456,7 +456,7 @@ def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = Non
 
 def _worth_of_run(generated: Any, edges: np.ndarray) -> dict[str, Any]:
     """The worth of the whole generated sample in :data:`WORTH_OBSERVABLE` (validation's bins)."""
-    from .stats.worth import describe, observable_values, recorded_ensemble, worth_of_sample
+    from .stats.histogram_worth import describe, observable_values, recorded_ensemble, worth_of_sample
 
     values, unit = observable_values(generated, WORTH_OBSERVABLE)
     train_events, groups = recorded_ensemble(generated.meta)

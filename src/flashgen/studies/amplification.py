@@ -10,8 +10,8 @@ scores
 - ``sampled``: fresh truth samples of ``n_train`` ... ``100 n_train`` events (the reference curve,
   whose expectation ``(1 - 1/K)/(K n)`` is exact);
 - ``fit``: a maximum-likelihood fit of the true functional form, scored with its exact bin
-  probabilities (:mod:`flashgen.stats.fit`);
-- each generator (:mod:`flashgen.stats.generators`): trained on the training sample, then
+  probabilities (:mod:`flashgen.studies.truth_fit`);
+- each generator (:mod:`flashgen.studies.trainers`): trained on the training sample, then
   ``n_gen`` generated events for every requested ``n_gen`` (nested prefixes of one sample).
 
 Repetitions over independent training samples give the uncertainties. As in the paper, the
@@ -38,10 +38,10 @@ import numpy as np
 from ..errors import FlashgenError
 from ..seeds import derive_seed
 from ..sources.toys import TOYS, ToyDensity
-from .fit import fit_truth
-from .generators import Trainer
-from .parallel import map_tasks
-from .quantiles import (equivalent_events, expected_sampled_mse, pit_dims, quantile_fractions,
+from .truth_fit import fit_truth
+from .trainers import Trainer
+from ..executor import run_tasks
+from ..stats.quantiles import (equivalent_events, expected_sampled_mse, pit_dims, quantile_fractions,
                         quantile_grid, quantile_mse, unbiased_mse)
 
 __all__ = ["AmplificationResult", "amplification_study", "training_sample", "SAMPLED_FACTORS"]
@@ -282,7 +282,7 @@ def amplification_study(truth: ToyDensity | str, trainers: dict[str, Trainer], *
 
     Arguments:
         truth: a toy (or its name in :data:`flashgen.sources.toys.TOYS`).
-        trainers: generator name -> trainer (see :mod:`flashgen.stats.generators`); may be empty.
+        trainers: generator name -> trainer (see :mod:`flashgen.studies.trainers`); may be empty.
         n_train: training events per repetition (>= 6 for the camel-back fit).
         quantiles: numbers ``K`` of equal-probability bins.
         repeats: independent training samples (>= 2; 20 or more for the benchmark).
@@ -326,7 +326,7 @@ def amplification_study(truth: ToyDensity | str, trainers: dict[str, Trainer], *
     errors: dict[str, list[str]] = {m: [] for m in trainers}
     fit_invalid = 0
     start = time.perf_counter()
-    for i, out in map_tasks(_run_task, tasks, workers, desc=f"amplify {name}"):
+    for i, out in run_tasks(_run_task, tasks, workers=workers, desc=f"amplify {name}"):
         task = tasks[i]
         if task.trainer is None:
             for key in REFERENCE:

@@ -1,0 +1,58 @@
+"""The Z→μμ flow preprocessing: the muon pair in coordinates that carry the physics.
+
+Shared by the ``zmumu`` and ``zmumu-reduced`` presets (:mod:`.profile`, :mod:`.paper`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .jets import JET_PT_MIN
+from .physics import MUON_MASS
+from .schema import JETS
+
+__all__ = ["feature_steps", "muon_pair_steps"]
+
+
+def muon_pair_steps(vectors: Sequence[Sequence[str]] = ()) -> list[Any]:
+    """The flow preprocessing of the two muons: on-shell energies dropped, m(μμ) (logit in the
+    selection window) and the sign of Δy in place of μ0's pz, the rotation to μ1 py = 0 (also
+    of the transverse ``vectors``, e.g. the MET), then log / asinh scalings. Shared by the
+    ``zmumu`` and ``zmumu-reduced`` presets."""
+    from ...transforms import Asinh, AzimuthalRotation, Dequantize, DimuonMass, Log, Logit, OnShellEnergy
+
+    return [
+        OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS),
+        OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e", MUON_MASS),
+        # m(μμ) becomes a coordinate (its line shape is learnt directly) in place of μ0's pz
+        DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"], MUON_MASS),
+        Logit("mll", 50.0, 150.0),  # the selection window
+        Dequantize("dy_sign"),
+        AzimuthalRotation([["mu0_px", "mu0_py"], *vectors], ["mu1_px", "mu1_py"]),
+        Log("mu1_px"),  # the rotated μ1 px is its pT > 0
+        Asinh("mu0_px", scale=30.0),
+        Asinh("mu0_py", scale=20.0),
+        Asinh("mu1_pz", scale=50.0),
+    ]
+
+
+def feature_steps(count_jets: bool = False) -> list[Any]:
+    """The zmumu preset's flow preprocessing; ``count_jets`` adds the number of jets above
+    10 GeV as a discrete coordinate of its own (:class:`~flashgen.transforms.Multiplicity`)."""
+    from ...transforms import Asinh, Dequantize, Log, Multiplicity, SortDescending, ZeroPadding
+
+    count = [Multiplicity(list(JETS), JET_PT_MIN, "n_jets"), Dequantize("n_jets")] if count_jets else []
+    return [
+        SortDescending(JETS),
+        *count,
+        *muon_pair_steps([["met_x", "met_y"]]),
+        Asinh("met_x", scale=20.0),
+        Asinh("met_y", scale=20.0),
+        Dequantize("nvtx"),
+        ZeroPadding(["iso0", "iso1"], threshold=0.0, low=-0.01),  # ~4 % are exactly 0
+        Log("iso0", offset=0.02, lower=None),
+        Log("iso1", offset=0.02, lower=None),
+        ZeroPadding(JETS, threshold=JET_PT_MIN),
+        *[Log(j) for j in JETS],
+    ]
