@@ -120,3 +120,31 @@ def test_bad_arguments(tmp_path) -> None:
         train_ensemble(table, 4, out=tmp_path / "missing" / "e.pt")
     with pytest.raises(FlashgenError, match="at least 2 members"):
         EnsembleModel([])
+
+
+def _state(path) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [m.network.state_dict() for m in load_model(path).members]
+
+
+def test_a_dask_scheduler_trains_the_same_model_file_as_one_process(trained, tmp_path) -> None:
+    """`flashgen train --ensemble 4 --scheduler ADDRESS` on a running local Dask scheduler gives
+    the model of `--workers 1`: the same weights of every member, the same generated events."""
+    distributed = pytest.importorskip("dask.distributed")
+    out, table, model = trained
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        remote = train_ensemble(table, 4, "flow", out=tmp_path / "remote.pt",
+                                scheduler=cluster.scheduler_address, **SETTINGS)
+        assert len(remote) == 4
+    for a, b in zip(_state(out), _state(tmp_path / "remote.pt"), strict=True):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    assert np.array_equal(sample(model, 500, seed=2)["x"], sample(remote, 500, seed=2)["x"])
+    local2 = train_ensemble(table, 4, "flow", out=tmp_path / "two.pt", workers=2, **SETTINGS)
+    assert np.array_equal(sample(model, 500, seed=2)["x"], sample(local2, 500, seed=2)["x"])
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tmp_path) -> None:
+    pytest.importorskip("dask.distributed")
+    table = simulate_toy("camelback", 50, 1)
+    with pytest.raises(FlashgenError, match="cannot connect to the Dask scheduler"):
+        train_ensemble(table, 4, "flow", out=tmp_path / "e.pt", scheduler="tcp://127.0.0.1:9", **SETTINGS)

@@ -101,8 +101,14 @@ def register(sub: Any) -> None:
                    "training sample; members train in OUT.members/ and a rerun resumes there "
                    "(default: one model)")
     p.add_argument("--workers", "-j", type=positive_int, default=1,
-                   help="parallel member trainings with --ensemble, one process and one torch "
-                   "thread each (default 1)")
+                   help="parallel member trainings with --ensemble on a local Dask cluster, one "
+                   "process and one torch thread each; every member trains with one torch thread "
+                   "wherever it runs, so the model file does not depend on --workers (default 1: "
+                   "in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --ensemble: train the members on the workers of a running Dask "
+                   "scheduler (e.g. tcp://host:8786) instead of local processes; the workers "
+                   "need flashgen installed and the output folder visible (default: none)")
     add_common(p)
     p.set_defaults(func=_run)
 
@@ -131,6 +137,10 @@ def _run(args: argparse.Namespace) -> None:
     if args.ensemble:
         _run_ensemble(args, table, options)
         return
+    if args.scheduler is not None or args.workers != 1:
+        from ..errors import FlashgenError
+
+        raise FlashgenError("--workers and --scheduler run the members of an ensemble: add --ensemble M")
     _train_one(args, table, options)
 
 
@@ -169,7 +179,8 @@ def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any])
         raise FlashgenError("--resume is for one model; an ensemble resumes by itself: rerun the same command")
     out = Path(args.out)
     with Timer() as t:
-        ensemble = train_ensemble(table, args.ensemble, args.model, out=out, workers=args.workers, **options)
+        ensemble = train_ensemble(table, args.ensemble, args.model, out=out, workers=args.workers,
+                                  scheduler=args.scheduler, **options)
     info = ensemble.info["ensemble"]
     say(args, f"trained an ensemble of {len(ensemble)} {args.model} models ({info['resamples']} bootstrap "
               f"resamples of {info['train_events']:,} events x 2 seeds) in {t.seconds:.1f} s; wrote {out} "

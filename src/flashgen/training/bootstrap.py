@@ -129,7 +129,8 @@ def _finished(path: Path, index: int, seed: int) -> bool:
 def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out: str | os.PathLike[str],
                    features: Sequence[str] | None = None, conditions: Sequence[str] | None = None,
                    preset: str | None = None, steps: int | None = None, seed: int = 0,
-                   workers: int = 1, quiet: bool = True, **hyperparameters: Any) -> EnsembleModel:
+                   workers: int = 1, scheduler: str | None = None, quiet: bool = True,
+                   **hyperparameters: Any) -> EnsembleModel:
     """Train ``m`` members (pairs per bootstrap resample) and write them to the one file ``out``.
 
     Arguments:
@@ -140,7 +141,10 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
             :func:`work_folder` and a rerun resumes there.
         features, conditions, preset, steps, hyperparameters: as for :func:`flashgen.training.train`.
         seed: master seed of the resampling and of every member's training.
-        workers: parallel trainings (processes with one torch thread each).
+        workers: parallel trainings on a local Dask cluster (processes with one torch thread
+            each); 1 trains in this process. Every member trains with one torch thread wherever
+            it runs, so the file does not depend on ``workers`` or ``scheduler``.
+        scheduler: address of a running Dask scheduler whose workers train the members.
         quiet: no progress bars inside the member trainings.
 
     Returns:
@@ -162,9 +166,11 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
                   hint=f"delete {folder} to start over, or train with the same settings to resume")
     todo = [i for i in range(m) if not _finished(_member_file(folder, i), i, seed)]
     tasks = [_MemberTask(data, i, _member_file(folder, i), model, settings["features"],
-                         settings["conditions"], preset, steps, seed, quiet or workers > 1, dict(hyperparameters))
+                         settings["conditions"], preset, steps, seed, quiet or workers > 1 or scheduler is not None,
+                         dict(hyperparameters))
              for i in todo]
-    for _ in run_tasks(_train_member, tasks, workers=workers, desc="ensemble members"):
+    for _ in run_tasks(_train_member, tasks, workers=workers, scheduler=scheduler,
+                         desc="ensemble members", extra="dask"):
         pass
     members = [FlashModel.load(_member_file(folder, i)) for i in range(m)]
     ensemble = EnsembleModel(members, {"ensemble": {
