@@ -25,6 +25,7 @@ from pathlib import Path
 from flashgen.sources.toys import TOYS
 from flashgen.studies.amplification import AmplificationResult, amplification_study
 from flashgen.studies.trainers import make_trainer
+from flashgen.training import TrainSettings
 from flashgen.studies.amplification_report import markdown_report, plot_amplification
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         if repeats < 2:
             continue
         truth = TOYS[toy]()
-        trainers = {m: make_trainer(m, truth, preset="camelback", steps=args.steps) for m in models}
+        settings = TrainSettings(steps=args.steps)
+        trainers = {m: make_trainer(m, truth, preset="camelback", settings=settings) for m in models}
         t0 = time.perf_counter()
         results[toy] = amplification_study(truth, trainers, n_train=100, quantiles=(10, 20, 50),
                                            repeats=repeats, generated=generated, seed=args.seed,

@@ -31,6 +31,7 @@ from flashgen.sources.toys import CamelBack
 from flashgen.sources.electron import ElectronResponse
 from flashgen.studies.coverage import coverage_study
 from flashgen.studies.trainers import EmpiricalTrainer, FlashgenTrainer, KDETrainer
+from flashgen.training import TrainSettings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TRUTHS = {"camelback": CamelBack(), "electron-A": ElectronResponse()}
@@ -54,7 +55,8 @@ def _trainer(case: dict):  # type: ignore[no-untyped-def]
         return EmpiricalTrainer()
     if case["generator"] == "kde":
         return KDETrainer()
-    return FlashgenTrainer(case["generator"], (case["column"],), preset="camelback", steps=case.get("steps"))
+    return FlashgenTrainer(case["generator"], (case["column"],), preset="camelback",
+                           settings=TrainSettings(steps=case.get("steps")))
 
 
 def _key(case: dict) -> str:

@@ -127,8 +127,8 @@ def run_task(task: Task) -> dict[str, Any]:
     from flashgen.files import write_json
     from flashgen.generation import sample
     from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
-    from flashgen.training import train
-    from flashgen.validation import validate
+    from flashgen.training import TrainSettings, train
+    from flashgen.validation import ValidationSettings, validate
     from flashgen.validation.summary import distances
 
     path = Path(task.cache) / "runs" / f"{task.name}.json"
@@ -148,7 +148,7 @@ def run_task(task: Task) -> dict[str, Any]:
         start = time.perf_counter()
         try:
             model = train(part, VARIANTS.get(task.model, task.model), preset=_preset(task.model),
-                          steps=task.steps, seed=task.seed, device="cpu", quiet=True)
+                          settings=TrainSettings(steps=task.steps, seed=task.seed, device="cpu"))
         except FlashgenError as err:  # a diverged training is a result, not a crash of the study
             record.update(diverged=str(err), train_seconds=time.perf_counter() - start,
                           train_events=task.size)
@@ -160,8 +160,8 @@ def run_task(task: Task) -> dict[str, Any]:
                       best_step=model.info["result"]["best_step"], parameters=model.n_parameters())
         generated = sample(model, task.generate, seed=task.seed + 1, chunk_size=200_000)
     start = time.perf_counter()
-    metrics = validate(held, generated, None, seed=0, quiet=True, repeats=6,
-                       kpd_batch_size=KPD_BATCH)
+    metrics = validate(held, generated, None, ValidationSettings(seed=0, repeats=6, kpd_batch_size=KPD_BATCH),
+                       quiet=True)
     clf = metrics.get("classifier") or {}
     features = sorted(((k.split("/", 1)[1], v) for k, v in metrics["metrics"].items()
                        if k.startswith("feature/")), key=lambda kv: -kv[1]["ks_stat"])

@@ -30,7 +30,7 @@ from flashgen.speed import machine_info
 from flashgen.data import EventTable
 from flashgen.generation import sample
 from flashgen.sources.electron import efficiency, response_cdf, simulate_electrons
-from flashgen.training import train
+from flashgen.training import TrainSettings, train
 
 POINTS = [(1.2, 0.3), (1.2, 2.0), (2.5, 2.2), (3.0, 1.8), (8.0, 1.0), (15.0, 0.0), (18.0, 0.1)]
 EXTRA = [(0.5, 0.8), (0.7, 2.2)]  # below the 1 GeV step: reported, not part of the target
@@ -65,7 +65,7 @@ def main() -> None:
     result = {"machine": machine_info(), "events": args.events, "seed": args.seed, "models": {}}
     for kind in args.models.split(","):
         start = time.perf_counter()
-        model = train(data, kind, preset="electron", seed=args.seed, quiet=False)
+        model = train(data, kind, preset="electron", settings=TrainSettings(seed=args.seed, quiet=False))
         seconds = time.perf_counter() - start
         points = evaluate(model, POINTS, args.seed + 100)
         extra = evaluate(model, EXTRA, args.seed + 200)

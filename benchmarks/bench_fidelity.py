@@ -43,11 +43,11 @@ def evaluate(kind: str, train_part: Any, held: Any, gen_events: int, steps: int 
     """Train ``kind`` (zmumu preset, ``hparams`` overriding), generate, compare with ``held``."""
     from common import fidelity
     from flashgen.generation import sample
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
 
     start = time.perf_counter()
-    model = train(train_part, kind, preset="zmumu", steps=steps, seed=seed, device="cpu",
-                  quiet=True, **hparams)
+    model = train(train_part, kind, preset="zmumu", settings=TrainSettings(steps=steps, seed=seed, device="cpu"),
+                  config=hparams)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     generated = sample(model, gen_events, seed=seed + 1, chunk_size=200_000)

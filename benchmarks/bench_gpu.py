@@ -37,7 +37,7 @@ SEED = 2024
 def _models(args: argparse.Namespace, folder: Path, device: str) -> dict[str, dict[str, Any]]:
     """Model files to measure: given ones, or tiny trainings on the device."""
     from flashgen.data import read_table
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
 
     models: dict[str, dict[str, Any]] = {}
     for spec in args.model:
@@ -52,8 +52,8 @@ def _models(args: argparse.Namespace, folder: Path, device: str) -> dict[str, di
     table = read_table(args.data)
     for kind in args.kinds.split(","):
         start = time.perf_counter()
-        model = train(table, kind, preset="zmumu", steps=args.steps, snapshot_every=args.steps,
-                      seed=SEED, device=device, quiet=True)
+        model = train(table, kind, preset="zmumu", settings=TrainSettings(
+            steps=args.steps, snapshot_every=args.steps, seed=SEED, device=device))
         path = model.save(folder / f"{kind}.pt")
         r = model.info["result"]
         models[kind] = {"path": str(path), "trained_here": True, "train_steps": args.steps,

@@ -120,14 +120,14 @@ def _zmumu(task: Task, train_path: str, test_path: str) -> dict[str, Any]:
     from flashgen.generation import sample
     from flashgen.sources.registry import quantity
     from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
     from flashgen.validation.classifier import classifier_two_sample_test
     from flashgen.validation.metrics import ks_test
 
     table, held, columns = _zmumu_tables(task.setting, train_path, test_path)
     preset = "zmumu-reduced" if task.setting == "reduced" else "zmumu"
     start = time.perf_counter()
-    model = train(table, task.model, preset=preset, seed=task.seed, steps=task.steps, quiet=True)
+    model = train(table, task.model, preset=preset, settings=TrainSettings(steps=task.steps, seed=task.seed))
     seconds = time.perf_counter() - start
     gen = sample(model, ZMUMU_GENERATED, seed=100 + task.seed)
     ks = {}
@@ -148,12 +148,13 @@ def _zmumu(task: Task, train_path: str, test_path: str) -> dict[str, Any]:
 def _electron(task: Task) -> dict[str, Any]:
     from bench_electron import evaluate
     from flashgen.sources.electron import DATASET_A, simulate_electrons
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
 
     fixed = DATASET_A if task.setting == "A" else None
     data = simulate_electrons(ELECTRON_ROWS[task.setting], seed=11 + task.seed, fixed=fixed)
     start = time.perf_counter()
-    model = train(data, task.model, preset="electron", seed=task.seed, steps=ELECTRON_STEPS, quiet=True)
+    model = train(data, task.model, preset="electron",
+                  settings=TrainSettings(steps=ELECTRON_STEPS, seed=task.seed))
     seconds = time.perf_counter() - start
     points = [DATASET_A[:2]] if task.setting == "A" else REPORT_POINTS
     return {"train_s": seconds, "parameters": model.n_parameters(),

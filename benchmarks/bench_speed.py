@@ -69,10 +69,10 @@ def train_one(kind: str, data: str, steps: int, out: str) -> dict[str, Any]:
     """Train ``kind`` for ``steps`` steps (one snapshot, at the end); save the model file."""
     from flashgen.speed import peak_rss_mb
     from flashgen.data import read_table
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
 
-    model = train(read_table(data), kind, preset="zmumu", steps=steps, snapshot_every=steps,
-                  seed=SEED, device="cpu", quiet=True)
+    model = train(read_table(data), kind, preset="zmumu", settings=TrainSettings(
+        steps=steps, snapshot_every=steps, seed=SEED, device="cpu"))
     model.save(out)
     r = model.info["result"]
     return {"steps": steps, "batch_size": model.info["config"]["batch_size"],
@@ -91,11 +91,12 @@ def generate_one(path: str, events: int, chunk_size: int, repeats: int, roofline
 
 def sharded_one(path: str, events: int, chunk_size: int, workers: int, folder: str) -> dict[str, Any]:
     """``flashgen generate --workers`` into a fresh dataset folder: events/s, start-up included."""
-    from flashgen.sharded import generate_sharded
+    from flashgen.generation import Sampling
+    from flashgen.sharded import Placement, generate_sharded
 
     start = time.perf_counter()
-    result = generate_sharded(path, folder, events, seed=SEED, chunk_size=chunk_size,
-                              shard_chunks=5, workers=workers, quiet=True)
+    result = generate_sharded(path, folder, events, sampling=Sampling(SEED, chunk_size),
+                              placement=Placement(workers, shard_chunks=5), quiet=True)
     seconds = time.perf_counter() - start
     return {"workers": workers, "events": result.events, "seconds": seconds,
             "events_per_second": result.events / seconds}

@@ -53,12 +53,12 @@ def run_config(text: str, train_part: Any, held: Any, steps: int, gen_events: in
     from common import fidelity
     from flashgen.speed import speed_benchmark
     from flashgen.generation import sample
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
 
     kind, hparams = parse_config(text)
     start = time.perf_counter()
-    model = train(train_part, kind, preset="zmumu", steps=steps, seed=seed, device="cpu",
-                  quiet=True, **hparams)
+    model = train(train_part, kind, preset="zmumu", settings=TrainSettings(steps=steps, seed=seed, device="cpu"),
+                  config=hparams)
     train_seconds = time.perf_counter() - start
     path = model.save(folder / "model.pt")
     speed = speed_benchmark(path, events=gen_events, chunk_size=min(gen_events, 200_000),

@@ -60,12 +60,14 @@ def _trainer(case: dict[str, Any]) -> Any:
         return EmpiricalTrainer()
     if case["generator"] == "kde":
         return KDETrainer()
-    hparams: dict[str, Any] = {"transforms": 3} if case["truth"] == "ring" else {}
+    from flashgen.training import TrainSettings
+
+    config: dict[str, Any] = {"transforms": 3} if case["truth"] == "ring" else {}
+    settings = TrainSettings()
     if case["generator"] == "flow-nll":  # early stopping by the likelihood of 25 % held out
-        hparams.update(val_fraction=0.25, selection=("loss",), snapshot_every=100, steps=4000)
-    steps = hparams.pop("steps", None)
-    return FlashgenTrainer("flow", tuple(case["columns"].split(",")), preset=case["preset"], steps=steps,
-                           hyperparameters=hparams)
+        settings = TrainSettings(val_fraction=0.25, selection=("loss",), snapshot_every=100, steps=4000)
+    return FlashgenTrainer("flow", tuple(case["columns"].split(",")), preset=case["preset"], settings=settings,
+                           config=config)
 
 
 def _key(case: dict[str, Any]) -> str:

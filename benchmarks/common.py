@@ -99,11 +99,11 @@ def fidelity(reference: EventTable, generated: EventTable, *, max_events: int | 
         W1/σ and status), ``counts`` and ``verdict`` of every check of
         :func:`flashgen.validation.validate`, and ``mll`` peak and width of both tables.
     """
-    from flashgen.validation import validate
+    from flashgen.validation import ValidationSettings, validate
     from flashgen.validation.summary import worst_feature
 
-    metrics = validate(reference, generated, None, max_events=max_events, seed=seed, quiet=True,
-                       repeats=repeats)
+    metrics = validate(reference, generated, None,
+                       ValidationSettings(max_events=max_events, seed=seed, repeats=repeats), quiet=True)
     clf = metrics.get("classifier") or {}
     return {"auc": clf.get("auc"), "auc_err": clf.get("auc_err"),
             "worst_feature": worst_feature(metrics), "counts": metrics["summary"]["counts"],

@@ -456,19 +456,20 @@ def test_failure_while_finishing_the_file_leaves_nothing(tmp_path: Path,
 def test_generated_tables_are_float32_by_default_and_compact(tmp_path: Path) -> None:
     """Floats are stored in float32 unless float64 is asked for; integers stay integers; the
     Parquet encoding (no dictionaries, byte-stream split, zstd) keeps them small."""
-    from flashgen.generation import generate
-    from flashgen.training import train
+    from flashgen.generation import Sampling, generate
+    from flashgen.training import TrainSettings, train
 
     rng = np.random.default_rng(0)
     table = EventTable({"a": rng.normal(size=2000), "b": rng.exponential(size=2000),
                         "k": rng.poisson(3, 2000)})
-    model = train(table, "flow", steps=10, batch_size=64, snapshot_every=10, transforms=1, hidden=(8,))
+    model = train(table, "flow", settings=TrainSettings(steps=10, batch_size=64, snapshot_every=10),
+                  config={"transforms": 1, "hidden": (8,)})
     small, full = tmp_path / "f32.parquet", tmp_path / "f64.parquet"
-    generate(model, small, 50_000, seed=1, quiet=True)
-    generate(model, full, 50_000, seed=1, quiet=True, precision="float64")
+    generate(model, small, 50_000, sampling=Sampling(1), quiet=True)
+    generate(model, full, 50_000, sampling=Sampling(1, precision="float64"), quiet=True)
     a, b = read_table(small), read_table(full)
     assert a["a"].dtype == np.float32 and b["a"].dtype == np.float64 and a["k"].dtype == b["k"].dtype == np.int64
     np.testing.assert_array_equal(a["a"], b["a"].astype(np.float32))  # the same events, rounded
     assert small.stat().st_size < 0.6 * full.stat().st_size
     with pytest.raises(FlashgenError, match="unknown precision 'float16'"):
-        generate(model, tmp_path / "x.parquet", 10, precision="float16")
+        generate(model, tmp_path / "x.parquet", 10, sampling=Sampling(precision="float16"))

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from flashgen.data import read_table
-from flashgen.generation import generate, sample
+from flashgen.generation import Sampling, generate, sample
 from flashgen.models import FlashModel
 from flashgen.sources.electron import simulate_electrons
 from flashgen.sources.toys import simulate_toy
-from flashgen.training import train
+from flashgen.training import TrainSettings, train
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.gpu,
 @pytest.mark.parametrize("kind", ["flow", "gan", "wgan-gp"])
 def test_train_on_cuda_generate_on_cpu_and_cuda(kind, tmp_path) -> None:
     table = simulate_toy("ring", 4000, seed=1)
-    model = train(table, kind, steps=300, batch_size=256, snapshot_every=100, seed=2, device="cuda")
+    model = train(table, kind, settings=TrainSettings(steps=300, batch_size=256, snapshot_every=100, seed=2,
+                                               device="cuda"))
     path = model.save(tmp_path / "m.pt")
     cpu = sample(FlashModel.load(path), 5000, seed=3)
     gpu_model = FlashModel.load(path, device="cuda")
@@ -35,10 +36,11 @@ def test_train_on_cuda_generate_on_cpu_and_cuda(kind, tmp_path) -> None:
 
 def test_conditional_generation_on_cuda_streams_to_parquet(tmp_path) -> None:
     data = simulate_electrons(20_000, seed=4)
-    model = train(data, "flow", preset="electron", steps=200, batch_size=512, seed=0, device="cuda")
+    model = train(data, "flow", preset="electron",
+                  settings=TrainSettings(steps=200, batch_size=512, seed=0, device="cuda"))
     model.to("cuda")
     cond = simulate_electrons(30_000, seed=5).select(["gen_pt", "gen_eta", "gen_phi"])
-    result = generate(model, tmp_path / "g.parquet", 0, seed=1, conditions=cond, chunk_size=7000, quiet=True)
+    result = generate(model, tmp_path / "g.parquet", 0, sampling=Sampling(1, 7000), conditions=cond, quiet=True)
     out = read_table(tmp_path / "g.parquet")
     assert result.events == len(out) == 30_000
     det = out["detected"] == 1

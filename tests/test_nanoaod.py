@@ -199,11 +199,11 @@ def test_coffea_reads_the_same_dimuon_mass(tmp_path) -> None:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     """A tiny zmumu-preset flow (20 steps) and a camel-back model."""
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
 
     d = tmp_path_factory.mktemp("models")
-    train(zmumu_table(600, 6), "flow", preset="zmumu", steps=20, batch_size=64,
-          snapshot_every=20).save(d / "zmumu.pt")
+    train(zmumu_table(600, 6), "flow", preset="zmumu",
+          settings=TrainSettings(steps=20, batch_size=64, snapshot_every=20)).save(d / "zmumu.pt")
     assert main(["simulate", "camelback", "--events", "200", "--out", str(d / "c.parquet"), "-q"]) == 0
     assert main(["train", "--data", str(d / "c.parquet"), "--model", "flow", "--preset", "camelback",
                  "--steps", "10", "--out", str(d / "camel.pt"), "-q"]) == 0

@@ -241,3 +241,63 @@ def test_sort_descending_round_trip_of_ordered_slots(rows) -> None:
     for c in names:
         assert bool(((back32[c] - x[c]).abs() <= allowed).all())
     assert all(bool((back32[a] >= back32[b]).all()) for a, b in zip(names, names[1:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Model settings from the command line (`flashgen train --set NAME=VALUE`)
+
+SETTING_TEXT = (st.text(max_size=12)
+                | st.integers(-10**6, 10**6).map(str)
+                | st.floats(allow_nan=True, allow_infinity=True).map(repr)
+                | st.lists(st.integers(-5, 300), max_size=4).map(lambda v: ",".join(map(str, v)))
+                | st.sampled_from(["true", "False", "none", "64x64", "(8, 8)", "[1,2]", "1e-3", "0.5,0.9",
+                                   "adam", "elu", "", "x", ",", "nan", "-inf"]))
+
+
+def _setting_names() -> st.SearchStrategy[tuple[str, str]]:
+    from flashgen.models import MODELS
+
+    return st.sampled_from(sorted(MODELS)).flatmap(lambda model: st.tuples(
+        st.just(model), st.sampled_from(MODELS[model].config_class.names()) | NAMES))
+
+
+@_settings(300)
+@given(named=_setting_names(), text=SETTING_TEXT)
+def test_any_set_value_gives_a_typed_config_or_one_clear_error(named, text) -> None:
+    """A ``--set`` value is parsed into the setting's type and validated: the result is a config
+    whose every value has the declared type and passes its rule, or a FlashgenError naming the
+    setting, never another exception."""
+    from flashgen.training.fit import model_config
+
+    model, name = named
+    try:
+        config = model_config(model, None, {name: text})
+    except FlashgenError as err:
+        message = str(err)
+        assert "\n" not in message and name in message
+        return
+    assert type(config).build(config.plain()) == config  # what a model file stores reads back
+
+
+@_settings(60)
+@given(named=_setting_names(), text=SETTING_TEXT)
+def test_the_train_command_answers_any_set_value_with_one_line(named, text, tmp_path_factory) -> None:
+    """``flashgen train --set NAME=VALUE`` never shows a traceback: a bad setting (or, when the
+    setting is fine, the missing data file) is one line ``flashgen: error: ...`` and exit 2."""
+    import contextlib
+    import io
+
+    from flashgen.cli.main import main
+
+    model, name = named
+    folder = tmp_path_factory.getbasetemp()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(["train", "--data", str(folder / "missing.parquet"), "--model", model,
+                         "--set", f"{name}={text}", "--out", str(folder / "m.pt")])
+        except SystemExit as stop:  # argparse: a value it cannot split into name=value
+            code = int(stop.code or 0)
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2 and lines and "Traceback" not in err.getvalue(), err.getvalue()
+    assert lines[-1].startswith("flashgen") or "error:" in lines[-1], err.getvalue()

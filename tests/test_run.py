@@ -179,11 +179,11 @@ def bench_common() -> ModuleType:
 
 def test_linear_multiply_adds_of_a_gan_are_its_generator_layers(job) -> None:
     from flashgen.speed import linear_macs_per_event
-    from flashgen.training import train
+    from flashgen.training import TrainSettings, train
 
     out, _, _ = job
-    model = train(read_table(out / "reference-train.parquet"), "gan", preset="zmumu", steps=2,
-                  snapshot_every=2)
+    model = train(read_table(out / "reference-train.parquet"), "gan", preset="zmumu",
+                  settings=TrainSettings(steps=2, snapshot_every=2))
     hp = model.network.hparams
     sizes = [hp["latent"], *hp["generator_hidden"], hp["features"]]
     expected = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))

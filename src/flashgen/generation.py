@@ -38,7 +38,7 @@ from .progress import progress
 from .seeds import derive_seed
 
 __all__ = ["COPY_COLUMN", "DEFAULT_CHUNK", "EVENT_COLUMN", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult",
-           "Oversampled", "as_precision", "check_disk",
+           "Oversampled", "Sampling", "as_precision", "check_disk",
            "check_domain", "chunks_between", "default_threads", "generate",
            "generate_columns", "in_threads", "iter_chunks", "make_chunk", "member_split", "metadata", "sample"]
 
@@ -373,29 +373,55 @@ class GenerationResult:
         return self.events / max(self.seconds, 1e-9)
 
 
-def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, seed: int = 0,
-             conditions: Conditions | None = None, chunk_size: int = DEFAULT_CHUNK,
-             quiet: bool = False, nanoaod: bool = False, allow_extrapolation: bool = False,
-             warn: Callable[[str], None] | None = None, precision: str = "float32",
-             threads: int | None = None) -> GenerationResult:
+@dataclass(frozen=True)
+class Sampling:
+    """How events are drawn and stored; the same settings give identical events.
+
+    Arguments:
+        seed: seeds every chunk (chunk ``i`` from ``derive_seed(seed, i)``).
+        chunk_size: events generated and written at once (part of what the seed means).
+        precision: storage of generated floating-point columns, ``"float32"`` (default) or
+            ``"float64"`` (integer columns stay integers, copied conditions as given; NanoAOD
+            output is float32 regardless).
+        allow_extrapolation: generate for conditions outside the training domain
+            (:func:`check_domain`) instead of refusing more than :data:`EXTRAPOLATION_LIMIT`.
+        threads: chunks made at once (:func:`iter_chunks`; ``None``: one per torch CPU thread).
+    """
+
+    seed: int = 0
+    chunk_size: int = DEFAULT_CHUNK
+    precision: str = "float32"
+    allow_extrapolation: bool = False
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise FlashgenError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 1:
+            raise FlashgenError(f"chunk size must be a positive integer, got {self.chunk_size!r}")
+        if self.precision not in PRECISIONS:
+            raise FlashgenError(f"unknown precision '{self.precision}'; choose from {', '.join(PRECISIONS)}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise FlashgenError(f"threads must be a positive integer, got {self.threads!r}")
+
+
+def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
+             sampling: Sampling = Sampling(), conditions: Conditions | None = None,
+             nanoaod: bool = False, quiet: bool = False,
+             warn: Callable[[str], None] | None = None) -> GenerationResult:
     """Generate ``n_events`` (or one per row of ``conditions``) and stream them to ``out``.
 
     Arguments:
         model: the trained model.
         out: ``.parquet`` or ``.root`` file (written atomically); with ``nanoaod``, ``.root``.
         n_events: number of events; ignored with ``conditions``.
-        seed: the same seed (and chunk size) gives an identical output.
+        sampling: seed, chunk size, precision, extrapolation and threads (:class:`Sampling`).
         conditions: table with the model's condition columns, for conditional models;
             :class:`Oversampled` for several rows per condition row.
-        chunk_size: events generated and written at once.
-        quiet: no progress bar.
         nanoaod: write NanoAOD-like ``Events`` (:mod:`flashgen.nanoaod`; the model's source
             needs a NanoAOD mapping) instead of the table's columns.
-        allow_extrapolation, warn: conditions outside the training domain (:func:`check_domain`).
-        precision: storage of generated floating-point columns, ``"float32"`` (default) or
-            ``"float64"`` (integer columns stay integers, copied conditions as given; NanoAOD
-            output is float32 regardless).
-        threads: chunks made at once (:func:`iter_chunks`; default one per torch CPU thread).
+        quiet: no progress bar.
+        warn: receives the warning about conditions outside the training domain.
 
     Raises:
         FlashgenError: an unwritable output, a request larger than the free disk space,
@@ -404,8 +430,7 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, see
     check_output_path(out)
     if conditions is None and n_events < 1:
         raise FlashgenError(f"number of events must be positive, got {n_events}")
-    if precision not in PRECISIONS:
-        raise FlashgenError(f"unknown precision '{precision}'; choose from {', '.join(PRECISIONS)}")
+    seed, chunk_size, precision = sampling.seed, sampling.chunk_size, sampling.precision
     total = len(conditions) if conditions is not None else n_events
     columns = output_columns(model, conditions)
     check_disk(out, total, len(columns), np.dtype(precision).itemsize)
@@ -422,7 +447,8 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *, see
     with torch.inference_mode(), sink as writer, \
             progress(total=total, desc="generating", unit="ev", quiet=quiet) as bar:
         for chunk in iter_chunks(model, n_events, seed=seed, conditions=conditions, chunk_size=chunk_size,
-                                 allow_extrapolation=allow_extrapolation, warn=warn, threads=threads):
+                                 allow_extrapolation=sampling.allow_extrapolation, warn=warn,
+                                 threads=sampling.threads):
             writer.write(as_precision(chunk, precision, keep=model.condition_names))
             bar.update(len(next(iter(chunk.values()))))
     return GenerationResult(Path(out), total, time.perf_counter() - start)

@@ -1,11 +1,16 @@
 """The main job end to end (``flashgen run``): simulate, split, train, generate, validate.
 
+The stages are generic; what belongs to the reference source (how to simulate it, its training
+preset, the observable whose worth the summary states) is the source's
+:class:`~flashgen.sources.registry.ReferenceJob` (``Profile.job``; the default source is
+``zmumu``, :mod:`flashgen.sources.zmumu.reference_job`).
+
 Every stage writes its output inside one run folder ``DIR`` and is skipped when that output
 already exists, is valid and is newer than its inputs, so an interrupted job continues where it
 stopped::
 
     DIR/run.json                    settings, per-stage timings and the summary
-    DIR/reference/                  1. Z→μμ reference with pileup (sharded; resumes missing shards)
+    DIR/reference/                  1. the source's reference (Z→μμ with pileup: sharded, resumes)
     DIR/reference-train.parquet     2. the reference split by a seeded permutation: training part
     DIR/reference-heldout.parquet      and held-out part (never trained on, used for validation)
     DIR/model.pt                    3. trained model: an ensemble by default (members train in
@@ -55,8 +60,8 @@ about the time budget of the job on 2 cores (2 members at once, one thread each)
 DEFAULT_MEMBER_STEPS = 3000
 """Training steps of each ensemble member when ``steps`` is not given (the single flow of the
 zmumu preset ran 5,000 and kept its snapshot of step 3,000)."""
-WORTH_OBSERVABLE = "mll"
-"""The observable whose worth the job's summary states."""
+DEFAULT_SOURCE = "zmumu"
+"""The reference source of the default job."""
 STAGES = ("simulate", "split", "train", "generate", "validate")
 
 REFERENCE = "reference"
@@ -75,13 +80,14 @@ class RunSettings:
     """Settings of the job; all but ``workers`` define its outputs.
 
     Arguments:
-        events: generated Z→μμ reference events (hard processes; about 37 % are selected).
+        events: generated reference events (Z→μμ: hard processes; about 37 % are selected).
         seed: seeds the simulation, the split, the training and the generation.
-        model: a registered model family (:data:`flashgen.models.MODELS`), zmumu preset.
+        model: a registered model family (:data:`flashgen.models.MODELS`), trained with the
+            source's preset.
         factor: generated events per selected reference event.
         steps: training steps (``None``: the preset's).
-        pileup: mean number of pileup interactions per event.
-        library_events: minimum-bias events in the pileup library.
+        pileup: mean number of pileup interactions per event (Z→μμ).
+        library_events: minimum-bias events in the pileup library (Z→μμ).
         holdout: fraction of the selected reference events held out for validation.
         validation_events: at most this many events of each table enter the validation
             (a seeded subsample of the generated events; the held-out split is smaller).
@@ -89,6 +95,8 @@ class RunSettings:
             or 1 for a single model (no statement of worth).
         workers: simulation worker processes and parallel member trainings (does not change
             any output).
+        source: the registered source whose reference the job simulates (its profile has a
+            :class:`~flashgen.sources.registry.ReferenceJob`).
     """
 
     events: int = DEFAULT_EVENTS
@@ -102,9 +110,12 @@ class RunSettings:
     validation_events: int = DEFAULT_VALIDATION_EVENTS
     ensemble: int = DEFAULT_ENSEMBLE
     workers: int = 2
+    source: str = DEFAULT_SOURCE
 
     def __post_init__(self) -> None:
         from .models import get_model
+
+        self.reference  # a clear error for a source without a part in the job
 
         for name in ("events", "library_events", "validation_events", "workers", "ensemble"):
             value = getattr(self, name)
@@ -124,13 +135,28 @@ class RunSettings:
         if not (math.isfinite(self.pileup) and self.pileup >= 0):
             raise FlashgenError(f"pileup must be a number >= 0, got {self.pileup!r}")
 
+    @property
+    def reference(self) -> Any:
+        """The source's :class:`~flashgen.sources.registry.ReferenceJob`."""
+        from .sources import PROFILES
+
+        profile = PROFILES.get(self.source)
+        if profile is None or profile.job is None:
+            able = ", ".join(n for n, p in PROFILES.items() if p.job is not None)
+            raise FlashgenError(f"source '{self.source}' has no reference for the main job; choose from {able}")
+        return profile.job
+
+    def options(self) -> dict[str, Any]:
+        """The settings the source's simulation reads."""
+        return {name: getattr(self, name) for name in self.reference.options}
+
     def identity(self) -> dict[str, Any]:
         """The settings that define the outputs (everything but ``workers``)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workers"}
 
 
 DEPENDS: dict[str, tuple[str, ...]] = {
-    "simulate": ("events", "seed", "pileup", "library_events"),
+    "simulate": ("events", "seed", "pileup", "library_events", "source"),
     "split": ("holdout",),
     "train": ("model", "steps", "ensemble"),
     "generate": ("factor",),
@@ -239,21 +265,14 @@ class _Job:
 
     # --- 1. simulate
     def simulate(self) -> None:
-        from .sources.zmumu.production import DEFAULT_SHARD_SIZE, shard_sizes
-        from .sources.zmumu.production import RUN_FILE as SIM_RUN_FILE
-        from .sources.zmumu.shard import shard_path
-
         s = self.settings
+        ref = s.reference
         folder = self.out / REFERENCE
-        n_shards = len(shard_sizes(s.events, DEFAULT_SHARD_SIZE))
-        complete = (folder / SIM_RUN_FILE).exists() and "simulate" in self.state["stages"] and all(
-            shard_path(folder, i).exists() for i in range(n_shards))
+        complete = "simulate" in self.state["stages"] and ref.complete(folder, s.events)
 
         def work() -> dict[str, Any]:
-            from .sources.zmumu import simulate_zmumu
-
-            r = simulate_zmumu(s.events, stage_seed(s.seed, "simulate"), folder, pileup=s.pileup,
-                               workers=s.workers, library_events=s.library_events, quiet=self.quiet)
+            r = ref.simulate(s.events, stage_seed(s.seed, "simulate"), folder, s.options(), s.workers,
+                             self.quiet)
             old = self.state["stages"].get("simulate", {})
             new_events = int(round(r["events_per_second"] * r["seconds"]))
             return {"events_generated": r["events_generated"], "events_selected": r["events_selected"],
@@ -262,7 +281,7 @@ class _Job:
                     "library_seconds": old.get("library_seconds", 0.0) + r["library_seconds"],
                     "workers": s.workers}
 
-        self.stage(1, "simulate", f"{s.events:,} Z→μμ events with pileup {s.pileup:g} on "
+        self.stage(1, "simulate", f"{ref.describe(s.events, s.options())} on "
                    f"{s.workers} worker(s) -> {folder}", complete, work, f"{folder} is complete")
 
     # --- 2. split
@@ -310,11 +329,11 @@ class _Job:
             table = read_table(self.out / TRAIN_SPLIT)
             if s.ensemble > 1:
                 return self._train_ensemble(table, model_path)
-            from .training import train
+            from .training import Checkpoint, TrainSettings, train
 
-            model = train(table, s.model, preset="zmumu", steps=s.steps,
-                          seed=stage_seed(s.seed, "train"), quiet=self.quiet, checkpoint=ckpt,
-                          resume=True)
+            model = train(table, s.model, preset=s.reference.preset, settings=TrainSettings(
+                steps=s.steps, seed=stage_seed(s.seed, "train"), quiet=self.quiet),
+                checkpoint=Checkpoint(ckpt, resume=True))
             model.save(model_path)
             ckpt.unlink(missing_ok=True)
             r = model.info["result"]
@@ -324,21 +343,24 @@ class _Job:
                     "train_events": model.info["train_events"], "val_events": model.info["val_events"],
                     "parameters": model.n_parameters(), "file_mb": model_path.stat().st_size / 1e6}
 
-        what = f"{s.model} (zmumu preset) on {self.out / TRAIN_SPLIT}"
+        preset = s.reference.preset
+        what = f"{s.model} ({preset} preset) on {self.out / TRAIN_SPLIT}"
         if s.ensemble > 1:
-            what = (f"ensemble of {s.ensemble} {s.model} models (zmumu preset, {s.ensemble // 2} bootstrap "
+            what = (f"ensemble of {s.ensemble} {s.model} models ({preset} preset, {s.ensemble // 2} bootstrap "
                     f"resamples x 2 seeds, {s.workers} at once) on {self.out / TRAIN_SPLIT}")
         self.stage(3, "train", what + (f", resuming from {ckpt}" if resume else ""), done, work,
                    f"{model_path} exists")
 
     def _train_ensemble(self, table: Any, model_path: Path) -> dict[str, Any]:
-        from .training.bootstrap import train_ensemble
+        from .training import TrainSettings
+        from .training.bootstrap import Workers, train_ensemble
 
         s = self.settings
         steps = s.steps or DEFAULT_MEMBER_STEPS
         start = time.perf_counter()
-        ens = train_ensemble(table, s.ensemble, s.model, out=model_path, preset="zmumu", steps=steps,
-                             seed=stage_seed(s.seed, "train"), workers=s.workers, quiet=self.quiet)
+        ens = train_ensemble(table, s.ensemble, s.model, out=model_path, preset=s.reference.preset,
+                             settings=TrainSettings(steps=steps, seed=stage_seed(s.seed, "train"), quiet=self.quiet),
+                             workers=Workers(s.workers))
         results = [m.info["result"] for m in ens.members]
         return {"model": s.model, "members": len(ens), "steps": steps,
                 "best_step": int(np.median([r["best_step"] for r in results])),
@@ -369,12 +391,12 @@ class _Job:
         done = _rows(path) == n and _newer(path, model_path)
 
         def work() -> dict[str, Any]:
-            from .generation import DEFAULT_CHUNK, generate
+            from .generation import DEFAULT_CHUNK, Sampling, generate
             from .models import load_model
 
             model = load_model(model_path)
-            r = generate(model, path, n, seed=stage_seed(s.seed, "generate"),
-                         chunk_size=DEFAULT_CHUNK, quiet=self.quiet)
+            r = generate(model, path, n, sampling=Sampling(stage_seed(s.seed, "generate"), DEFAULT_CHUNK),
+                         quiet=self.quiet)
             return {"events": r.events, "chunk_size": DEFAULT_CHUNK, "generation_seconds": r.seconds,
                     "events_per_second": r.events_per_second,
                     "file_mb": path.stat().st_size / 1e6}
@@ -393,16 +415,18 @@ class _Job:
 
         def work() -> dict[str, Any]:
             from .data import read_table
-            from .validation import validate
+            from .validation import ValidationSettings, validate
 
             generated = read_table(gen)
             result = validate(read_table(held), generated, folder,
-                              max_events=s.validation_events, seed=stage_seed(s.seed, "validate"),
+                              ValidationSettings(max_events=s.validation_events,
+                                                 seed=stage_seed(s.seed, "validate")),
                               quiet=self.quiet)
             record: dict[str, Any] = {"verdict": result["summary"]["verdict"]}
-            edges = result["quantities"].get(WORTH_OBSERVABLE, {}).get("edges")
+            observable = s.reference.worth_observable
+            edges = result["quantities"].get(observable, {}).get("edges")
             if "member" in generated.names and edges:
-                record["worth"] = _worth_of_run(generated, np.asarray(edges, dtype=np.float64))
+                record["worth"] = _worth_of_run(generated, observable, np.asarray(edges, dtype=np.float64))
             return record
 
         self.stage(5, "validate", f"held-out reference vs generated (at most "
@@ -454,15 +478,15 @@ def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = Non
 # ------------------------------------------------------------------------------- the summary
 
 
-def _worth_of_run(generated: Any, edges: np.ndarray) -> dict[str, Any]:
-    """The worth of the whole generated sample in :data:`WORTH_OBSERVABLE` (validation's bins)."""
+def _worth_of_run(generated: Any, observable: str, edges: np.ndarray) -> dict[str, Any]:
+    """The worth of the whole generated sample in ``observable`` (validation's bins)."""
     from .stats.histogram_worth import describe, observable_values, recorded_ensemble, worth_of_sample
 
-    values, unit = observable_values(generated, WORTH_OBSERVABLE)
+    values, unit = observable_values(generated, observable)
     train_events, groups = recorded_ensemble(generated.meta)
     w = worth_of_sample(values, np.asarray(generated["member"]), edges, train_events=train_events,
-                        observable=WORTH_OBSERVABLE, groups=groups)
-    return {"observable": WORTH_OBSERVABLE, "unit": unit, "n_eff": w.n_eff, "amplification": w.amplification,
+                        observable=observable, groups=groups)
+    return {"observable": observable, "unit": unit, "n_eff": w.n_eff, "amplification": w.amplification,
             "generated_events": w.generated_events, "train_events": w.train_events, "members": w.members,
             "bins": len(edges) - 1, "line": describe(w, unit)}
 

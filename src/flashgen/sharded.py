@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import numpy as np
 from .data import GENERATED_DATASET_MANIFEST, EventTable, TableWriter, read_table
 from .errors import FlashgenError
 from .files import file_digest, remove_temporaries
-from .generation import (DEFAULT_CHUNK, PRECISIONS, Conditions, GenerationResult, Oversampled, as_precision,
+from .generation import (Conditions, GenerationResult, Oversampled, Sampling, as_precision,
                          check_disk, check_domain, chunks_between, metadata, output_columns)
 from .manifest import Manifest
 from .models.ensemble import EnsembleModel, load_model
@@ -35,7 +36,8 @@ from .models.flashmodel import FlashModel
 from .executor import Executor
 from .progress import progress
 
-__all__ = ["DEFAULT_SHARD_CHUNKS", "RUN_FILE", "generate_shard", "generate_sharded", "shard_path"]
+__all__ = ["DEFAULT_SHARD_CHUNKS", "RUN_FILE", "Placement", "ShardJob", "generate_shard", "generate_sharded",
+           "shard_path"]
 
 RUN_FILE = GENERATED_DATASET_MANIFEST
 DEFAULT_SHARD_CHUNKS = 50
@@ -59,27 +61,68 @@ def _conditions(path: str, digest: str) -> EventTable:
     return read_table(path)
 
 
-def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: int, start: int,
-                   stop: int, chunk_size: int, precision: str, conditions: tuple[str, str] | None = None,
-                   device: str = "cpu", threads: int | None = None, oversample: int | None = None,
-                   on_chunk: Callable[[int], None] | None = None) -> int:
-    """Make shard ``index``: events ``[start, stop)`` (``start`` a multiple of ``chunk_size``),
-    written atomically to :func:`shard_path`. Runs in a Dask worker or in this process.
+@dataclass(frozen=True)
+class Placement:
+    """Where a sharded generation runs and how it is cut.
+
+    Arguments:
+        workers: local Dask worker processes (1: in this process, torch's default threads).
+        scheduler: address of a running Dask scheduler instead; its workers must see the model,
+            the conditions and the output folder under the same paths.
+        shard_chunks: chunks per shard file.
+        device: where each worker runs the network.
+    """
+
+    workers: int = 1
+    scheduler: str | None = None
+    shard_chunks: int = DEFAULT_SHARD_CHUNKS
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        for name, value in (("workers", self.workers), ("chunks per shard", self.shard_chunks)):
+            if not isinstance(value, int) or value < 1:
+                raise FlashgenError(f"the number of {name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard: events ``[start, stop)`` of the dataset (``start`` a multiple of the chunk size).
 
     Arguments:
         model_path, digest: the model file and its :func:`~flashgen.files.file_digest`.
         folder: the dataset folder.
+        index: the shard's number (its file name).
+        start, stop: the events it holds.
+        sampling: seed, chunk size and precision of the whole dataset.
         conditions: the conditions table's path and digest, for a conditional model.
+        oversample: rows per condition row (:class:`~flashgen.generation.Oversampled`), or None.
+        device: where the network runs.
         threads: chunks made at once, each on one torch thread (1 per Dask worker; ``None``:
             :func:`~flashgen.generation.default_threads`, as ``flashgen generate`` in one process).
-        oversample: rows per condition row (:class:`~flashgen.generation.Oversampled`), or None.
-        on_chunk: called with each chunk's number of events (progress, in this process only).
-
-    Returns:
-        The number of events written.
     """
+
+    model_path: str
+    digest: str
+    folder: str
+    index: int
+    start: int
+    stop: int
+    sampling: Sampling
+    conditions: tuple[str, str] | None = None
+    oversample: int | None = None
+    device: str = "cpu"
+    threads: int | None = None
+
+
+def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None) -> int:
+    """Make shard ``job.index``, written atomically to :func:`shard_path`. Runs in a Dask worker
+    or in this process; ``on_chunk`` is called with each chunk's number of events (progress, in
+    this process only). Returns the number of events written."""
     import torch
 
+    seed, chunk_size, precision = job.sampling.seed, job.sampling.chunk_size, job.sampling.precision
+    conditions, oversample, threads, start, stop = job.conditions, job.oversample, job.threads, job.start, job.stop
+    model_path, digest, folder, index, device = job.model_path, job.digest, job.folder, job.index, job.device
     model = _load(model_path, digest, device)
     table: Conditions | None = _conditions(*conditions) if conditions is not None else None
     if table is not None and oversample is not None:
@@ -100,39 +143,29 @@ def generate_shard(model_path: str, digest: str, folder: str, index: int, seed: 
 
 
 def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[str], n_events: int, *,
-                     seed: int = 0, conditions_path: str | os.PathLike[str] | None = None,
-                     chunk_size: int = DEFAULT_CHUNK, shard_chunks: int = DEFAULT_SHARD_CHUNKS,
-                     workers: int = 1, scheduler: str | None = None, precision: str = "float32",
-                     device: str = "cpu", allow_extrapolation: bool = False,
-                     warn: Callable[[str], None] | None = None, quiet: bool = False,
-                     oversample: int | None = None) -> GenerationResult:
+                     sampling: Sampling = Sampling(), conditions_path: str | os.PathLike[str] | None = None,
+                     oversample: int | None = None, placement: Placement = Placement(),
+                     quiet: bool = False, warn: Callable[[str], None] | None = None) -> GenerationResult:
     """Generate ``n_events`` (or one per row of the conditions table) into the dataset folder ``out``.
 
     Arguments:
         model_path: model file written by ``flashgen train``.
         out: dataset folder (created; new, empty, or an interrupted run with the same settings).
         n_events: number of events; ignored with ``conditions_path``.
-        seed, chunk_size: as for :func:`flashgen.generation.generate`; with the same values the
-            concatenated shards equal its single file.
+        sampling: as for :func:`flashgen.generation.generate`; with the same seed and chunk size
+            the concatenated shards equal its single file.
         conditions_path: table of condition columns for a conditional model (every worker reads it).
-        shard_chunks: chunks per shard file.
-        workers: local Dask worker processes (1: in this process, torch's default threads).
-        scheduler: address of a running Dask scheduler instead; its workers must see
-            ``model_path``, ``conditions_path`` and ``out`` under the same paths.
-        precision, allow_extrapolation, warn: as for :func:`~flashgen.generation.generate`.
-        device: where each worker runs the network.
-        quiet: no progress bar.
         oversample: rows per condition row (columns ``event`` and ``copy``), or None.
+        placement: workers or scheduler, chunks per shard, device (:class:`Placement`).
+        quiet: no progress bar.
+        warn: receives the warning about conditions outside the training domain.
 
     Raises:
         FlashgenError: bad sizes, an unusable folder or model, other settings than the stored
             run, conditions outside the training domain, a request larger than the free disk.
     """
-    for name, value in (("workers", workers), ("chunk size", chunk_size), ("chunks per shard", shard_chunks)):
-        if not isinstance(value, int) or value < 1:
-            raise FlashgenError(f"the number of {name} must be a positive integer, got {value!r}")
-    if precision not in PRECISIONS:
-        raise FlashgenError(f"unknown precision '{precision}'; choose from {', '.join(PRECISIONS)}")
+    seed, chunk_size, precision = sampling.seed, sampling.chunk_size, sampling.precision
+    shard_chunks, allow_extrapolation = placement.shard_chunks, sampling.allow_extrapolation
     model_file = Path(model_path).absolute()
     model = load_model(model_file)
     conditions: Conditions | None = None
@@ -175,13 +208,13 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
                np.dtype(precision).itemsize)
     start = time.perf_counter()
     with ExitStack() as stack:
-        executor = Executor(stack, workers, scheduler, len(missing))
+        executor = Executor(stack, placement.workers, placement.scheduler, len(missing))
         threads = 1 if executor.parallel else None
-        jobs = [(str(model_file), digest, str(folder), i, seed, *bounds[i], chunk_size, precision,
-                 cond_job, device, threads, oversample) for i in missing]
+        jobs = [(ShardJob(str(model_file), digest, str(folder), i, *bounds[i], sampling, cond_job, oversample,
+                          placement.device, threads),) for i in missing]
         bar = stack.enter_context(progress(total=total, initial=total - remaining, desc="generating",
                                            unit="ev", quiet=quiet))
-        done = (lambda job, events: bar.update(events)) if executor.parallel else None
+        done = (lambda job, events: bar.update(events)) if executor.parallel else None  # noqa: E731
         executor.map(generate_shard, jobs, on_done=done, local={"on_chunk": bar.update})
     seconds = time.perf_counter() - start
     manifest.state.update({"complete": True, "shards": len(bounds)})

@@ -232,11 +232,11 @@ def parquet_job(model: FlashModel, n: int, batch: int, seed: int, conditions: Ev
                   folder: Path, sizes: list[int] | None = None) -> Callable[[], int]:
     """A :func:`time_rate` job: ``n`` events generated to ``folder/bench.parquet`` (then removed;
     its size in bytes appended to ``sizes``)."""
-    from .generation import generate
+    from .generation import Sampling, generate
 
     def work() -> int:
         path = folder / "bench.parquet"
-        generate(model, path, n, seed=seed, conditions=conditions, chunk_size=batch, quiet=True)
+        generate(model, path, n, sampling=Sampling(seed, batch), conditions=conditions, quiet=True)
         if sizes is not None:
             sizes.append(path.stat().st_size)
         path.unlink()
@@ -257,12 +257,12 @@ def quick_model(kind: str, workdir: str | os.PathLike[str], *, seed: int = 0,
     """
     from .data import read_table
     from .sources.zmumu import simulate_zmumu
-    from .training import train
+    from .training import TrainSettings, train
 
     folder = Path(workdir)
     simulate_zmumu(events, seed, folder / "zmumu", pileup=0.0, workers=1, quiet=quiet)
-    model = train(read_table(folder / "zmumu"), kind, preset="zmumu", steps=steps, seed=seed,
-                  snapshot_every=steps, device=device, quiet=quiet)
+    model = train(read_table(folder / "zmumu"), kind, preset="zmumu", settings=TrainSettings(
+        steps=steps, snapshot_every=steps, seed=seed, device=device, quiet=quiet))
     return model.save(folder / f"quick-{kind}.pt")
 
 

@@ -160,7 +160,50 @@ def test_non_finite_input_names_the_file_and_the_fix(capsys, tmp_path: Path) -> 
 def test_bad_hyperparameter_names_the_choices_not_python(capsys, tmp_path: Path, camel: Path) -> None:
     code, _, err = run(capsys, "train", "--data", camel, "--model", "flow", "--set", "bogus=3",
                        "--out", tmp_path / "m.pt")
-    assert code == 2 and "unknown bogus; known: transforms" in err and "__init__" not in err
+    assert code == 2 and "unknown flow setting 'bogus'; known: transforms" in err and "__init__" not in err
+
+
+BAD_SETTINGS = [
+    ("flow", "transforms=0", "bad flow setting transforms=0: must be an integer >= 1"),
+    ("flow", "transforms=-1", "bad flow setting transforms=-1: must be an integer >= 1"),
+    ("flow", "transforms=2.5", "bad flow setting transforms=2.5: must be an integer >= 1"),
+    ("flow", "lr=nan", "bad flow setting lr=nan: must be a finite number > 0"),
+    ("flow", "lr=inf", "bad flow setting lr=inf: must be a finite number > 0"),
+    ("flow", "lr=abc", "bad flow setting lr=abc: must be a finite number > 0"),
+    ("flow", "lr=-1", "bad flow setting lr=-1: must be a finite number > 0"),
+    ("flow", "lr=0", "bad flow setting lr=0: must be a finite number > 0"),
+    ("flow", "weight_decay=-1", "bad flow setting weight_decay=-1: must be a finite number >= 0"),
+    ("flow", "bins=0", "bad flow setting bins=0: must be an integer >= 2"),
+    ("flow", "hidden=abc", "bad flow setting hidden=abc: must be integers >= 1 separated by commas"),
+    ("flow", "hidden=64,-1", "bad flow setting hidden=64,-1: must be integers >= 1"),
+    ("flow", "coupling=abc", "bad flow setting coupling=abc: must be true or false"),
+    ("flow", "colour=3", "unknown flow setting 'colour'; known: transforms, hidden, bins"),
+    ("gan", "lr=-1", "bad gan setting lr=-1: must be a finite number > 0"),
+    ("gan", "betas=0.5", "bad gan setting betas=0.5: must be 2 numbers in [0, 1)"),
+    ("gan", "optimizer=sgd", "bad gan setting optimizer=sgd: must be one of adam, adadelta"),
+    ("gan", "dropout=1", "bad gan setting dropout=1: must be a finite number in [0, 1)"),
+    ("wgan-gp", "critic_steps=0", "bad wgan-gp setting critic_steps=0: must be an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize(("model", "setting", "message"), BAD_SETTINGS,
+                         ids=[f"{m}-{s}" for m, s, _ in BAD_SETTINGS])
+def test_a_bad_setting_is_one_line_naming_it_the_value_and_what_is_allowed(
+        capsys, tmp_path: Path, camel: Path, model: str, setting: str, message: str) -> None:
+    assert_user_error(capsys, "train", "--data", camel, "--model", model, "--set", setting,
+                      "--steps", "2", "--out", tmp_path / "m.pt", match=message)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_settings_given_as_text_parse_into_their_types(capsys, tmp_path: Path, camel: Path) -> None:
+    from flashgen.models import FlashModel
+
+    code, _, err = run(capsys, "train", "--data", camel, "--model", "flow", "--set", "hidden=8x8",
+                       "--set", "transforms=2", "--set", "coupling=false", "--set", "lr=2e-3",
+                       "--steps", "2", "--out", tmp_path / "m.pt", "--quiet")
+    assert code == 0, err
+    config = FlashModel.load(tmp_path / "m.pt").network.config
+    assert (config.hidden, config.transforms, config.coupling, config.lr) == ((8, 8), 2, False, 2e-3)
 
 
 def test_unwritable_outputs_name_the_output_not_a_hidden_file(capsys, camel: Path) -> None:

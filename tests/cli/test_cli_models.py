@@ -90,7 +90,7 @@ def test_error_contract(camel, tmp_path, capsys) -> None:
     assert_user_error(capsys, "train", "--data", data, "--model", "flow", "--set", "bins", "--out",
                       tmp_path / "m.pt", match="name=value")
     assert_user_error(capsys, "train", "--data", data, "--model", "flow", "--set", "colour=3",
-                      "--steps", "2", "--out", tmp_path / "m.pt", match="hyperparameter")
+                      "--steps", "2", "--out", tmp_path / "m.pt", match="unknown flow setting 'colour'")
     assert_user_error(capsys, "train", "--data", data, "--model", "flow", "--features", "y",
                       "--out", tmp_path / "m.pt", match="unknown column")
     assert_user_error(capsys, "train", "--data", data, "--model", "flow", "--out", tmp_path,

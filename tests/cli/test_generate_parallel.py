@@ -13,7 +13,8 @@ from flashgen.data import read_table
 from flashgen.errors import FlashgenError
 from flashgen.generation import sample
 from flashgen.models.flashmodel import FlashModel
-from flashgen.sharded import RUN_FILE, generate_sharded, shard_path
+from flashgen.generation import Sampling
+from flashgen.sharded import RUN_FILE, Placement, generate_sharded, shard_path
 
 from .helpers import assert_user_error
 
@@ -61,7 +62,7 @@ def test_workers_write_the_same_dataset_as_one_process_and_as_one_file(ring, tmp
 
 def test_an_interrupted_dataset_resumes_to_the_same_content(ring, tmp_path) -> None:
     out = tmp_path / "d"
-    args = dict(n_events=3000, seed=1, chunk_size=500, shard_chunks=2, quiet=True)
+    args = dict(n_events=3000, sampling=Sampling(1, 500), placement=Placement(shard_chunks=2), quiet=True)
     generate_sharded(ring / "m.pt", out, **args)
     full = read_table(out)
     first = shard_path(out, 0).read_bytes()
@@ -81,7 +82,7 @@ def test_an_interrupted_dataset_resumes_to_the_same_content(ring, tmp_path) -> N
 
 def test_other_settings_are_refused_on_resume(ring, tmp_path, capsys) -> None:
     out = tmp_path / "d"
-    generate_sharded(ring / "m.pt", out, 1000, seed=1, chunk_size=500, quiet=True)
+    generate_sharded(ring / "m.pt", out, 1000, sampling=Sampling(1, 500), quiet=True)
     assert_user_error(capsys, "generate", "--model", ring / "m.pt", "--events", 1000, "--seed", 2,
                       "--chunk-size", 500, "--workers", 1, "--out", out, match="other settings")
 
@@ -118,14 +119,15 @@ def test_the_dataset_folder_is_read_by_pyarrow_and_uproot_reads_large_baskets(ri
     import uproot
 
     out = tmp_path / "d"
-    generate_sharded(ring / "m.pt", out, 3000, seed=1, chunk_size=500, shard_chunks=2, quiet=True)
+    generate_sharded(ring / "m.pt", out, 3000, sampling=Sampling(1, 500), placement=Placement(shard_chunks=2),
+                     quiet=True)
     table = ds.dataset(out, format="parquet").to_table()  # the manifest (_...) is skipped
     assert table.num_rows == 3000 and table.column_names == ["x", "y"]
     assert np.array_equal(table.column("x").to_numpy(), read_table(out)["x"])
     model = FlashModel.load(ring / "m.pt")
     from flashgen.generation import generate
 
-    generate(model, tmp_path / "g.root", 5000, seed=1, chunk_size=500, quiet=True)
+    generate(model, tmp_path / "g.root", 5000, sampling=Sampling(1, 500), quiet=True)
     with uproot.open(tmp_path / "g.root") as f:
         branch = f["Events"]["x"]
         assert branch.num_baskets == 1 and branch.interpretation.to_dtype.name == "float32"

@@ -13,7 +13,7 @@ from flashgen.models import MODELS, RegressionTerm
 from flashgen.models.interface import MLP
 from flashgen.models.gan import GAN, BatchStatistics
 from flashgen.sources.registry import get_preset
-from flashgen.training import train
+from flashgen.training import TrainSettings, train
 from flashgen.transforms import AzimuthalRotation, GaussianSmear, Pipeline
 
 from validation.validation_synthetic import make_zmumu
@@ -80,7 +80,7 @@ def test_roth_penalty_of_a_linear_discriminator() -> None:
 
 def test_the_amplification_papers_gan_trains_and_samples() -> None:
     hp = get_preset("camelback").hparams["gan"]
-    gan = GAN(1, **{**hp, "generator_hidden": (32, 32), "discriminator_hidden": (32, 32), "latent": 50})
+    gan = GAN(1, config=hp, generator_hidden=(32, 32), discriminator_hidden=(32, 32), latent=50)
     assert gan.uniform_latent and gan.statistics is not None
     opts = gan.configure_optimizers()
     gen = torch.Generator().manual_seed(0)
@@ -92,10 +92,11 @@ def test_the_amplification_papers_gan_trains_and_samples() -> None:
 
 def test_bad_gan_options_are_clear_errors() -> None:
     for bad in ({"optimizer": "sgd"}, {"activation": "tanh"}, {"batch_statistics": -1}):
-        with pytest.raises(ValueError):
+        with pytest.raises(FlashgenError, match=f"bad gan setting {next(iter(bad))}="):
             GAN(2, **bad)
-    with pytest.raises(FlashgenError, match="optimizer must be adam or adadelta"):
-        train(make_zmumu(300, 1), "gan", preset="zmumu-reduced", steps=2, optimizer="sgd")
+    with pytest.raises(FlashgenError, match="bad gan setting optimizer=sgd: must be one of adam, adadelta"):
+        train(make_zmumu(300, 1), "gan", preset="zmumu-reduced", settings=TrainSettings(steps=2),
+              config={"optimizer": "sgd"})
 
 
 def test_gaussian_smear_round_trip_and_width() -> None:
@@ -118,7 +119,7 @@ def test_the_zmumu_presets_build_the_papers_gan_with_its_preprocessing() -> None
     steps = full.steps_for("gan")
     assert [type(s) for s in steps] == [AzimuthalRotation, GaussianSmear]
     assert len(full.steps_for("flow")) > 10  # the flow keeps its own preprocessing
-    assert full.hparams["gan"]["discriminator_hidden"] == (128, 128, 256, 256, 128, 64, 32, 16, 8)
+    assert full.hparams["gan"].discriminator_hidden == (128, 128, 256, 256, 128, 64, 32, 16, 8)
     assert full.train["gan"]["snapshot_every"] == 100 and full.regression == (("mll", 1e-4, 1e-4),)
     assert not full.regression_standardised
     pipe = Pipeline(list(reduced.features), reduced.steps_for("gan"))
@@ -129,7 +130,7 @@ def test_the_zmumu_presets_build_the_papers_gan_with_its_preprocessing() -> None
 
 def test_the_reduced_papers_gan_trains_through_the_one_loop() -> None:
     table = make_zmumu(600, 3)
-    model = train(table, "gan", preset="zmumu-reduced", steps=4, snapshot_every=2, seed=1)
+    model = train(table, "gan", preset="zmumu-reduced", settings=TrainSettings(steps=4, snapshot_every=2, seed=1))
     net = model.network
     assert isinstance(net, MODELS["gan"]) and net.latent == 7
     assert [layer.out_features for layer in net.generator.layers] == [64, 128, 256, 512, 256, 128, 7]

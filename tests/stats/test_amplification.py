@@ -13,6 +13,7 @@ from flashgen.sources.toys import CamelBack, Ring
 from flashgen.studies.amplification import AmplificationResult, amplification_study, training_sample
 from flashgen.studies.trainers import (EmpiricalTrainer, FlashgenTrainer, KDETrainer, TruthTrainer,
                                        cv_bandwidth, make_trainer)
+from flashgen.training import TrainSettings
 from flashgen.studies.amplification_report import format_summary, markdown_report, plot_amplification
 
 
@@ -139,7 +140,7 @@ def test_cv_bandwidth_near_optimal_for_a_gaussian() -> None:
 def test_flashgen_trainer_is_picklable_and_checks_columns() -> None:
     import pickle
 
-    trainer = make_trainer("flow", Ring(), preset="camelback", steps=10)
+    trainer = make_trainer("flow", Ring(), preset="camelback", settings=TrainSettings(steps=10))
     assert isinstance(trainer, FlashgenTrainer) and trainer.columns == ("x", "y")
     assert pickle.loads(pickle.dumps(trainer)) == trainer
     with pytest.raises(FlashgenError, match="columns"):

@@ -6,20 +6,21 @@ import numpy as np
 import pytest
 
 from flashgen.errors import FlashgenError
-from flashgen.generation import generate, member_split, sample
+from flashgen.generation import Sampling, generate, member_split, sample
 from flashgen.models import EnsembleModel, FlashModel, load_model
 from flashgen.sources.toys import simulate_toy
 from flashgen.training import bootstrap as ens_mod
-from flashgen.training.bootstrap import resample_rows, train_ensemble, work_folder
+from flashgen.training import TrainSettings
+from flashgen.training.bootstrap import Workers, resample_rows, train_ensemble, work_folder
 
-SETTINGS = dict(preset="camelback", steps=30, seed=5, batch_size=None, device="cpu", quiet=True)
+SETTINGS = dict(preset="camelback", settings=TrainSettings(steps=30, seed=5, device="cpu"))
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("ens") / "camel.pt"
     table = simulate_toy("camelback", 300, 1)
-    model = train_ensemble(table, 4, "flow", out=out, workers=1, **SETTINGS)
+    model = train_ensemble(table, 4, "flow", out=out, workers=Workers(1), **SETTINGS)
     return out, table, model
 
 
@@ -65,8 +66,7 @@ def test_generation_splits_events_evenly_with_a_member_column(trained, tmp_path)
     n0 = int(member_split(250, 4, 0)[0])
     direct = generate_columns(model.members[0], n0, torch.Generator().manual_seed(derive_seed(2, 0, 0)))
     assert np.array_equal(gen["x"][:n0], direct["x"])
-    written = generate(model, tmp_path / "g.parquet", 1003, seed=2, chunk_size=250, quiet=True,
-                       precision="float64")
+    written = generate(model, tmp_path / "g.parquet", 1003, sampling=Sampling(2, 250, "float64"), quiet=True)
     from flashgen.data import read_table
 
     table = read_table(written.path)
@@ -102,7 +102,8 @@ def test_an_interrupted_training_resumes_member_by_member(tmp_path, monkeypatch)
     trained_now = []
     monkeypatch.setattr(ens_mod, "_train_member", lambda task: trained_now.append(task.index) or real(task))
     with pytest.raises(FlashgenError, match=r"steps=30 \(now 31\)"):
-        train_ensemble(table, 4, "flow", out=out, **{**SETTINGS, "steps": 31})
+        train_ensemble(table, 4, "flow", out=out, preset="camelback",
+                       settings=TrainSettings(steps=31, seed=5, device="cpu"))
     assert {p.name: p.stat().st_mtime_ns for p in folder.glob("member_*.pt")} == stamps
     model = train_ensemble(table, 4, "flow", out=out, **SETTINGS)
     assert trained_now == [2, 3] and len(model) == 4 and out.is_file() and not folder.exists()
@@ -122,29 +123,9 @@ def test_bad_arguments(tmp_path) -> None:
         EnsembleModel([])
 
 
-def _state(path) -> list[dict]:  # type: ignore[no-untyped-def]
-    return [m.network.state_dict() for m in load_model(path).members]
-
-
-def test_a_dask_scheduler_trains_the_same_model_file_as_one_process(trained, tmp_path) -> None:
-    """`flashgen train --ensemble 4 --scheduler ADDRESS` on a running local Dask scheduler gives
-    the model of `--workers 1`: the same weights of every member, the same generated events."""
-    distributed = pytest.importorskip("dask.distributed")
-    out, table, model = trained
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        remote = train_ensemble(table, 4, "flow", out=tmp_path / "remote.pt",
-                                scheduler=cluster.scheduler_address, **SETTINGS)
-        assert len(remote) == 4
-    for a, b in zip(_state(out), _state(tmp_path / "remote.pt"), strict=True):
-        assert a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
-    assert np.array_equal(sample(model, 500, seed=2)["x"], sample(remote, 500, seed=2)["x"])
-    local2 = train_ensemble(table, 4, "flow", out=tmp_path / "two.pt", workers=2, **SETTINGS)
-    assert np.array_equal(sample(model, 500, seed=2)["x"], sample(local2, 500, seed=2)["x"])
-
-
 def test_an_unreachable_scheduler_is_one_clear_error(tmp_path) -> None:
     pytest.importorskip("dask.distributed")
     table = simulate_toy("camelback", 50, 1)
     with pytest.raises(FlashgenError, match="cannot connect to the Dask scheduler"):
-        train_ensemble(table, 4, "flow", out=tmp_path / "e.pt", scheduler="tcp://127.0.0.1:9", **SETTINGS)
+        train_ensemble(table, 4, "flow", out=tmp_path / "e.pt", workers=Workers(scheduler="tcp://127.0.0.1:9"),
+                       **SETTINGS)

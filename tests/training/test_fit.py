@@ -7,7 +7,7 @@ import pytest
 
 from flashgen.data import EventTable
 from flashgen.errors import FlashgenError
-from flashgen.training import train
+from flashgen.training import TrainSettings, train
 
 
 def _table(rng: np.random.Generator, n: int) -> EventTable:
@@ -15,24 +15,27 @@ def _table(rng: np.random.Generator, n: int) -> EventTable:
 
 
 def test_seeded_split_holds_out_the_requested_fraction(rng) -> None:
-    model = train(_table(rng, 500), "flow", steps=5, batch_size=32, snapshot_every=5, val_fraction=0.3,
-                  transforms=1, hidden=(8,))
+    model = train(_table(rng, 500), "flow",
+                  settings=TrainSettings(steps=5, batch_size=32, snapshot_every=5, val_fraction=0.3),
+                  config={"transforms": 1, "hidden": (8,)})
     assert (model.info["train_events"], model.info["val_events"]) == (350, 150)
 
 
 def test_explicit_validation_set_is_used_for_selection_only(rng) -> None:
     table, validation = _table(rng, 400), _table(rng, 123)
     table.meta["source"], validation.meta["source"] = "train.parquet", "other.parquet"
-    model = train(table, "gan", steps=10, batch_size=32, snapshot_every=5,
-                  validation=validation, generator_hidden=(8,), discriminator_hidden=(8,))
+    model = train(table, "gan", settings=TrainSettings(steps=10, batch_size=32, snapshot_every=5),
+                  validation=validation, config={"generator_hidden": (8,), "discriminator_hidden": (8,)})
     assert (model.info["train_events"], model.info["val_events"]) == (400, 123)
     assert model.info["source"]["source"] == "train.parquet"  # the training table's, not merged
     assert all(h["score"] is not None for h in model.info["result"]["history"])
 
 
 def test_selection_by_held_out_loss(rng) -> None:
-    model = train(_table(rng, 600), "flow", steps=60, batch_size=64, snapshot_every=20,
-                  val_fraction=0.25, selection=["loss"], transforms=1, hidden=(8,), seed=3)
+    model = train(_table(rng, 600), "flow",
+                  settings=TrainSettings(steps=60, batch_size=64, snapshot_every=20, val_fraction=0.25,
+                                         selection=["loss"], seed=3),
+                  config={"transforms": 1, "hidden": (8,)})
     history = model.info["result"]["history"]
     scores = [h["score"] for h in history]
     assert [h["step"] for h in history] == [20, 40, 60]

@@ -8,7 +8,7 @@ import pytest
 from validation_synthetic import make_zmumu
 
 from flashgen.data import EventTable
-from flashgen.validation import validate
+from flashgen.validation import ValidationSettings, validate
 from flashgen.validation.compare import compare
 from flashgen.validation.validate_samples import prepare
 
@@ -60,9 +60,11 @@ def test_validate_an_oversampled_zmumu_sample() -> None:
     Before the KS/W1 noise counted distinct events, met_y's KS statistic failed here."""
     ref = make_zmumu(10_000, 1)
     gen = _oversampled(make_zmumu(2000, 2), 5)
-    res = validate(ref, gen, features=["met_x", "met_y", "nvtx"], quiet=True, repeats=2, classifier=False)
+    res = validate(ref, gen, None,
+        ValidationSettings(features=["met_x", "met_y", "nvtx"], repeats=2, classifier=False), quiet=True)
     assert res["settings"]["features"] == ["met_x", "met_y", "nvtx"]
-    full = validate(ref.select(["met_x", "met_y"]), gen, quiet=True, repeats=2, classifier=False)
+    full = validate(ref.select(["met_x", "met_y"]), gen, None,
+        ValidationSettings(repeats=2, classifier=False), quiet=True)
     assert full["settings"]["features"] == ["met_x", "met_y"]  # event and copy never compared
     assert any("2,000 generator-level events" in n for n in res["settings"]["notes"])
     assert [(c["key"], c["metric"]) for c in res["checks"] if c["status"] == "fail"] == []
@@ -81,7 +83,7 @@ def test_report_states_what_the_copies_are_worth(tmp_path) -> None:
     rng = np.random.default_rng(8)
     ref = EventTable({"x": rng.normal(size=5000)})
     gen = _oversampled(EventTable({"x": rng.normal(size=1000)}), 4)
-    res = validate(ref, gen, out_dir=tmp_path, quiet=True, repeats=2, classifier=False)
+    res = validate(ref, gen, tmp_path, ValidationSettings(repeats=2, classifier=False), quiet=True)
     html = (tmp_path / "report.html").read_text()
     assert 'id="oversampling-table"' in html and "What the oversampled copies are worth" in html
     assert res["oversampling"]["x"]["copies"] == 4 and res["oversampling"]["x"]["equivalent_events"] == pytest.approx(1000)

@@ -10,7 +10,7 @@ from flashgen.data import Column, EventTable
 from flashgen.errors import FlashgenError
 from flashgen.sources.electron import simulate_electrons
 from flashgen.sources.toys import simulate_toy
-from flashgen.validation import validate
+from flashgen.validation import ValidationSettings, validate
 
 N = 20_000
 
@@ -22,7 +22,8 @@ def reference() -> EventTable:
 
 @pytest.fixture(scope="module")
 def same_truth(reference: EventTable) -> dict:
-    return validate(reference, make_zmumu(N, 2), seed=1, quiet=True, repeats=6)
+    return validate(reference, make_zmumu(N, 2), None,
+        ValidationSettings(seed=1, repeats=6), quiet=True)
 
 
 def _feature_pvalues(result: dict) -> np.ndarray:
@@ -45,8 +46,8 @@ def test_same_truth_is_indistinguishable(same_truth: dict) -> None:
 def test_ks_pvalues_of_the_same_truth_are_uniform_ish(reference: EventTable, same_truth: dict) -> None:
     p = [_feature_pvalues(same_truth)]
     for seed in (3, 4):
-        p.append(_feature_pvalues(validate(reference, make_zmumu(N, seed), seed=seed, quiet=True,
-                                           repeats=2, classifier=False)))
+        p.append(_feature_pvalues(validate(reference, make_zmumu(N, seed), None,
+            ValidationSettings(seed=seed, repeats=2, classifier=False), quiet=True)))
     p = np.concatenate(p)
     assert len(p) == 3 * 24
     # discrete features make KS conservative (p too large), never too small
@@ -57,7 +58,8 @@ def test_ks_pvalues_of_the_same_truth_are_uniform_ish(reference: EventTable, sam
 
 def test_shifted_truth_is_detected_by_auc_w1_and_the_right_ks(reference: EventTable,
                                                              same_truth: dict) -> None:
-    shifted = validate(reference, make_zmumu(N, 2, met_scale=1.1), seed=1, quiet=True, repeats=6)
+    shifted = validate(reference, make_zmumu(N, 2, met_scale=1.1), None,
+        ValidationSettings(seed=1, repeats=6), quiet=True)
     clf = shifted["classifier"]
     assert clf["significance"] > 5 and clf["auc"] > same_truth["classifier"]["auc"] + 0.01
     ks = {k.split("/", 1)[1]: m["ks_pvalue"] for k, m in shifted["metrics"].items()
@@ -77,8 +79,8 @@ def test_shifted_truth_is_detected_by_auc_w1_and_the_right_ks(reference: EventTa
 
 
 def test_muon_scale_fails_the_mass(reference: EventTable) -> None:
-    res = validate(reference, make_zmumu(N, 2, muon_scale=1.01), seed=0, quiet=True, repeats=4,
-                   classifier=False)
+    res = validate(reference, make_zmumu(N, 2, muon_scale=1.01), None,
+        ValidationSettings(seed=0, repeats=4, classifier=False), quiet=True)
     mll = {c["metric"]: c["status"] for c in res["checks"] if c["key"] == "observable/mll"}
     assert mll["ks_stat"] == "fail" and mll["w1_norm"] == "fail"
     assert "observable/mll:ks_stat" in res["summary"]["failed"]
@@ -86,17 +88,20 @@ def test_muon_scale_fails_the_mass(reference: EventTable) -> None:
 
 def test_same_seed_same_numbers(reference: EventTable) -> None:
     gen = make_zmumu(3000, 9)
-    a = validate(reference, gen, max_events=3000, seed=7, quiet=True, repeats=3)
-    b = validate(reference, gen, max_events=3000, seed=7, quiet=True, repeats=3)
+    a = validate(reference, gen, None,
+        ValidationSettings(max_events=3000, seed=7, repeats=3), quiet=True)
+    b = validate(reference, gen, None,
+        ValidationSettings(max_events=3000, seed=7, repeats=3), quiet=True)
     assert a == b
     assert a["samples"]["reference"]["n_used"] == 3000 and a["samples"]["reference"]["n_events"] == N
-    c = validate(reference, gen, max_events=3000, seed=8, quiet=True, repeats=3)
+    c = validate(reference, gen, None,
+        ValidationSettings(max_events=3000, seed=8, repeats=3), quiet=True)
     assert c["metrics"] != a["metrics"]
 
 
 def test_analysis_frame_generated_table(reference: EventTable) -> None:
-    res = validate(reference, make_zmumu(5000, 3, analysis_frame=True), quiet=True, repeats=3,
-                   classifier=False)
+    res = validate(reference, make_zmumu(5000, 3, analysis_frame=True), None,
+        ValidationSettings(repeats=3, classifier=False), quiet=True)
     assert "mu1_py" not in res["settings"]["features"]
     assert any("reference was rotated" in n for n in res["settings"]["notes"])
     assert res["summary"]["counts"]["fail"] == 0
@@ -106,20 +111,21 @@ def test_analysis_frame_generated_table(reference: EventTable) -> None:
 def test_features_option_and_member_column(reference: EventTable) -> None:
     gen = make_zmumu(4000, 5)
     gen.data["member"] = np.arange(len(gen)) % 4
-    res = validate(reference, gen, features=["met_x", "met_y", "nvtx"], quiet=True, repeats=2)
+    res = validate(reference, gen, None,
+        ValidationSettings(features=["met_x", "met_y", "nvtx"], repeats=2), quiet=True)
     assert res["settings"]["features"] == ["met_x", "met_y", "nvtx"]
     assert res["settings"]["observables"] == ["met"]  # only what the features allow
     assert list(res["slicings"]) == ["nvtx"] and res["slicings"]["nvtx"]["targets"] == ["met"]
     assert res["classifier"]["features"] == ["met_x", "met_y", "nvtx", "met"]
-    full = validate(reference.select(["met_x", "met_y"]), gen, quiet=True, repeats=2,
-                    classifier=False)
+    full = validate(reference.select(["met_x", "met_y"]), gen, None,
+        ValidationSettings(repeats=2, classifier=False), quiet=True)
     assert "member" not in full["settings"]["features"]
     assert any("4 ensemble members" in n for n in full["settings"]["notes"])
 
 
 def test_electron_tables_nan_columns_and_efficiency() -> None:
     ref, gen = simulate_electrons(20_000, 1), simulate_electrons(20_000, 2)
-    res = validate(ref, gen, quiet=True, repeats=3)
+    res = validate(ref, gen, None, ValidationSettings(repeats=3), quiet=True)
     pt = res["metrics"]["feature/pt"]
     assert pt["n_ref"] == np.count_nonzero(ref["detected"])  # metrics on detected rows
     assert pt["finite_diff"] < 0.02 and "finite_diff" not in res["metrics"]["feature/gen_pt"]
@@ -139,21 +145,22 @@ def test_electron_tables_nan_columns_and_efficiency() -> None:
     worse.data["detected"] = np.where(lost, 0, worse["detected"]).astype(np.int8)
     for c in ("pt", "eta", "phi"):
         worse.data[c] = np.where(lost, np.nan, worse[c])
-    bad = validate(ref, worse, quiet=True, repeats=3, classifier=False)
+    bad = validate(ref, worse, None, ValidationSettings(repeats=3, classifier=False), quiet=True)
     eff_checks = [c for c in bad["checks"] if c["metric"] == "efficiency_diff"]
     assert len(eff_checks) == 7 and sum(c["status"] == "fail" for c in eff_checks) >= 5
 
 
 def test_other_tables_and_user_errors(tmp_path) -> None:
     ring, camel = simulate_toy("ring", 3000, 1), simulate_toy("camelback", 3000, 2)
-    res = validate(ring, simulate_toy("ring", 3000, 3), quiet=True, repeats=2)
+    res = validate(ring, simulate_toy("ring", 3000, 3), None,
+        ValidationSettings(repeats=2), quiet=True)
     assert res["settings"]["features"] == ["x", "y"] and res["settings"]["observables"] == []
     with pytest.raises(FlashgenError, match="no column in common"):
         validate(ring, EventTable({"z": np.zeros(10)}))
     with pytest.raises(FlashgenError, match="not in both tables: y"):
-        validate(ring, camel, features=["x", "y"])
+        validate(ring, camel, None, ValidationSettings(features=["x", "y"]))
     with pytest.raises(FlashgenError, match="repeats"):
-        validate(ring, camel, repeats=1)
+        validate(ring, camel, None, ValidationSettings(repeats=1))
     target = tmp_path / "a_file"
     target.write_text("keep me")
     with pytest.raises(FlashgenError, match="not a directory"):
@@ -161,6 +168,6 @@ def test_other_tables_and_user_errors(tmp_path) -> None:
     assert target.read_text() == "keep me"
     text = EventTable({"x": np.zeros(10), "label": np.array(["a"] * 10)},
                       {"x": Column("x", "GeV")})
-    res = validate(text, text, quiet=True, repeats=2, classifier=False)
+    res = validate(text, text, None, ValidationSettings(repeats=2, classifier=False), quiet=True)
     assert res["settings"]["features"] == ["x"]
     assert any("'label' is not numeric" in n for n in res["settings"]["notes"])

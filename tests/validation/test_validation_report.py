@@ -14,7 +14,7 @@ import pytest
 from validation_synthetic import make_zmumu
 
 from flashgen.sources.electron import simulate_electrons
-from flashgen.validation import validate
+from flashgen.validation import ValidationSettings, validate
 
 
 class _Page(HTMLParser):
@@ -59,7 +59,8 @@ def zmumu_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
                                     "optimiser": {"name": "adam", "lr": 0.001}},
                      "split": {"part": "heldout", "fraction": 0.2, "seed": 20240101},
                      "varies": ["seed", "shard"], "events_generated": 1234567})
-    result = validate(make_zmumu(4000, 1), gen, out, seed=3, quiet=True, repeats=3)
+    result = validate(make_zmumu(4000, 1), gen, out,
+        ValidationSettings(seed=3, repeats=3), quiet=True)
     return out, result
 
 
@@ -157,7 +158,8 @@ def test_rewriting_a_report_replaces_it_and_leaves_no_temporary_files(zmumu_repo
     shutil.copytree(out, target)
     (target / "notes.txt").write_text("mine")
     ref, gen = make_zmumu(2000, 5), make_zmumu(2000, 6)
-    validate(ref, gen, target, features=["met_x", "met_y"], quiet=True, repeats=2, classifier=False)
+    validate(ref, gen, target,
+        ValidationSettings(features=["met_x", "met_y"], repeats=2, classifier=False), quiet=True)
     names = {p.name for p in target.iterdir()}
     assert "hist_mu0_px.png" not in names  # figures of the earlier report are removed
     assert {"hist_met.png", "report.html", "metrics.json", "notes.txt"} <= names
@@ -174,14 +176,15 @@ def test_a_failure_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(report, "plot_hists", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        validate(make_zmumu(500, 1), make_zmumu(500, 2), tmp_path / "rep", quiet=True,
-                 repeats=2, classifier=False)
+        validate(make_zmumu(500, 1), make_zmumu(500, 2), tmp_path / "rep",
+            ValidationSettings(repeats=2, classifier=False), quiet=True)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_electron_report_has_efficiency_figures(tmp_path) -> None:
     out = tmp_path / "electron"
-    validate(simulate_electrons(5000, 1), simulate_electrons(5000, 2), out, quiet=True, repeats=2)
+    validate(simulate_electrons(5000, 1), simulate_electrons(5000, 2), out,
+        ValidationSettings(repeats=2), quiet=True)
     page = _parse(out)
     names = {Path(s).name for s in page.images}
     assert {"eff_gen_pt.png", "eff_abs_gen_eta.png", "slice_gen_pt_pt.png", "hist_pt.png",

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from flashgen.data import EventTable
-from flashgen.validation import compare as compare_module
-from flashgen.validation import validate
-from flashgen.validation.compare import (Plan, _efficiency, _nan_reason, build_checks, compare,
+from flashgen.validation import metrics as metrics_module
+from flashgen.validation import ValidationSettings, validate
+from flashgen.validation.compare import (Plan, _nan_reason, build_checks, compare,
                                          null_metrics)
+from flashgen.validation.metric_defs.efficiency_difference import efficiency as _efficiency
 from flashgen.validation.metrics import gaussianize
 from flashgen.validation.thresholds import STATUSES, judge
 
@@ -77,7 +78,7 @@ def test_a_linear_algebra_failure_is_reported_with_its_type(samples, monkeypatch
     def singular(*args, **kwargs):
         raise np.linalg.LinAlgError("Singular matrix")
 
-    monkeypatch.setattr(compare_module.m, "frechet_distance_extrapolated", singular)
+    monkeypatch.setattr(metrics_module, "frechet_distance_extrapolated", singular)
     ref, gen, plan = samples
     reasons: dict[str, str] = {}
     compare(ref, gen, plan, unavailable=reasons)
@@ -152,4 +153,4 @@ def test_no_unavailable_metric_in_an_ordinary_comparison(rng: np.random.Generato
 
 
 def validate_quietly(ref: EventTable, gen: EventTable, out: Path | None = None) -> dict:
-    return validate(ref, gen, out, seed=0, quiet=True, repeats=2, classifier=False)
+    return validate(ref, gen, out, ValidationSettings(seed=0, repeats=2, classifier=False), quiet=True)

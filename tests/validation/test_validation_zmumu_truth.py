@@ -15,7 +15,7 @@ import pytest
 from flashgen.data import EventTable, read_table
 from flashgen.sources.zmumu import simulate_zmumu
 from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
-from flashgen.validation import validate
+from flashgen.validation import ValidationSettings, validate
 
 LAB = ["mu0_px", "mu0_py", "mu0_pz", "mu0_e", "mu1_px", "mu1_py", "mu1_pz", "mu1_e", "nvtx",
        "met_x", "met_y", "iso0", "iso1", "jet1_pt", "jet2_pt", "jet3_pt", "jet4_pt", "jet5_pt"]
@@ -37,7 +37,7 @@ def halves(tmp_path_factory: pytest.TempPathFactory) -> tuple[EventTable, EventT
 
 def test_a_second_sample_of_the_truth_passes_every_check(halves: tuple[EventTable, EventTable]) -> None:
     reference, generated = halves
-    res = validate(reference, generated, seed=2, quiet=True, repeats=6)
+    res = validate(reference, generated, None, ValidationSettings(seed=2, repeats=6), quiet=True)
     failed = res["summary"]["failed"]
     assert res["summary"]["counts"]["fail"] == 0, failed
     assert res["classifier"]["auc"] < 0.5 + 4 * res["classifier"]["null_std"]
@@ -50,7 +50,7 @@ def test_a_two_percent_muon_scale_fails_the_mass(halves: tuple[EventTable, Event
     reference, generated = halves
     scaled = EventTable({n: (np.asarray(generated[n]) * 1.02 if n in MUON else generated[n])
                          for n in generated.names}, generated.columns, generated.meta)
-    res = validate(reference, scaled, seed=2, quiet=True, repeats=6)
+    res = validate(reference, scaled, None, ValidationSettings(seed=2, repeats=6), quiet=True)
     failed = res["summary"]["failed"]
     assert any(f.startswith("observable/mll:") for f in failed), failed
     # only what the muon momenta enter fails: never the jets, MET, pileup or isolation

@@ -87,6 +87,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..sources.toys import TOYS
     from ..studies.amplification import amplification_study
     from ..studies.trainers import make_trainer
+    from ..training import TrainSettings
     from ..studies.amplification_report import format_summary, markdown_report, plot_amplification
 
     _check(args.out, (".json",))
@@ -101,7 +102,8 @@ def _run(args: argparse.Namespace) -> None:
     if any(m in MODELS for m in args.models):
         get_preset(args.preset)  # an unknown preset is an error before any work
     truth = TOYS[args.toy]()
-    trainers = {m: make_trainer(m, truth, preset=args.preset, steps=args.steps)
+    settings = TrainSettings(steps=args.steps)
+    trainers = {m: make_trainer(m, truth, preset=args.preset, settings=settings)
                 for m in args.models if m != "fit"}
     with Timer() as t:
         result = amplification_study(truth, trainers, n_train=args.train_events,

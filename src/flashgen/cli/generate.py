@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> None:
         return
     if args.format == "nanoaod" and Path(args.out).suffix.lower() != ".root":
         raise FlashgenError(f"--format nanoaod writes a ROOT file: give --out NAME.root, not {args.out}")
-    from ..generation import DEFAULT_CHUNK, Oversampled, generate
+    from ..generation import DEFAULT_CHUNK, Oversampled, Sampling, generate
     from ..models import EnsembleModel, load_model
 
     model = load_model(args.model, device=_device(args.device))
@@ -123,10 +123,9 @@ def _run(args: argparse.Namespace) -> None:
         raise FlashgenError(f"{args.model} is unconditional; drop --conditions")
     if conditions is not None and args.oversample is not None:
         conditions = Oversampled(conditions, args.oversample)
-    result = generate(model, args.out, args.events or 0, seed=args.seed, conditions=conditions,
-                      chunk_size=args.chunk_size or DEFAULT_CHUNK, quiet=args.quiet,
-                      nanoaod=args.format == "nanoaod", allow_extrapolation=args.allow_extrapolation,
-                      warn=warning, precision=args.precision)
+    sampling = Sampling(args.seed, args.chunk_size or DEFAULT_CHUNK, args.precision, args.allow_extrapolation)
+    result = generate(model, args.out, args.events or 0, sampling=sampling, conditions=conditions,
+                      nanoaod=args.format == "nanoaod", quiet=args.quiet, warn=warning)
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s) with {model.kind}"
               + (f" (ensemble of {len(model)}, column 'member')" if isinstance(model, EnsembleModel) else "")
@@ -138,19 +137,18 @@ def _run(args: argparse.Namespace) -> None:
 
 def _run_sharded(args: argparse.Namespace) -> None:
     from ..errors import FlashgenError
-    from ..generation import DEFAULT_CHUNK
-    from ..sharded import DEFAULT_SHARD_CHUNKS, generate_sharded
+    from ..generation import DEFAULT_CHUNK, Sampling
+    from ..sharded import DEFAULT_SHARD_CHUNKS, Placement, generate_sharded
 
     if Path(args.out).suffix.lower() == ".root":
         raise FlashgenError(f"--workers/--scheduler write a folder of Parquet shards, not {args.out}: "
                             "give a folder name")
-    result = generate_sharded(args.model, args.out, args.events or 0, seed=args.seed,
-                              conditions_path=args.conditions, chunk_size=args.chunk_size or DEFAULT_CHUNK,
-                              shard_chunks=args.shard_chunks or DEFAULT_SHARD_CHUNKS,
-                              workers=args.workers or 1, scheduler=args.scheduler,
-                              precision=args.precision, device=_device(args.device),
-                              allow_extrapolation=args.allow_extrapolation, warn=warning, quiet=args.quiet,
-                              oversample=args.oversample)
+    sampling = Sampling(args.seed, args.chunk_size or DEFAULT_CHUNK, args.precision, args.allow_extrapolation)
+    placement = Placement(args.workers or 1, args.scheduler, args.shard_chunks or DEFAULT_SHARD_CHUNKS,
+                          _device(args.device))
+    result = generate_sharded(args.model, args.out, args.events or 0, sampling=sampling,
+                              conditions_path=args.conditions, oversample=args.oversample,
+                              placement=placement, quiet=args.quiet, warn=warning)
     size = sum(f.stat().st_size for f in Path(result.path).glob("part-*.parquet"))
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s); dataset {result.path} ({size / 1e6:.1f} MB)")

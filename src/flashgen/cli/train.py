@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import math
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,13 @@ from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
 __all__ = ["register", "checkpoint_path"]
 
 
-def _setting(text: str) -> tuple[str, Any]:
+def _setting(text: str) -> tuple[str, str]:
+    """``name=value`` as ``(name, value text)``; the model's config parses the text into the
+    setting's type (:class:`flashgen.models.config.ModelConfig`)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip().isidentifier():
         raise argparse.ArgumentTypeError(f"'{text}' must look like name=value, e.g. hidden=256,256")
-    try:
-        parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        parsed = value
-    return key.strip(), parsed
+    return key.strip(), value
 
 
 def _fraction(text: str) -> float:
@@ -116,24 +113,23 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> None:
     from ..data import read_table
     from ..files import check_output_path
+    from ..sources.registry import get_preset
+    from ..training.fit import Columns, Split, TrainSettings, loop_config, model_config
 
-    hparams = dict(args.set)
+    config = model_config(args.model, args.preset, dict(args.set))  # bad settings fail before reading
     check_output_path(args.out, suffixes=None, inputs=[args.data])
     table = read_table(args.data)
     steps = args.steps
     if args.epochs:
-        from ..sources.registry import get_preset
-        from ..training import Split, TrainConfig
-
         pre = get_preset(args.preset) if args.preset else None
         fraction = Split.resolve(args.val_fraction, pre).val_fraction
-        batch = args.batch_size or (pre.train.get(args.model, {}) if pre else {}).get(
-            "batch_size", TrainConfig.batch_size)
+        batch = args.batch_size or loop_config(pre, args.model).batch_size
         steps = max(1, math.ceil(args.epochs * len(table) * (1 - fraction) / batch))
-    options = dict(features=args.features, conditions=args.conditions, preset=args.preset,
-                   steps=steps, batch_size=args.batch_size, snapshot_every=args.snapshot_every,
-                   val_fraction=args.val_fraction, seed=args.seed, device=args.device,
-                   quiet=args.quiet, **hparams)
+    settings = TrainSettings(steps=steps, batch_size=args.batch_size, snapshot_every=args.snapshot_every,
+                             val_fraction=args.val_fraction, seed=args.seed, device=args.device,
+                             quiet=args.quiet)
+    options = {"columns": Columns(args.features, args.conditions), "preset": args.preset,
+               "settings": settings, "config": config}
     if args.ensemble:
         _run_ensemble(args, table, options)
         return
@@ -147,6 +143,7 @@ def _run(args: argparse.Namespace) -> None:
 def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
     from ..models import FlashModel
     from ..training import train
+    from ..training.fit import Checkpoint
 
     out = Path(args.out)
     if args.resume and out.is_file():
@@ -156,7 +153,7 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
         return
     ckpt = checkpoint_path(out)
     with Timer() as t:
-        model = train(table, args.model, checkpoint=ckpt, resume=args.resume, **options)
+        model = train(table, args.model, checkpoint=Checkpoint(ckpt, resume=args.resume), **options)
         model.save(out)
     ckpt.unlink(missing_ok=True)
     result = model.info["result"]
@@ -171,7 +168,7 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
 
 
 def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
-    from ..training.bootstrap import train_ensemble
+    from ..training.bootstrap import Workers, train_ensemble
 
     if args.resume:
         from ..errors import FlashgenError
@@ -179,8 +176,8 @@ def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any])
         raise FlashgenError("--resume is for one model; an ensemble resumes by itself: rerun the same command")
     out = Path(args.out)
     with Timer() as t:
-        ensemble = train_ensemble(table, args.ensemble, args.model, out=out, workers=args.workers,
-                                  scheduler=args.scheduler, **options)
+        ensemble = train_ensemble(table, args.ensemble, args.model, out=out,
+                                  workers=Workers(args.workers, args.scheduler), **options)
     info = ensemble.info["ensemble"]
     say(args, f"trained an ensemble of {len(ensemble)} {args.model} models ({info['resamples']} bootstrap "
               f"resamples of {info['train_events']:,} events x 2 seeds) in {t.seconds:.1f} s; wrote {out} "

@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace) -> None:
     from ..data import read_table
     from ..files import check_output_path
-    from ..validation import validate
+    from ..validation import ValidationSettings, validate
 
     from ..errors import FlashgenError
     from ..validation.validate_samples import MAX_REPEATS
@@ -61,9 +61,9 @@ def _run(args: argparse.Namespace) -> None:
     with Timer() as t:
         reference = read_table(args.reference)
         generated = read_table(args.generated)
-        result = validate(reference, generated, args.out, features=args.features,
-                          max_events=args.max_events, seed=args.seed, quiet=args.quiet,
-                          repeats=args.repeats)
+        settings = ValidationSettings(features=args.features, max_events=args.max_events,
+                                      seed=args.seed, repeats=args.repeats)
+        result = validate(reference, generated, args.out, settings, quiet=args.quiet)
     summary = result["summary"]
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items())
     line = headline(result)

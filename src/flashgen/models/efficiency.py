@@ -8,15 +8,32 @@ whose minimiser is the true conditional probability.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import ModelConfig, setting
 from .interface import MLP, Trainable
 
-__all__ = ["EfficiencyClassifier"]
+__all__ = ["EfficiencyClassifier", "EfficiencyConfig"]
+
+
+@dataclass(frozen=True)
+class EfficiencyConfig(ModelConfig):
+    """Settings of :class:`EfficiencyClassifier`.
+
+    Arguments:
+        hidden: hidden layer sizes.
+        lr: Adam learning rate.
+    """
+
+    family = "efficiency"
+    hidden: tuple[int, ...] = setting((64, 64, 64), minimum=1)
+    lr: float = setting(2e-3, above=0)
 
 
 class EfficiencyClassifier(Trainable):
@@ -24,13 +41,18 @@ class EfficiencyClassifier(Trainable):
 
     Arguments:
         context: number of condition columns.
-        hidden: hidden layer sizes.
-        lr: Adam learning rate.
+        config: the settings (:class:`EfficiencyConfig`, a mapping of some of them, or ``None``:
+            the defaults); ``settings`` override single ones.
     """
 
-    def __init__(self, context: int, hidden: Sequence[int] = (64, 64, 64), lr: float = 2e-3) -> None:
-        super().__init__(context=context, hidden=list(hidden), lr=lr)
-        self.net = MLP(context, 1, hidden, activation=nn.SiLU)
+    config_class = EfficiencyConfig
+    shape_names = ("context",)
+    config: EfficiencyConfig
+
+    def __init__(self, context: int, config: EfficiencyConfig | Mapping[str, Any] | None = None,
+                 **settings: Any) -> None:
+        super().__init__(self.settings(config, settings), context=context)
+        self.net = MLP(context, 1, self.config.hidden, activation=nn.SiLU)
 
     def logit(self, c: Tensor) -> Tensor:
         """Log-odds of detection, shape ``(batch,)``."""
@@ -42,7 +64,7 @@ class EfficiencyClassifier(Trainable):
         return torch.sigmoid(self.logit(c))
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])]
+        return [torch.optim.Adam(self.parameters(), lr=self.config.lr)]
 
     def loss(self, label: Tensor, c: Tensor) -> Tensor:
         """Binary cross-entropy of ``label`` ``(batch, 1)`` given ``c``."""

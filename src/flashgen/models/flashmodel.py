@@ -2,9 +2,12 @@
 
 :class:`FlashModel` is what ``flashgen train`` writes and ``flashgen generate`` reads. The file is a
 ``torch.save`` of plain values and tensors only (loaded with ``weights_only=True``, no pickled
-code): the network's class name, hyperparameters and weights; the fitted feature and condition
-pipelines; the column schema (names, units, dtypes); the optional detection-efficiency classifier;
-and how it was trained (config, selected snapshot, data source, library versions).
+code): the network's class name; its sizes and typed settings (``hparams``: ``features``,
+``context`` and the fields of the family's :class:`~flashgen.models.config.ModelConfig`, read
+back through it, so that files of older versions, which stored the constructor arguments, load
+too); its weights; the fitted feature and condition pipelines; the column schema (names, units,
+dtypes); the optional detection-efficiency classifier; and how it was trained (config, selected
+snapshot, data source, library versions).
 """
 
 from __future__ import annotations
@@ -125,11 +128,11 @@ class FlashModel:
             raise FlashgenError(f"{origin} was written by a newer flashgen (format "
                                 f"{payload['format_version']}); upgrade flashgen to read it")
         try:
-            network = get_model(payload["kind"])(**payload["hparams"])
+            network = get_model(payload["kind"]).from_hparams(payload["hparams"])
             network.load_state_dict(payload["state"])
             efficiency = None
             if payload["efficiency"] is not None:
-                efficiency = EfficiencyClassifier(**payload["efficiency"]["hparams"])
+                efficiency = EfficiencyClassifier.from_hparams(payload["efficiency"]["hparams"])
                 efficiency.load_state_dict(payload["efficiency"]["state"])
             return cls(
                 payload["kind"], network, Pipeline.from_state(payload["features"]),

@@ -17,7 +17,9 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,10 +30,11 @@ from zuko.flows import Flow as ZukoFlow
 from zuko.flows import GeneralCouplingTransform, UnconditionalDistribution
 from zuko.transforms import MonotonicRQSTransform
 
+from .config import ModelConfig, setting
 from .interface import GenerativeModel, register
 from .flow_sampling import CouplingSampler
 
-__all__ = ["Flow", "RationalQuadraticSpline"]
+__all__ = ["Flow", "FlowConfig", "RationalQuadraticSpline"]
 
 
 class RationalQuadraticSpline(MonotonicRQSTransform):
@@ -79,13 +82,11 @@ def _mask(features: int, index: int) -> Tensor:
     return mask if index % 2 == 0 else ~mask
 
 
-@register("flow")
-class Flow(GenerativeModel):
-    """Conditional neural spline flow (coupling transforms, trained by maximum likelihood).
+@dataclass(frozen=True)
+class FlowConfig(ModelConfig):
+    """Settings of :class:`Flow`.
 
     Arguments:
-        features: number of features.
-        context: number of condition columns (0: unconditional).
         transforms: number of spline transforms.
         hidden: hidden layer sizes of each transform's MLP.
         bins: spline bins per feature.
@@ -94,17 +95,37 @@ class Flow(GenerativeModel):
         weight_decay: AdamW weight decay (regularises small training samples).
     """
 
-    small = {"transforms": 2, "hidden": (16, 16), "bins": 4}
+    transforms: int = setting(6, minimum=1)
+    hidden: tuple[int, ...] = setting((64, 64), minimum=1)
+    bins: int = setting(8, minimum=2)
+    coupling: bool = setting(True)
+    lr: float = setting(1e-3, above=0)
+    weight_decay: float = setting(0.0, minimum=0)
 
-    def __init__(self, features: int, context: int = 0, transforms: int = 6,
-                 hidden: Sequence[int] = (64, 64), bins: int = 8, coupling: bool = True,
-                 lr: float = 1e-3, weight_decay: float = 0.0) -> None:
-        super().__init__(features=features, context=context, transforms=transforms,
-                         hidden=list(hidden), bins=bins, coupling=coupling, lr=lr,
-                         weight_decay=weight_decay)
+
+@register("flow")
+class Flow(GenerativeModel):
+    """Conditional neural spline flow (coupling transforms, trained by maximum likelihood).
+
+    Arguments:
+        features: number of features.
+        context: number of condition columns (0: unconditional).
+        config: the settings (:class:`FlowConfig`, a mapping of some of them, or ``None``: the
+            defaults); ``settings`` override single ones.
+    """
+
+    config_class = FlowConfig
+    small = FlowConfig(transforms=2, hidden=(16, 16), bins=4)
+    config: FlowConfig
+
+    def __init__(self, features: int, context: int = 0,
+                 config: FlowConfig | Mapping[str, Any] | None = None, **settings: Any) -> None:
+        super().__init__(self.settings(config, settings), features=features, context=context)
+        cfg = self.config
+        transforms, hidden, bins = cfg.transforms, cfg.hidden, cfg.bins
         self.features, self.context = features, context
         shapes = [(bins,), (bins,), (bins - 1,)]
-        if coupling and features > 1:
+        if cfg.coupling and features > 1:
             layers = [GeneralCouplingTransform(features, context, mask=_mask(features, i),
                                                univariate=RationalQuadraticSpline, shapes=shapes,
                                                hidden_features=tuple(hidden))
@@ -120,8 +141,8 @@ class Flow(GenerativeModel):
         return self.flow(c) if self.context else self.flow()
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [torch.optim.AdamW(self.parameters(), lr=self.hparams["lr"],
-                                  weight_decay=self.hparams["weight_decay"])]
+        return [torch.optim.AdamW(self.parameters(), lr=self.config.lr,
+                                  weight_decay=self.config.weight_decay)]
 
     def loss(self, x: Tensor, c: Tensor) -> Tensor:
         """Mean negative log-likelihood of ``x`` given ``c`` (nats per event)."""
@@ -162,12 +183,12 @@ class Flow(GenerativeModel):
 
     def _fast_sampler(self) -> CouplingSampler | None:
         """The fast inverse, rebuilt whenever a weight changed (training) or the device did."""
-        if not (self.hparams["coupling"] and self.features > 1):
+        if not (self.config.coupling and self.features > 1):
             return None
         params = list(self.parameters())
         key = (params[0].device, params[0].dtype, tuple(p._version for p in params))
         if getattr(self, "_sampler_key", None) != key:
-            self._sampler = CouplingSampler(list(self.flow.transform.transforms), self.hparams["bins"],
+            self._sampler = CouplingSampler(list(self.flow.transform.transforms), self.config.bins,
                                             RationalQuadraticSpline.BOUND, RationalQuadraticSpline.MIN_BIN,
                                             RationalQuadraticSpline.MIN_SLOPE)
             self._sampler_key = key

@@ -16,16 +16,18 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .interface import MLP, LatentGenerator, activation_class, register
+from .config import ModelConfig, setting
+from .interface import ACTIVATIONS, MLP, LatentGenerator, activation_class, register
 
-__all__ = ["BatchStatistics", "GAN", "RegressionTerm"]
+__all__ = ["BatchStatistics", "GAN", "GANConfig", "RegressionTerm"]
 
 
 @dataclass
@@ -87,6 +89,49 @@ class BatchStatistics(nn.Module):
         return h.std(dim=1)
 
 
+@dataclass(frozen=True)
+class GANConfig(ModelConfig):
+    """Settings of :class:`GAN`.
+
+    Arguments:
+        latent: size of the latent vector (default ``None``: ``features``, at least 4).
+        generator_hidden: hidden layer sizes of the generator.
+        discriminator_hidden: hidden layer sizes of the discriminator.
+        lr: learning rate of both networks.
+        betas: Adam betas.
+        optimizer: ``"adam"`` or ``"adadelta"`` (the Z→μμ paper's; rho 0.95, eps 1e-7, Keras'
+            defaults, ``lr`` 1 there).
+        activation, discriminator_activation: hidden activations (``"leaky_relu"``, ``"elu"``,
+            ``"relu"``); the discriminator's defaults (``None``) to the generator's.
+        uniform_latent: latent numbers uniform in [-1, 1] instead of standard normal.
+        dropout: dropout of the generator's hidden layers, kept active at generation.
+        discriminator_dropout: dropout of the discriminator's hidden layers (training only).
+        batch_statistics: size of the batch-statistics embedding the discriminator sees beside
+            each point (:class:`BatchStatistics`; 0: none).
+        gradient_penalty: weight ``gamma`` of the regulariser of Roth et al. (arXiv:1705.09367),
+            ``gamma/2 E[(1 - D)^2 |grad logit D|^2]_data + gamma/2 E[D^2 |grad logit D|^2]_gen``,
+            evaluated at the (noised) discriminator inputs; 0: none.
+        instance_noise: width of uniform noise added to every discriminator input (model units,
+            i.e. standard deviations); regularises the discriminator on small samples
+            ("GANplifying" adds U[-0.1, 0.1] in physical units).
+    """
+
+    latent: int | None = setting(None, minimum=1)
+    generator_hidden: tuple[int, ...] = setting((128, 256, 256, 128), minimum=1)
+    discriminator_hidden: tuple[int, ...] = setting((128, 128, 64, 32), minimum=1)
+    lr: float = setting(2e-4, above=0)
+    betas: tuple[float, float] = setting((0.5, 0.999), minimum=0, below=1)
+    optimizer: str = setting("adam", choices=("adam", "adadelta"))
+    activation: str = setting("leaky_relu", choices=tuple(ACTIVATIONS))
+    discriminator_activation: str | None = setting(None, choices=tuple(ACTIVATIONS))
+    uniform_latent: bool = setting(False)
+    dropout: float = setting(0.0, minimum=0, below=1)
+    discriminator_dropout: float = setting(0.0, minimum=0, below=1)
+    batch_statistics: int = setting(0, minimum=0)
+    gradient_penalty: float = setting(0.0, minimum=0)
+    instance_noise: float = setting(0.0, minimum=0)
+
+
 @register("gan")
 class GAN(LatentGenerator):
     """GAN with a binary cross-entropy loss and physics regression terms.
@@ -100,76 +145,46 @@ class GAN(LatentGenerator):
     Arguments:
         features: number of features.
         context: number of condition columns (0: unconditional).
-        latent: size of the latent vector (default: ``features``, at least 4).
-        generator_hidden: hidden layer sizes of the generator.
-        discriminator_hidden: hidden layer sizes of the discriminator.
-        lr: learning rate of both networks.
-        betas: Adam betas.
-        optimizer: ``"adam"`` or ``"adadelta"`` (the Z→μμ paper's; rho 0.95, eps 1e-7, Keras'
-            defaults, ``lr`` 1 there).
-        activation, discriminator_activation: hidden activations (``"leaky_relu"``, ``"elu"``,
-            ``"relu"``); the discriminator's defaults to the generator's.
-        uniform_latent: latent numbers uniform in [-1, 1] instead of standard normal.
-        dropout: dropout of the generator's hidden layers, kept active at generation.
-        discriminator_dropout: dropout of the discriminator's hidden layers (training only).
-        batch_statistics: size of the batch-statistics embedding the discriminator sees beside
-            each point (:class:`BatchStatistics`; 0: none).
-        gradient_penalty: weight ``gamma`` of the regulariser of Roth et al. (arXiv:1705.09367),
-            ``gamma/2 E[(1 - D)^2 |grad logit D|^2]_data + gamma/2 E[D^2 |grad logit D|^2]_gen``,
-            evaluated at the (noised) discriminator inputs; 0: none.
-        instance_noise: width of uniform noise added to every discriminator input (model units,
-            i.e. standard deviations); regularises the discriminator on small samples
-            ("GANplifying" adds U[-0.1, 0.1] in physical units).
+        config: the settings (:class:`GANConfig`, a mapping of some of them, or ``None``: the
+            defaults); ``settings`` override single ones. The model holds them resolved
+            (``latent`` and ``discriminator_activation`` set).
         regression: physics regression terms of the generator loss (not saved).
     """
 
-    small = {"generator_hidden": (16, 16), "discriminator_hidden": (16, 16)}
+    config_class = GANConfig
+    small = GANConfig(generator_hidden=(16, 16), discriminator_hidden=(16, 16))
+    config: GANConfig
 
-    def __init__(self, features: int, context: int = 0, latent: int | None = None,
-                 generator_hidden: Sequence[int] = (128, 256, 256, 128),
-                 discriminator_hidden: Sequence[int] = (128, 128, 64, 32),
-                 lr: float = 2e-4, betas: Sequence[float] = (0.5, 0.999), optimizer: str = "adam",
-                 activation: str = "leaky_relu", discriminator_activation: str | None = None,
-                 uniform_latent: bool = False, dropout: float = 0.0,
-                 discriminator_dropout: float = 0.0, batch_statistics: int = 0,
-                 gradient_penalty: float = 0.0, instance_noise: float = 0.0,
-                 regression: Sequence[RegressionTerm] = ()) -> None:
-        latent = latent or max(features, 4)
-        if optimizer not in ("adam", "adadelta"):
-            raise ValueError(f"optimizer must be adam or adadelta, got '{optimizer}'")
-        if batch_statistics < 0 or gradient_penalty < 0:
-            raise ValueError("batch_statistics and gradient_penalty must not be negative")
-        discriminator_activation = discriminator_activation or activation
-        super().__init__(regression=regression, features=features, context=context, latent=latent,
-                         generator_hidden=list(generator_hidden),
-                         discriminator_hidden=list(discriminator_hidden), lr=lr, betas=list(betas),
-                         optimizer=optimizer, activation=activation,
-                         discriminator_activation=discriminator_activation,
-                         uniform_latent=uniform_latent, dropout=dropout,
-                         discriminator_dropout=discriminator_dropout,
-                         batch_statistics=batch_statistics, gradient_penalty=gradient_penalty,
-                         instance_noise=instance_noise)
+    def __init__(self, features: int, context: int = 0, config: GANConfig | Mapping[str, Any] | None = None,
+                 regression: Sequence[RegressionTerm] = (), **settings: Any) -> None:
+        cfg = self.settings(config, settings)
+        cfg = replace(cfg, latent=cfg.latent or max(features, 4),
+                      discriminator_activation=cfg.discriminator_activation or cfg.activation)
+        super().__init__(cfg, regression=regression, features=features, context=context)
+        latent, batch_statistics = cfg.latent, cfg.batch_statistics
+        assert latent is not None and cfg.discriminator_activation is not None
         self.features, self.context, self.latent = features, context, latent
-        self.uniform_latent = uniform_latent
-        self.generator = MLP(latent, features, generator_hidden, context, activation_class(activation),
-                             dropout=dropout, sampling_dropout=True)
+        self.uniform_latent = cfg.uniform_latent
+        self.generator = MLP(latent, features, cfg.generator_hidden, context, activation_class(cfg.activation),
+                             dropout=cfg.dropout, sampling_dropout=True)
         self.statistics = BatchStatistics(features, batch_statistics) if batch_statistics else None
-        self.discriminator = MLP(features + batch_statistics, 1, discriminator_hidden, context,
-                                 activation_class(discriminator_activation), dropout=discriminator_dropout)
+        self.discriminator = MLP(features + batch_statistics, 1, cfg.discriminator_hidden, context,
+                                 activation_class(cfg.discriminator_activation),
+                                 dropout=cfg.discriminator_dropout)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        lr = self.hparams["lr"]
+        lr = self.config.lr
         d_params = list(self.discriminator.parameters()) + (
             list(self.statistics.parameters()) if self.statistics is not None else [])
-        if self.hparams["optimizer"] == "adadelta":
+        if self.config.optimizer == "adadelta":
             return [torch.optim.Adadelta(self.generator.parameters(), lr=lr, rho=0.95, eps=1e-7),
                     torch.optim.Adadelta(d_params, lr=lr, rho=0.95, eps=1e-7)]
-        betas = tuple(self.hparams["betas"])
+        betas = self.config.betas
         return [torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas),
                 torch.optim.Adam(d_params, lr=lr, betas=betas)]
 
     def _blur(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        width = self.hparams["instance_noise"]
+        width = self.config.instance_noise
         if not width:
             return x
         u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -198,7 +213,7 @@ class GAN(LatentGenerator):
         fake = self.generate(len(x), c, generator, like)
 
         real_in, fake_in = self._blur(x, generator), self._blur(fake.detach(), generator)
-        gamma = self.hparams["gradient_penalty"]
+        gamma = self.config.gradient_penalty
         if gamma:
             real_logit, pen_real = self._penalty(real_in, c, generator, True)
             fake_logit, pen_fake = self._penalty(fake_in, c, generator, False)

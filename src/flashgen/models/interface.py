@@ -12,15 +12,16 @@ standardised conditions ``c`` of shape ``(batch, context)`` (``context = 0`` for
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Self, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import FlashgenError
+from .config import ModelConfig
 
-__all__ = ["ACTIVATIONS", "MODELS", "GenerativeModel", "LatentGenerator", "MLP", "Trainable",
+__all__ = ["ACTIVATIONS", "MODELS", "GenerativeModel", "LatentGenerator", "MLP", "ModelConfig", "Trainable",
            "activation_class", "get_model", "register"]
 
 MODELS: dict[str, type[GenerativeModel]] = {}
@@ -32,12 +33,18 @@ M = TypeVar("M", bound="type[GenerativeModel]")
 
 
 def register(name: str) -> Callable[[M], M]:
-    """Class decorator: add a :class:`GenerativeModel` to :data:`MODELS` under ``name``."""
+    """Class decorator: add a :class:`GenerativeModel` to :data:`MODELS` under ``name``; its
+    ``config_class`` (a :class:`ModelConfig` of its own) names its settings."""
 
     def add(cls: M) -> M:
         if name in MODELS:
             raise FlashgenError(f"a model named '{name}' is already registered")
+        if cls.config_class is ModelConfig or not issubclass(cls.config_class, ModelConfig):
+            raise FlashgenError(f"model '{name}' declares no config_class (a frozen ModelConfig "
+                                "dataclass of its settings)")
         cls.name = name
+        if not cls.config_class.family:
+            cls.config_class.family = name
         MODELS[name] = cls
         return cls
 
@@ -53,15 +60,40 @@ def get_model(name: str) -> type[GenerativeModel]:
 
 
 class Trainable(nn.Module, ABC):
-    """A network with its own loss and optimisation step.
+    """A network with its own loss and optimisation step, built from its sizes (``features``,
+    ``context``: :attr:`shape_names`) and its typed settings (:attr:`config_class`).
 
-    Subclasses call ``super().__init__(**hparams)`` with every constructor argument, so the model
-    can be rebuilt from :attr:`hparams` when a model file is loaded.
+    Subclasses take ``(*sizes, config=None, **settings)`` and call ``super().__init__(config,
+    **sizes)`` with the config from :meth:`settings`, so the model can be rebuilt from
+    :attr:`hparams` when a model file is loaded (:meth:`from_hparams`).
     """
 
-    def __init__(self, **hparams: Any) -> None:
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    shape_names: ClassVar[tuple[str, ...]] = ("features", "context")
+
+    def __init__(self, config: ModelConfig, **sizes: int) -> None:
         super().__init__()
-        self.hparams: dict[str, Any] = dict(hparams)
+        self.config = config
+        self.sizes: dict[str, int] = dict(sizes)
+
+    @classmethod
+    def settings(cls, config: ModelConfig | Mapping[str, Any] | None,
+                 overrides: Mapping[str, Any] | None = None) -> Any:
+        """The model's config: ``config`` (or the defaults) with ``overrides`` (see
+        :meth:`ModelConfig.build`)."""
+        return cls.config_class.build(config, overrides)
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        """Sizes and settings as plain values: what the model file stores."""
+        return {**self.sizes, **self.config.plain()}
+
+    @classmethod
+    def from_hparams(cls, hparams: Mapping[str, Any]) -> Self:
+        """The (untrained) model of saved :attr:`hparams`, from this or an older flashgen."""
+        sizes = {k: v for k, v in hparams.items() if k in cls.shape_names}
+        rest = {k: v for k, v in hparams.items() if k not in cls.shape_names}
+        return cls(**sizes, config=cls.config_class.build(rest))
 
     @abstractmethod
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -98,13 +130,13 @@ class Trainable(nn.Module, ABC):
 class GenerativeModel(Trainable):
     """A trainable model that samples features given conditions.
 
-    Subclasses are registered with :func:`register`; they set :attr:`small`, the
-    hyperparameters of a small instance that trains in seconds (the contract test and quick
-    examples use it).
+    Subclasses are registered with :func:`register`; they set :attr:`config_class` and
+    :attr:`small`, the settings of a small instance that trains in seconds (the contract test
+    and quick examples use it).
     """
 
     name: ClassVar[str] = ""
-    small: ClassVar[dict[str, Any]] = {}
+    small: ClassVar[ModelConfig]
 
     @classmethod
     def summary(cls) -> str:
@@ -124,17 +156,18 @@ class LatentGenerator(GenerativeModel):
     ``self.generator``, an :class:`MLP`; subclasses set ``self.latent`` and ``self.generator``.
 
     Arguments:
+        config: the model's settings.
         regression: physics regression terms (:class:`flashgen.models.gan.RegressionTerm`) that
             the generator loss adds; built by the trainer from the data, not saved in
             :attr:`hparams` (a loaded model only samples).
-        hparams: the model's saved constructor arguments.
+        sizes: ``features`` and ``context``.
     """
 
     latent: int
     generator: MLP
 
-    def __init__(self, regression: Sequence[Any] = (), **hparams: Any) -> None:
-        super().__init__(**hparams)
+    def __init__(self, config: ModelConfig, regression: Sequence[Any] = (), **sizes: int) -> None:
+        super().__init__(config, **sizes)
         self.regression: list[Any] = list(regression)
 
     def regression_loss(self, fake: Tensor, c: Tensor, losses: dict[str, float]) -> Tensor | float:

@@ -22,6 +22,9 @@ from scipy import special, stats
 
 from ..data import Column, EventTable
 from ..errors import FlashgenError
+from ..models.efficiency import EfficiencyConfig
+from ..models.flow import FlowConfig
+from ..models.wgan_gp import WGANGPConfig
 from .registry import Observable, Preset, Profile, Slicing, register_profile
 from .toys import ToyDensity
 
@@ -221,10 +224,10 @@ def _condition_steps() -> list[Any]:
     return [Log("gen_pt", offset=0.05)]
 
 
-REPORT_WGAN: dict[str, Any] = {
-    "latent": 100, "generator_hidden": (256, 256, 256), "critic_hidden": (256, 256, 256),
-    "lr": 1e-3, "betas": (0.5, 0.9), "critic_steps": 5, "penalty": 10.0, "one_sided": True,
-}
+REPORT_WGAN = WGANGPConfig(
+    latent=100, generator_hidden=(256, 256, 256), critic_hidden=(256, 256, 256),
+    lr=1e-3, betas=(0.5, 0.9), critic_steps=5, penalty=10.0, one_sided=True,
+)
 """The single-electron report's conditional WGAN-GP (seed report 001): the condition
 (pT, eta, phi) at the input of every layer of generator and critic, Gaussian latent noise of
 unit width (100 numbers, the report's usual choice), an unbounded critic output, Adam with lr
@@ -254,9 +257,9 @@ PRESET = Preset(
            "gan": {"steps": 8000, "batch_size": 1024},
            "wgan-gp": {"steps": 4000, "batch_size": 1024},
            "efficiency": {"steps": 16000, "batch_size": 4096}},
-    hparams={"flow": {"transforms": 3, "hidden": (128, 128), "bins": 16},
+    hparams={"flow": FlowConfig(transforms=3, hidden=(128, 128), bins=16),
              "wgan-gp": REPORT_WGAN,
-             "efficiency": {"hidden": (128, 128, 128), "lr": 3e-3}},
+             "efficiency": EfficiencyConfig(hidden=(128, 128, 128), lr=3e-3)},
     papers={"wgan-gp": "the conditional WGAN-GP of the single-electron Delphes report (seed 001)"},
 )
 

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..data import Column, EventTable
 from ..errors import FlashgenError
 
+if TYPE_CHECKING:
+    from ..models.config import ModelConfig
+
 __all__ = ["COMPARISON_PAIRS", "OBSERVABLES", "PRESETS", "PROFILES", "SLICINGS", "Observable",
-           "Preset", "Profile", "Slicing", "align_frames", "get_preset", "nanoaod_profile", "quantity",
+           "Preset", "Profile", "ReferenceJob", "Slicing", "align_frames", "get_preset", "nanoaod_profile", "quantity",
            "register_observable", "register_profile", "register_slicing", "truths"]
 
 Frames = Callable[[EventTable, EventTable], tuple[EventTable, EventTable, str]]
@@ -115,10 +118,15 @@ class Preset:
         papers: model family -> the paper whose own model the preset builds for it (shown by
             ``flashgen train --help``).
         val_fraction: fraction of events held out for selection (0: keep the last snapshot).
-        train: training-loop settings by model family (``steps``, ``batch_size``, ...), and
+        train: training-loop settings by model family, by name (the fields of
+            :class:`flashgen.training.TrainConfig`: ``steps``, ``batch_size``,
+            ``snapshot_every``, ``lr_decay``; checked when used and by the tests), and
             ``"efficiency"`` for the efficiency classifier; families not named use the
             defaults.
-        hparams: constructor arguments by model family (and ``"efficiency"``).
+        hparams: the model's settings by model family, each the family's typed config
+            (:class:`~flashgen.models.flow.FlowConfig`, ...), and ``"efficiency"``
+            (:class:`~flashgen.models.efficiency.EfficiencyConfig`); families not named use
+            the defaults, and ``--set`` values override single settings.
     """
 
     name: str
@@ -135,8 +143,8 @@ class Preset:
     model_steps: dict[str, Callable[[], list[Any]]] = field(default_factory=dict)
     papers: dict[str, str] = field(default_factory=dict)
     val_fraction: float = 0.2
-    train: dict[str, dict[str, Any]] = field(default_factory=dict)
-    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    train: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    hparams: Mapping[str, ModelConfig] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 <= self.val_fraction < 1:
@@ -148,6 +156,35 @@ class Preset:
     def steps_for(self, model: str) -> list[Any]:
         """Fresh feature preprocessing steps for the model family ``model``."""
         return self.model_steps.get(model, self.feature_steps)()
+
+
+@dataclass(frozen=True)
+class ReferenceJob:
+    """How a source takes part in the main job (``flashgen run``, :mod:`flashgen.job`): the job's
+    stages (simulate, split, train, generate, validate, worth) are generic; what is the source's
+    own is declared here.
+
+    Arguments:
+        label: what its events are called in the job's lines (e.g. ``"Z→μμ"``).
+        preset: the training preset of the job's model.
+        worth_observable: the derived quantity whose worth the job's summary states.
+        simulate: ``(events, seed, folder, options, workers, quiet) -> summary``: write (or
+            complete) the reference in ``folder``; the summary holds ``events_generated``,
+            ``events_selected``, ``selection_efficiency``, ``shards``, ``seconds``,
+            ``library_seconds`` and ``events_per_second`` (of the events this call simulated).
+        complete: ``(folder, events) -> bool``: the reference in ``folder`` is finished.
+        describe: ``(events, options) -> str``: what the simulation stage makes, for its line.
+        options: the job settings the source reads (names of :class:`flashgen.job.RunSettings`
+            fields, e.g. ``("pileup", "library_events")``), passed to ``simulate``.
+    """
+
+    label: str
+    preset: str
+    worth_observable: str
+    simulate: Callable[..., dict[str, Any]] = field(repr=False)
+    complete: Callable[[Any, int], bool] = field(repr=False)
+    describe: Callable[[int, Mapping[str, Any]], str] = field(repr=False)
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +209,7 @@ class Profile:
             collections (jagged records such as ``"Muon"``, per-event records such as ``"MET"``)
             for :mod:`flashgen.nanoaod`; raises :class:`FlashgenError` when columns it needs
             are missing; ``None``: no NanoAOD output.
+        job: how the source's reference feeds the main job (:class:`ReferenceJob`), or ``None``.
     """
 
     name: str
@@ -185,6 +223,7 @@ class Profile:
     truths: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     cli: Callable[[Any], None] | None = None
     nanoaod: Callable[[Mapping[str, np.ndarray]], dict] | None = None
+    job: ReferenceJob | None = None
 
 
 PROFILES: dict[str, Profile] = {}

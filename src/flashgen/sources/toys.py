@@ -22,6 +22,9 @@ from scipy import special, stats
 
 from ..data import Column, EventTable
 from ..errors import FlashgenError
+from ..models.flow import FlowConfig
+from ..models.gan import GANConfig
+from ..models.wgan_gp import WGANGPConfig
 from .registry import Preset, Profile, register_profile
 
 __all__ = ["CamelBack", "PROFILES", "Ring", "Shell", "ToyDensity", "TOYS", "simulate_toy"]
@@ -195,12 +198,12 @@ def simulate_toy(name: str, n_events: int, seed: int, **params: Any) -> EventTab
 # ---------------------------------------------------------------------------------------------
 # Profiles
 
-AMPLIFICATION_GAN: dict[str, Any] = {
-    "latent": 1000, "uniform_latent": True, "generator_hidden": (256,) * 7, "activation": "elu",
-    "dropout": 0.5, "discriminator_hidden": (256,) * 7, "discriminator_activation": "leaky_relu",
-    "discriminator_dropout": 0.5, "batch_statistics": 32, "gradient_penalty": 0.01,
-    "instance_noise": 0.1 / 4.12, "lr": 3e-4, "betas": (0.5, 0.9),
-}
+AMPLIFICATION_GAN = GANConfig(
+    latent=1000, uniform_latent=True, generator_hidden=(256,) * 7, activation="elu",
+    dropout=0.5, discriminator_hidden=(256,) * 7, discriminator_activation="leaky_relu",
+    discriminator_dropout=0.5, batch_statistics=32, gradient_penalty=0.01,
+    instance_noise=0.1 / 4.12, lr=3e-4, betas=(0.5, 0.9),
+)
 """The amplification paper's GAN (Butter et al., arXiv:2008.06545, Sec. 2): 1000 uniform inputs
 in [-1, 1]; generator of seven 256-wide ELU layers with 50 % dropout kept at generation;
 discriminator that sees each point beside its batch statistics (differences to the batch,
@@ -222,9 +225,9 @@ CAMELBACK_PRESET = Preset(
            "wgan-gp": {"steps": 6000, "batch_size": 100, "snapshot_every": 1000}},
     # Measured on 6 training samples of 100 events (quantile MSE at 10 / 50 quantiles, vs
     # the training sample's): flow 0.68x / 0.31x, WGAN 1.1x / 0.63x.
-    hparams={"flow": {"transforms": 1, "bins": 16, "lr": 5e-3},
+    hparams={"flow": FlowConfig(transforms=1, bins=16, lr=5e-3),
              "gan": AMPLIFICATION_GAN,
-             "wgan-gp": {"generator_hidden": (64, 64), "critic_hidden": (64, 64), "lr": 5e-4}},
+             "wgan-gp": WGANGPConfig(generator_hidden=(64, 64), critic_hidden=(64, 64), lr=5e-4)},
     papers={"gan": "the GAN of Butter et al., 'GANplifying event samples', arXiv:2008.06545"},
 )
 

@@ -16,15 +16,17 @@ dataclasses rather than closures.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
 
 from ..errors import FlashgenError
+from ..models.config import ModelConfig
 from ..sources.toys import ToyDensity
+from ..training.fit import TrainSettings
 
 __all__ = ["BASELINES", "EmpiricalTrainer", "FlashgenTrainer", "KDETrainer", "Sampler", "Trainer",
            "TruthTrainer", "cv_bandwidth", "generator_names", "make_trainer"]
@@ -151,27 +153,29 @@ class FlashgenTrainer:
         columns: column names of the coordinates, e.g. ``("x",)`` or ``("x", "y")``.
         preset: training preset of :func:`flashgen.training.train` (a registered preset, or
             ``None`` for the model's defaults).
-        steps: number of training steps (``None``: the preset's default).
-        hyperparameters: further keyword arguments of :func:`flashgen.training.train`.
+        settings: training settings (:class:`flashgen.training.TrainSettings`; its seed is
+            replaced by the one each call is given; default: the preset's).
+        config: the model's settings (a mapping of some of them, or the family's config;
+            default: the preset's, else the model's).
     """
 
     model: str
     columns: tuple[str, ...]
     preset: str | None = None
-    steps: int | None = None
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    config: ModelConfig | Mapping[str, Any] | None = None
 
     def __call__(self, train_points: np.ndarray, seed: int) -> Sampler:
         from ..data import EventTable
         from ..generation import sample as generate_sample
-        from ..training import train
+        from ..training import Columns, train
 
         points = np.asarray(train_points, dtype=np.float64)
         if points.shape[1] != len(self.columns):
             raise FlashgenError(f"training points have {points.shape[1]} columns, expected {self.columns}")
         table = EventTable({c: points[:, j] for j, c in enumerate(self.columns)})
-        fitted = train(table, self.model, features=list(self.columns), preset=self.preset,
-                       steps=self.steps, seed=seed, quiet=True, **self.hyperparameters)
+        fitted = train(table, self.model, columns=Columns(list(self.columns)), preset=self.preset,
+                       settings=replace(self.settings, seed=seed, quiet=True), config=self.config)
         columns = list(self.columns)
 
         def sample(n_gen: int, seed: int) -> np.ndarray:
@@ -181,13 +185,14 @@ class FlashgenTrainer:
 
 
 def make_trainer(name: str, truth: ToyDensity, *, preset: str | None = None,
-                 steps: int | None = None, **hyperparameters: Any) -> Trainer:
+                 settings: TrainSettings | None = None,
+                 config: ModelConfig | Mapping[str, Any] | None = None) -> Trainer:
     """A trainer by name: ``kde``, ``truth``, ``empirical`` or a registered flashgen model.
 
     Arguments:
         name: which generator.
         truth: the toy (gives the column names, and the sampler of ``truth``).
-        preset, steps, hyperparameters: passed to :class:`FlashgenTrainer`.
+        preset, settings, config: passed to :class:`FlashgenTrainer`.
     """
     if name == "kde":
         return KDETrainer()
@@ -196,5 +201,5 @@ def make_trainer(name: str, truth: ToyDensity, *, preset: str | None = None,
     if name == "empirical":
         return EmpiricalTrainer()
     if name in generator_names():
-        return FlashgenTrainer(name, tuple(truth.columns), preset, steps, dict(hyperparameters))
+        return FlashgenTrainer(name, tuple(truth.columns), preset, settings or TrainSettings(), config)
     raise FlashgenError(f"unknown generator '{name}'; choose from {', '.join(generator_names())}")

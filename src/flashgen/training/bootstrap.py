@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,13 @@ from ..files import plain
 from ..manifest import Manifest
 from ..models import DEFAULT_MODEL
 from ..models.ensemble import EnsembleModel
+from ..models.config import ModelConfig
 from ..models.flashmodel import FlashModel
 from ..seeds import derive_seed
 from ..executor import run_tasks
+from .fit import Columns, Split, TrainSettings, model_config, train
 
-__all__ = ["COPIES", "MIN_MEMBERS", "train_ensemble", "work_folder"]
+__all__ = ["COPIES", "MIN_MEMBERS", "Workers", "train_ensemble", "work_folder"]
 
 COPIES = 2
 """Members per bootstrap resample (differing only in seed)."""
@@ -64,11 +66,11 @@ def _checksum(table: EventTable) -> str:
     return digest.hexdigest()[:16]
 
 
-def _needed_columns(table: EventTable, features: Sequence[str] | None, conditions: Sequence[str] | None,
-                    preset: str | None) -> EventTable:
+def _needed_columns(table: EventTable, columns: Columns, preset: str | None) -> EventTable:
     """Only the columns training will read (so workers receive less data)."""
     from ..sources.registry import get_preset
 
+    features, conditions = columns.features, columns.conditions
     pre = get_preset(preset) if preset else None
     feats = list(features) if features is not None else (list(pre.features) if pre else None)
     if feats is None:
@@ -84,34 +86,50 @@ def resample_rows(n: int, seed: int, member: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Workers:
+    """Where the members train.
+
+    Arguments:
+        count: parallel trainings on a local Dask cluster (processes with one torch thread
+            each); 1 trains in this process.
+        scheduler: address of a running Dask scheduler whose workers train the members instead.
+
+    Every member trains with one torch thread wherever it runs, so the file does not depend on
+    either.
+    """
+
+    count: int = 1
+    scheduler: str | None = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.count > 1 or self.scheduler is not None
+
+
+@dataclass(frozen=True)
 class _MemberTask:
     table: EventTable
     index: int
     path: Path
     model: str
-    features: list[str] | None
-    conditions: list[str] | None
+    columns: Columns
     preset: str | None
-    steps: int | None
-    seed: int
-    quiet: bool = True
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    settings: TrainSettings
+    config: ModelConfig
 
 
 def _train_member(task: _MemberTask) -> Path:
     from ..sources.registry import get_preset
-    from . import Split, train
 
     n = len(task.table)
-    rows = resample_rows(n, task.seed, task.index)
-    split = Split.resolve(task.hyperparameters.get("val_fraction"),
-                          get_preset(task.preset) if task.preset else None)
+    rows = resample_rows(n, task.settings.seed, task.index)
+    split = Split.resolve(task.settings.val_fraction, get_preset(task.preset) if task.preset else None)
     validation = task.table.take(np.setdiff1d(np.arange(n), rows)) if split.val_fraction > 0 else None
-    model = train(task.table.take(rows), task.model, features=task.features, conditions=task.conditions,
-                  preset=task.preset, steps=task.steps, seed=derive_seed(task.seed, task.index, 1),
-                  validation=validation, quiet=task.quiet, **task.hyperparameters)
+    settings = replace(task.settings, seed=derive_seed(task.settings.seed, task.index, 1))
+    model = train(task.table.take(rows), task.model, columns=task.columns, preset=task.preset,
+                  settings=settings, config=task.config, validation=validation)
     model.info = plain({**model.info, "bootstrap": {"member": task.index, "resample": task.index // COPIES,
-                                                     "seed": task.seed, "events": n}})
+                                                     "seed": task.settings.seed, "events": n}})
     model.save(task.path)
     return task.path
 
@@ -127,10 +145,10 @@ def _finished(path: Path, index: int, seed: int) -> bool:
 
 
 def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out: str | os.PathLike[str],
-                   features: Sequence[str] | None = None, conditions: Sequence[str] | None = None,
-                   preset: str | None = None, steps: int | None = None, seed: int = 0,
-                   workers: int = 1, scheduler: str | None = None, quiet: bool = True,
-                   **hyperparameters: Any) -> EnsembleModel:
+                   columns: Columns | None = None, preset: str | None = None,
+                   settings: TrainSettings | None = None,
+                   config: ModelConfig | Mapping[str, Any] | None = None,
+                   workers: Workers | None = None) -> EnsembleModel:
     """Train ``m`` members (pairs per bootstrap resample) and write them to the one file ``out``.
 
     Arguments:
@@ -139,38 +157,41 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
         model: a registered model family (:data:`flashgen.models.MODELS`).
         out: the ensemble file to write (its parent must exist); members are trained in
             :func:`work_folder` and a rerun resumes there.
-        features, conditions, preset, steps, hyperparameters: as for :func:`flashgen.training.train`.
-        seed: master seed of the resampling and of every member's training.
-        workers: parallel trainings on a local Dask cluster (processes with one torch thread
-            each); 1 trains in this process. Every member trains with one torch thread wherever
-            it runs, so the file does not depend on ``workers`` or ``scheduler``.
-        scheduler: address of a running Dask scheduler whose workers train the members.
-        quiet: no progress bars inside the member trainings.
+        columns, preset, settings, config: as for :func:`flashgen.training.train`;
+            ``settings.seed`` is the master seed of the resampling and of every member's
+            training; ``settings.quiet``: no progress bars inside the member trainings.
+        workers: where the members train (default: one after the other in this process).
 
     Returns:
         The written :class:`~flashgen.models.EnsembleModel`.
     """
+    settings = settings if settings is not None else TrainSettings()
+    workers = workers if workers is not None else Workers()
+    columns = columns if columns is not None else Columns()
     if m < MIN_MEMBERS:
         raise FlashgenError(f"an ensemble needs at least {MIN_MEMBERS} members ({MIN_MEMBERS // COPIES} "
                             f"bootstrap resamples x {COPIES} seeds) to state an inherited uncertainty, got {m}")
     if len(table) < 2:
         raise FlashgenError(f"need at least 2 training events for a bootstrap, got {len(table)}")
+    chosen = model_config(model, preset, config)
     folder = work_folder(out)
-    data = _needed_columns(table, features, conditions, preset)
-    recorded = {k: v for k, v in hyperparameters.items() if k != "device"}
-    settings = {"model": model, "features": list(features) if features is not None else None,
-                "conditions": list(conditions) if conditions is not None else None, "preset": preset,
-                "steps": steps, "seed": seed, "hyperparameters": recorded, "members": m,
+    data = _needed_columns(table, columns, preset)
+    features = list(columns.features) if columns.features is not None else None
+    conditions = list(columns.conditions) if columns.conditions is not None else None
+    recorded = {k: v for k, v in asdict(settings).items() if k not in ("device", "quiet")}
+    manifest = {"model": model, "features": features, "conditions": conditions, "preset": preset,
+                **recorded, **{f"{model}.{k}": v for k, v in chosen.plain().items()}, "members": m,
                 "events": len(data), "data_checksum": _checksum(data)}
-    Manifest.open(folder, MANIFEST, settings, what="training of an ensemble",
+    Manifest.open(folder, MANIFEST, manifest, what="training of an ensemble",
                   hint=f"delete {folder} to start over, or train with the same settings to resume")
+    seed = settings.seed
     todo = [i for i in range(m) if not _finished(_member_file(folder, i), i, seed)]
-    tasks = [_MemberTask(data, i, _member_file(folder, i), model, settings["features"],
-                         settings["conditions"], preset, steps, seed, quiet or workers > 1 or scheduler is not None,
-                         dict(hyperparameters))
+    member_settings = replace(settings, quiet=settings.quiet or workers.parallel)
+    member_columns = Columns(features, conditions)
+    tasks = [_MemberTask(data, i, _member_file(folder, i), model, member_columns, preset, member_settings, chosen)
              for i in todo]
-    for _ in run_tasks(_train_member, tasks, workers=workers, scheduler=scheduler,
-                         desc="ensemble members", extra="dask"):
+    for _ in run_tasks(_train_member, tasks, workers=workers.count, scheduler=workers.scheduler,
+                       desc="ensemble members", extra="dask"):
         pass
     members = [FlashModel.load(_member_file(folder, i)) for i in range(m)]
     ensemble = EnsembleModel(members, {"ensemble": {

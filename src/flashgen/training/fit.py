@@ -2,8 +2,9 @@
 
 The steps are the same for every model, one function each: choose the columns (preset or
 explicit, :func:`resolve_columns`), hold out a seeded validation split (:class:`Split`), fit the
-preprocessing pipelines on the training part, build the network with validated hyperparameters
-(:func:`model_hyperparameters`), train it with the one :class:`~flashgen.training.Trainer`
+preprocessing pipelines on the training part, build the network from its typed settings
+(:func:`model_config`: the family's :class:`~flashgen.models.config.ModelConfig`, the preset's
+values, then the caller's), train it with the one :class:`~flashgen.training.Trainer`
 (selecting the snapshot by the sum of KS statistics on the held-out part,
 :func:`ks_sum_scorer`, or by the model's held-out loss), train the detection-efficiency
 classifier when the data have one, and bundle everything with the schema and provenance.
@@ -11,11 +12,10 @@ classifier when the data have one, and bundle everything with the schema and pro
 
 from __future__ import annotations
 
-import inspect
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,14 +27,15 @@ from ..data import Column, EventTable, split_rows
 from ..domain import Domain
 from ..errors import FlashgenError
 from ..models import DEFAULT_MODEL, FlashModel, RegressionTerm, get_model
-from ..models.interface import GenerativeModel, LatentGenerator
+from ..models.config import ModelConfig
+from ..models.interface import LatentGenerator
 from ..models.efficiency import EfficiencyClassifier
 from ..sources.registry import Preset, get_preset, quantity
 from ..transforms import Dequantize, Pipeline, Transform
-from .trainer import TrainConfig, Trainer
+from .trainer import TrainConfig, Trainer, check_setting
 
-__all__ = ["DEFAULT_VAL_FRACTION", "SELECT_LOSS", "Columns", "Split", "default_steps",
-           "ks_sum_scorer", "model_hyperparameters", "resolve_columns", "train"]
+__all__ = ["DEFAULT_VAL_FRACTION", "SELECT_LOSS", "Checkpoint", "Columns", "Split", "TrainSettings",
+           "default_steps", "ks_sum_scorer", "loop_config", "model_config", "resolve_columns", "train"]
 
 SCORE_EVENTS = 10_000
 """Held-out events generated at each snapshot for the KS selection."""
@@ -76,21 +77,30 @@ class Split:
 
 @dataclass(frozen=True)
 class Columns:
-    """What a model learns: ``features`` given ``conditions``; ``efficiency`` is a 0/1 column
-    learnt by a detection-efficiency classifier (features are then learnt where it is 1)."""
+    """What a model learns: ``features`` given ``conditions``.
 
-    features: list[str]
-    conditions: list[str]
-    efficiency: str | None
+    Arguments:
+        features: generated columns (``None``: the preset's, else every numeric column that is
+            not a condition).
+        conditions: condition columns (``None``: the preset's, else none).
+        efficiency: a 0/1 column learnt by a detection-efficiency classifier (features are then
+            learnt where it is 1); set by :func:`resolve_columns` from the preset.
+    """
+
+    features: Sequence[str] | None = None
+    conditions: Sequence[str] | None = None
+    efficiency: str | None = None
 
     @property
     def all(self) -> list[str]:
-        return self.features + self.conditions + ([self.efficiency] if self.efficiency else [])
+        """Every column training reads (of resolved columns)."""
+        return [*(self.features or ()), *(self.conditions or ())] + ([self.efficiency] if self.efficiency else [])
 
 
-def resolve_columns(table: EventTable, preset: Preset | None, features: Sequence[str] | None,
-                    conditions: Sequence[str] | None) -> Columns:
-    """Explicit columns, else the preset's, else every numeric column that is not a condition."""
+def resolve_columns(table: EventTable, preset: Preset | None, columns: Columns | None = None) -> Columns:
+    """Explicit columns, else the preset's, else every numeric column that is not a condition;
+    the result has lists of names and the preset's efficiency column where the table has it."""
+    features, conditions = (columns.features, columns.conditions) if columns is not None else (None, None)
     cond = list(conditions) if conditions is not None else list(preset.conditions if preset else ())
     if features is not None:
         feats = list(features)
@@ -107,28 +117,86 @@ def resolve_columns(table: EventTable, preset: Preset | None, features: Sequence
     if preset is not None and preset.efficiency_required and eff is None:
         raise FlashgenError(f"preset {preset.name} learns the efficiency from a 0/1 column "
                             f"'{preset.efficiency}', which the table lacks; {preset.efficiency_hint}")
-    columns = Columns(feats, cond, eff)
-    table.select(columns.all)  # clear error for unknown columns
-    return columns
+    resolved = Columns(feats, cond, eff)
+    table.select(resolved.all)  # clear error for unknown columns
+    return resolved
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train, as the caller asks; ``None`` takes the preset's value, else the default.
+
+    Arguments:
+        steps, batch_size, snapshot_every: training-loop settings (:class:`TrainConfig`), each
+            >= 1; ``steps`` also sets the detection-efficiency classifier's.
+        val_fraction: held-out fraction for snapshot selection, in [0, 1) (0: keep the last
+            snapshot; default: the preset's, else 0.2), see :class:`Split`.
+        selection: quantities whose KS sum selects the snapshot (columns or derived names), or
+            ``("loss",)``: the model's held-out loss (negative log-likelihood for a flow).
+        seed: seeds the split, the preprocessing noise, the initialisation and the training.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        quiet: no progress bars.
+    """
+
+    steps: int | None = None
+    batch_size: int | None = None
+    snapshot_every: int | None = None
+    val_fraction: float | None = None
+    selection: Sequence[str] | None = None
+    seed: int = 0
+    device: str = "auto"
+    quiet: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "snapshot_every"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_setting(name, getattr(self, name)))
+        object.__setattr__(self, "seed", check_setting("seed", self.seed, minimum=0))
+        if self.val_fraction is not None:
+            Split(self.val_fraction)
+        if self.selection is not None:
+            if isinstance(self.selection, str):
+                raise FlashgenError(f"selection must be a list of quantities, got '{self.selection}'")
+            object.__setattr__(self, "selection", tuple(self.selection))
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise FlashgenError(f"bad training setting device={self.device!r}: must be cpu, cuda or auto")
+
+    def loop(self, preset: Preset | None, model: str) -> TrainConfig:
+        """The loop's :class:`TrainConfig`: the preset's values for ``model``, then these."""
+        given = {k: getattr(self, k) for k in ("steps", "batch_size", "snapshot_every")
+                 if getattr(self, k) is not None}
+        return loop_config(preset, model, given, seed=self.seed, device=self.device)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where resumable checkpoints go; with ``resume`` training continues from the file (when it
+    exists) and ends exactly as an uninterrupted run."""
+
+    path: str | os.PathLike[str]
+    resume: bool = False
+
+
+def loop_config(preset: Preset | None, model: str, values: Mapping[str, Any] | None = None,
+                **fixed: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of a preset's training settings for ``model`` (or
+    ``"efficiency"``), with ``values`` and ``fixed`` on top."""
+    return TrainConfig.from_mapping({**(preset.train.get(model, {}) if preset else {}), **(values or {})},
+                                    **fixed)
+
+
+def model_config(model: str, preset: str | Preset | None = None,
+                 config: ModelConfig | Mapping[str, Any] | None = None) -> ModelConfig:
+    """The typed settings of the model family ``model``: its defaults, then the preset's, then
+    ``config`` (a mapping replaces the settings it names, e.g. ``--set`` values as text; a
+    config of the family replaces all)."""
+    pre = get_preset(preset) if isinstance(preset, str) else preset
+    return get_model(model).config_class.build(pre.hparams.get(model) if pre else None, config)
 
 
 def default_steps(features: list[str], dtypes: dict[str, np.dtype]) -> list[Transform]:
     """Preprocessing without a preset: dequantise integer-valued columns, standardise the rest."""
     return [Dequantize(f) for f in features if np.issubdtype(dtypes[f], np.integer)]
-
-
-def model_hyperparameters(cls: type[GenerativeModel], values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` checked against the constructor of ``cls``: unknown names are a clear error.
-
-    ``features``, ``context`` and ``regression`` are set by :func:`train`, not by the user.
-    """
-    params = inspect.signature(cls).parameters
-    known = [n for n in params if n not in ("features", "context", "regression", "self")]
-    unknown = [n for n in values if n not in known]
-    if unknown:
-        raise FlashgenError(f"bad hyperparameter for model '{cls.name}': unknown {', '.join(unknown)}; "
-                            f"known: {', '.join(known)}")
-    return dict(values)
 
 
 def _versions() -> dict[str, str]:
@@ -142,47 +210,42 @@ def _tensors(table: EventTable, names: Sequence[str], rows: np.ndarray) -> dict[
     return {n: torch.as_tensor(np.asarray(table[n][rows], dtype=np.float64)) for n in names}
 
 
-def train(table: EventTable, model: str = DEFAULT_MODEL, *, features: Sequence[str] | None = None,
-          conditions: Sequence[str] | None = None, preset: str | None = None,
-          steps: int | None = None, batch_size: int | None = None,
-          snapshot_every: int | None = None, val_fraction: float | None = None,
-          selection: Sequence[str] | None = None, validation: EventTable | None = None,
-          seed: int = 0, device: str = "auto",
-          checkpoint: str | os.PathLike[str] | None = None, resume: bool = False,
-          quiet: bool = True, **hparams: Any) -> FlashModel:
-    """Train a generative model of ``features`` (given ``conditions``) on ``table``.
+def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | None = None,
+          preset: str | None = None, settings: TrainSettings | None = None,
+          config: ModelConfig | Mapping[str, Any] | None = None, validation: EventTable | None = None,
+          checkpoint: Checkpoint | str | os.PathLike[str] | None = None) -> FlashModel:
+    """Train a generative model of ``columns.features`` (given ``columns.conditions``) on ``table``.
 
     Arguments:
         table: training events.
         model: a registered model family (:data:`flashgen.models.MODELS`).
-        features: columns to generate (default: the preset's, else every numeric column).
-        conditions: columns to condition on (default: the preset's, else none).
+        columns: what to learn (default: the preset's, else every numeric column), see
+            :class:`Columns`.
         preset: a registered preset (:data:`flashgen.sources.registry.PRESETS`); its
-            preprocessing is used when the features are the preset's.
-        steps, batch_size, snapshot_every: training-loop overrides (``steps`` also sets the
-            detection-efficiency classifier's).
-        val_fraction: held-out fraction for snapshot selection (0: keep the last snapshot;
-            default: the preset's, else 0.2), see :class:`Split`.
-        selection: quantities whose KS sum selects the snapshot (columns or derived names), or
-            ``["loss"]``: the model's held-out loss (negative log-likelihood for a flow).
+            preprocessing is used when the columns are the preset's; its settings fill what
+            ``settings`` and ``config`` leave out.
+        settings: the training loop, split, selection, seed, device (:class:`TrainSettings`).
+        config: the model's settings (:func:`model_config`): a mapping of some of them
+            (override the preset's; text values are parsed) or the family's config.
         validation: held-out events for the selection; then every event of ``table`` is
-            trained on and ``val_fraction`` is ignored (e.g. the out-of-bag events of a
+            trained on and ``settings.val_fraction`` is ignored (e.g. the out-of-bag events of a
             bootstrap resample, which must not be scored on events the model has seen).
-        seed: seeds the split, the preprocessing noise, the initialisation and the training.
-        device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
-        checkpoint: file for resumable checkpoints; with ``resume=True`` training continues
-            from it and ends exactly as an uninterrupted run.
-        quiet: no progress bars.
-        hparams: model constructor arguments (override the preset's).
+        checkpoint: file for resumable checkpoints, or a :class:`Checkpoint` that may resume.
 
     Returns:
         The trained :class:`FlashModel` (on the CPU).
     """
     cls = get_model(model)
     pre = get_preset(preset) if preset is not None else None
-    cols = resolve_columns(table, pre, features, conditions)
+    settings = settings if settings is not None else TrainSettings()
+    chosen = model_config(model, pre, config)
+    loop = settings.loop(pre, model)
+    if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
+        checkpoint = Checkpoint(checkpoint)
+    seed, batch_size = settings.seed, settings.batch_size
+    cols = resolve_columns(table, pre, columns)
     own = pre is not None and cols.features == list(pre.features) and cols.conditions == list(pre.conditions)
-    split = Split.resolve(val_fraction, pre)
+    split = Split.resolve(settings.val_fraction, pre)
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -218,38 +281,32 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, features: Sequence[s
     if x_train.shape[1] == 0:
         raise FlashgenError("nothing to learn: every feature is fixed by the conditions")
 
-    settings = {**(pre.train.get(model, {}) if pre else {}),
-                **{k: v for k, v in {"steps": steps, "batch_size": batch_size,
-                                     "snapshot_every": snapshot_every}.items() if v is not None}}
-    config = TrainConfig(**settings, seed=seed, device=device)
-    chosen = model_hyperparameters(cls, {**(pre.hparams.get(model, {}) if pre else {}), **hparams})
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         extra = {}
         if issubclass(cls, LatentGenerator) and own and pre is not None and pre.regression:
             extra["regression"] = _regression_terms(pre, fpipe, table, train_rows, conds)
         try:
-            net = cls(features=x_train.shape[1], context=c_train.shape[1], **chosen, **extra)
+            net = cls(features=x_train.shape[1], context=c_train.shape[1], config=chosen, **extra)
         except (TypeError, ValueError) as err:
-            raise FlashgenError(f"bad hyperparameter for model '{model}': {err}") from None
-        quantities = list(selection or (pre.selection if pre and own else ()) or feats)
+            raise FlashgenError(f"bad setting of model '{model}': {err}") from None
+        quantities = list(settings.selection or (pre.selection if pre and own else ()) or feats)
         # "loss": the model's own held-out loss (a flow's NLL; models without one keep the last
         # snapshot). For a conditional model the KS of marginals cannot see errors that show only
         # at fixed conditions: measured on the electron response, KS selection kept early
         # snapshots with KS 0.05-0.09 at fixed inputs where the NLL-selected ones reach 0.01.
         score = (None if quantities == [SELECT_LOSS] else
-                 ks_sum_scorer(fpipe, table, val_rows, conds, c_val, quantities, seed, config.torch_device))
+                 ks_sum_scorer(fpipe, table, val_rows, conds, c_val, quantities, seed, loop.torch_device))
         fingerprint = {"model": model, "features": feats, "conditions": conds, "hparams": net.hparams,
                        "rows": len(table), "train_rows": len(train_rows), "preset": preset,
                        "checksum": float(np.nansum(x_train.numpy().astype(np.float64)))}
-        result = Trainer(net, config, score, checkpoint, fingerprint, f"training {model}", quiet).fit(
-            x_train, c_train, x_val, c_val, resume=resume)
+        result = Trainer(net, loop, score, checkpoint.path if checkpoint else None, fingerprint,
+                         f"training {model}", settings.quiet).fit(
+            x_train, c_train, x_val, c_val, resume=checkpoint is not None and checkpoint.resume)
         efficiency = None
         if cols.efficiency is not None:
             assert cpipe is not None
-            efficiency = _train_efficiency(table, cols.efficiency, conds, cpipe, pre, seed, device,
-                                           quiet, steps)
+            efficiency = _train_efficiency(table, cols, cpipe, pre, settings)
 
     schema = {n: table.columns[n] for n in cols.all}
     if cols.efficiency:
@@ -259,7 +316,7 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, features: Sequence[s
     info = {
         "kind": model, "preset": preset, "features": feats, "conditions": conds,
         "train_events": int(len(train_rows)), "val_events": int(len(val_rows)),
-        "selection": quantities, "config": asdict(config), "result": result.as_dict(),
+        "selection": quantities, "config": asdict(loop), "result": result.as_dict(),
         "source": source,
         "versions": _versions(), "seconds": time.perf_counter() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -343,21 +400,23 @@ def ks_sum_scorer(fpipe: Pipeline, table: EventTable, rows: np.ndarray, conds: l
     return score
 
 
-def _train_efficiency(table: EventTable, column: str, conds: list[str], cpipe: Pipeline,
-                      pre: Preset | None, seed: int, device: str, quiet: bool,
-                      steps: int | None = None) -> EfficiencyClassifier:
-    """Fit p(column = 1 | conditions) on every row (detected or not); ``steps`` overrides."""
-    rng = np.random.default_rng(seed + 7)
+def _train_efficiency(table: EventTable, cols: Columns, cpipe: Pipeline, pre: Preset | None,
+                      settings: TrainSettings) -> EfficiencyClassifier:
+    """Fit p(cols.efficiency = 1 | conditions) on every row (detected or not), with the preset's
+    classifier settings; ``settings.steps`` overrides its steps."""
+    assert cols.efficiency is not None and cols.conditions is not None
+    conds = list(cols.conditions)
+    rng = np.random.default_rng(settings.seed + 7)
     train_rows, val_rows = Split(DEFAULT_VAL_FRACTION).rows(np.arange(len(table)), rng)
-    label = np.asarray(table[column], dtype=np.float32)
+    label = np.asarray(table[cols.efficiency], dtype=np.float32)
     c_train = cpipe.forward(_tensors(table, conds, train_rows))
     c_val = cpipe.forward(_tensors(table, conds, val_rows))
     y_train = torch.as_tensor(label[train_rows]).unsqueeze(1)
     y_val = torch.as_tensor(label[val_rows]).unsqueeze(1)
-    settings = dict((pre.train.get("efficiency", {}) if pre else {}) or EFFICIENCY_TRAINING)
-    if steps is not None:
-        settings["steps"] = steps
-    net = EfficiencyClassifier(context=c_train.shape[1], **(pre.hparams.get("efficiency", {}) if pre else {}))
-    config = TrainConfig(**settings, seed=seed, device=device)
-    Trainer(net, config, None, None, {}, "training efficiency", quiet).fit(y_train, c_train, y_val, c_val)
+    values = dict((pre.train.get("efficiency", {}) if pre else {}) or EFFICIENCY_TRAINING)
+    if settings.steps is not None:
+        values["steps"] = settings.steps
+    net = EfficiencyClassifier(c_train.shape[1], config=pre.hparams.get("efficiency") if pre else None)
+    config = TrainConfig.from_mapping(values, seed=settings.seed, device=settings.device)
+    Trainer(net, config, None, None, {}, "training efficiency", settings.quiet).fit(y_train, c_train, y_val, c_val)
     return net.cpu()

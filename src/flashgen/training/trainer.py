@@ -16,8 +16,8 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +30,28 @@ from ..manifest import refuse_changes
 from ..models.interface import Trainable
 from ..progress import progress
 
-__all__ = ["TrainConfig", "TrainResult", "Trainer"]
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "check_setting"]
+
+
+def check_setting(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an integer >= ``minimum`` (a training-loop count); one clear error otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value != int(value) or value < minimum:
+        raise FlashgenError(f"bad training setting {name}={value!r}: must be an integer >= {minimum}")
+    return int(value)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of the training loop (model hyperparameters live in the model constructors).
+    """Settings of the training loop (a model's own settings are its
+    :class:`~flashgen.models.config.ModelConfig`), validated on construction.
 
     Arguments:
-        steps: optimisation steps (batches).
-        batch_size: events per batch.
-        snapshot_every: steps between scored snapshots (and checkpoints).
-        lr_decay: final learning rate as a fraction of the initial one (cosine schedule); 1 keeps
-            it constant.
+        steps: optimisation steps (batches), >= 1.
+        batch_size: events per batch, >= 1.
+        snapshot_every: steps between scored snapshots (and checkpoints), >= 1.
+        lr_decay: final learning rate as a fraction of the initial one (cosine schedule), in
+            (0, 1]; 1 keeps it constant.
         seed: seeds batch sampling, noise and the network initialisation.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available).
     """
@@ -56,14 +65,26 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "snapshot_every"):
-            if int(getattr(self, name)) < 1:
-                raise FlashgenError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0 < self.lr_decay <= 1:
-            raise FlashgenError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+            object.__setattr__(self, name, check_setting(name, getattr(self, name)))
+        object.__setattr__(self, "seed", check_setting("seed", self.seed, minimum=0))
+        decay = self.lr_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay <= 1:
+            raise FlashgenError(f"bad training setting lr_decay={decay!r}: must be a number in (0, 1]")
+        object.__setattr__(self, "lr_decay", float(decay))
         if self.device not in ("cpu", "cuda", "auto"):
-            raise FlashgenError(f"device must be cpu, cuda or auto, got '{self.device}'")
+            raise FlashgenError(f"bad training setting device={self.device!r}: must be cpu, cuda or auto")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise FlashgenError("--device cuda requested but no CUDA device is available")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], **fixed: Any) -> TrainConfig:
+        """The config of ``values`` (e.g. a preset's, by name) and ``fixed``; unknown names refused."""
+        known = [f.name for f in fields(cls)]
+        unknown = [n for n in values if n not in known]
+        if unknown:
+            raise FlashgenError(f"unknown training setting {', '.join(map(repr, unknown))}; "
+                                f"known: {', '.join(known)}")
+        return cls(**{**values, **fixed})
 
     @property
     def torch_device(self) -> torch.device:

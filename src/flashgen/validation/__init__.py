@@ -5,10 +5,12 @@
 - :mod:`.classifier`: classifier two-sample test (boosted trees, held-out ROC AUC).
 - :mod:`.observables`: the derived observables a table has (declared by the sources' profiles).
 - :mod:`.conditions`: the same metrics in slices of condition variables (declared likewise).
-- :mod:`.thresholds`: tolerances and the pass/warn/limited/fail verdict.
+- :mod:`.metric_registry`: every metric declared once (:data:`METRICS`; one module each in
+  :mod:`.metric_defs`): computation, noise model, tolerance, label and format.
+- :mod:`.thresholds`: how a metric is judged: the pass/warn/limited/fail verdict.
 - :mod:`.binning`: histogram bins chosen from the reference.
 - :mod:`.compare`: one comparison and its reference-vs-reference statistical resolution.
-- :mod:`.pipeline`: :func:`validate`, which prepares the samples and runs all of the above.
+- :mod:`.validate_samples`: :func:`validate`, which prepares the samples and runs all of the above.
 - :mod:`.plots`, :mod:`.html_page`, :mod:`.report`: PNG figures, the self-contained
   ``report.html`` and the atomic writing of the report folder.
 - :func:`validate`: the entry point behind ``flashgen validate``.
@@ -29,16 +31,21 @@ from .metrics import (
     wasserstein_1d,
 )
 from ..sources.observables import OBSERVABLES, Observable, register_observable
-from .validate_samples import validate
-from .thresholds import THRESHOLDS
+from . import metric_defs  # noqa: F401  (registers every metric)
+from .metric_registry import METRICS, THRESHOLDS, Metric, Value
+from .validate_samples import ValidationSettings, validate
 
 __all__ = [
+    "METRICS",
     "OBSERVABLES",
     "SLICINGS",
     "THRESHOLDS",
     "ClassifierResult",
+    "Metric",
     "Observable",
     "Slicing",
+    "ValidationSettings",
+    "Value",
     "binomial_fraction",
     "chi2_histograms",
     "classifier_two_sample_test",

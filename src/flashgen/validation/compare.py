@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import FlashgenError
-from . import metrics as m
 from .binning import counts_with_flow
 from .conditions import ResolvedSlicing
-from .thresholds import NOISE_SIGMAS, THRESHOLDS, judge, noise_level
+from .metric_registry import GlobalInput, Metric, QuantityInput, by_scope, judged_values
+from .thresholds import NOISE_SIGMAS, judge
 
-__all__ = ["INHERITED_METRICS", "Check", "Plan", "Quantity", "build_checks", "chi2_ndf_noise",
+__all__ = ["Check", "Plan", "Quantity", "build_checks", "chi2_ndf_noise",
            "compare", "inherited_noise_factor", "null_metrics", "resample"]
 
 Sample = Mapping[str, np.ndarray]
@@ -102,58 +102,28 @@ def inherited_fraction_variance(values: np.ndarray, member: np.ndarray,
 
 def _one_d(ref: np.ndarray, gen: np.ndarray, q: Quantity, edges: np.ndarray | None = None,
            member: np.ndarray | None = None, event: np.ndarray | None = None) -> dict[str, float]:
+    """The ``defined`` metrics (nullable quantities) and, with enough finite events, the
+    ``quantity`` metrics of the registry, with the events counted and the moments."""
     fr, fg = np.isfinite(ref), np.isfinite(gen)
     out: dict[str, float] = {}
     if q.nullable:
-        p_ref = float(fr.mean()) if ref.size else float("nan")
-        p_gen = float(fg.mean()) if gen.size else float("nan")
-        out.update(finite_ref=p_ref, finite_gen=p_gen, finite_diff=abs(p_gen - p_ref))
+        for metric in by_scope("defined"):
+            out.update(_call(metric, ref, gen))
     r, g = ref[fr], gen[fg]
     out.update(n_ref=float(r.size), n_gen=float(g.size))
     if r.size < MIN_EVENTS or g.size < MIN_EVENTS:
         return out
-    ks, w1 = m.ks_and_wasserstein(r, g)
-    std = float(r.std())
-    edges = q.edges if edges is None else edges
-    c_ref, c_gen = counts_with_flow(r, edges), counts_with_flow(g, edges)
-    chi = m.chi2_histograms(c_ref, c_gen)
-    extra = None
-    if member is not None:  # judged against the reference noise plus the inherited uncertainty
-        extra = inherited_fraction_variance(gen, member, np.asarray(edges))
-    if event is not None:  # copies of one generator-level event are correlated: fold them
-        from ..stats.oversampling import extra_fraction_variance
-
-        folded = extra_fraction_variance(gen, event, np.asarray(edges))
-        extra = folded if extra is None else extra + folded
-    if extra is not None:
-        out["chi2_ndf_statistical"] = chi.chi2_ndf
-        chi = m.chi2_histograms(c_ref, c_gen, extra)
-    out.update(
-        ks_stat=ks.statistic, ks_pvalue=ks.pvalue, w1=w1,
-        w1_norm=w1 / std if std > 0 else (0.0 if w1 == 0 else float("inf")),
-        chi2=chi.chi2, ndf=float(chi.ndf), chi2_ndf=chi.chi2_ndf,
-        mean_ref=float(r.mean()), mean_gen=float(g.mean()), std_ref=std, std_gen=float(g.std()),
-    )
+    data = QuantityInput(r, g, q.edges if edges is None else edges, gen, member, event)
+    for metric in by_scope("quantity"):
+        out.update(_call(metric, data))
+    out.update(mean_ref=float(r.mean()), mean_gen=float(g.mean()), std_ref=float(r.std()),
+               std_gen=float(g.std()))
     return out
 
 
-def _efficiency(ref: np.ndarray, gen: np.ndarray) -> dict[str, float]:
-    """Fractions of entries > 0.5 (finite entries only) with Clopper-Pearson errors."""
-    p_ref, e_ref = m.binomial_fraction(ref[np.isfinite(ref)] > 0.5)
-    p_gen, e_gen = m.binomial_fraction(gen[np.isfinite(gen)] > 0.5)
-    diff = abs(p_gen - p_ref)
-    err = float(np.hypot(e_ref, e_gen))
-    return {"eff_ref": p_ref, "eff_ref_err": e_ref, "eff_gen": p_gen, "eff_gen_err": e_gen,
-            "efficiency_diff": diff, "pull": diff / err if err > 0 else float("nan"),
-            "n_ref": float(ref.size), "n_gen": float(gen.size)}
-
-
-_GLOBAL_METRICS: dict[str, tuple[str, ...]] = {
-    "global/correlation": ("corr_frobenius", "corr_max_abs"),
-    "global/frechet": ("fpd", "fpd_err"),
-    "global/kpd": ("kpd", "kpd_spread"),
-}
-"""The metrics of a global key, set to NaN when they cannot be computed."""
+def _call(metric: Metric, *data: Any) -> dict[str, float]:
+    assert metric.compute is not None  # every scope but "classifier" has one (Metric checks)
+    return metric.compute(*data)
 
 
 def _reason(err: Exception) -> str:
@@ -165,7 +135,7 @@ def _reason(err: Exception) -> str:
 def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
             unavailable: dict[str, str] | None = None, member: np.ndarray | None = None,
             event: np.ndarray | None = None) -> Results:
-    """Every metric of ``gen`` against ``ref``.
+    """Every metric of the registry (:data:`~.metric_registry.METRICS`) of ``gen`` against ``ref``.
 
     Arguments:
         ref, gen: the two samples; plan: what to compute; seed: seed of the Fréchet batches.
@@ -182,10 +152,11 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
 
     Returns:
         ``key -> {metric: value}`` with keys ``feature/<name>``, ``observable/<name>``,
-        ``conditional/<slicing>/<bin>/<target>`` (and ``.../efficiency``), ``global/correlation``
-        (with two or more multivariate features), ``global/frechet`` and ``global/kpd`` (the
-        kernel distance: reported with its reference-vs-reference floor, not judged, since its
-        scale depends on the number of features).
+        ``conditional/<slicing>/<bin>/<target>`` (and ``.../efficiency``) and ``global/<key>`` of
+        each whole-event metric with enough multivariate features (today ``global/correlation``
+        with two or more, ``global/frechet`` and ``global/kpd``: the kernel distance, reported
+        with its reference-vs-reference floor, not judged, since its scale depends on the number
+        of features).
     """
     reasons = unavailable if unavailable is not None else {}
     out: Results = {}
@@ -200,32 +171,19 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
                     ref[t][mr], gen[t][mg], plan.quantities[t], s.target_edges.get((k, t)),
                     event=None if event is None else event[mg])
             if s.efficiency is not None:
-                out[f"conditional/{s.name}/{k}/efficiency"] = _efficiency(
-                    ref[s.efficiency][mr], gen[s.efficiency][mg])
-    # ValueError includes FlashgenError (too few complete events) and numpy's LinAlgError
-    if len(plan.multivariate) >= 2:
-        try:
-            corr = m.correlation_difference(_matrix(ref, plan), _matrix(gen, plan))
-            out["global/correlation"] = {"corr_frobenius": corr.frobenius, "corr_max_abs": corr.max_abs}
+                for metric in by_scope("efficiency"):
+                    out.setdefault(f"conditional/{s.name}/{k}/efficiency", {}).update(
+                        _call(metric, ref[s.efficiency][mr], gen[s.efficiency][mg]))
+    data = GlobalInput(ref, gen, plan.multivariate, seed, plan)
+    for metric in by_scope("global"):
+        if len(plan.multivariate) < metric.min_features:
+            continue
+        try:  # ValueError includes FlashgenError (too few complete events) and LinAlgError
+            out[metric.result_key] = _call(metric, data)
         except ValueError as err:
-            out["global/correlation"] = dict.fromkeys(_GLOBAL_METRICS["global/correlation"], np.nan)
-            reasons["global/correlation"] = f"correlation matrices not computed: {_reason(err)}"
-    if plan.multivariate:
-        scores_ref, scores_gen = _matrix(ref, plan, True), _matrix(gen, plan, True)
-        try:
-            fpd = m.frechet_distance_extrapolated(scores_ref, scores_gen,
-                                                  n_batches=plan.fpd_batches, seed=seed)
-            out["global/frechet"] = {"fpd": fpd.value, "fpd_err": fpd.error}
-        except ValueError as err:
-            out["global/frechet"] = dict.fromkeys(_GLOBAL_METRICS["global/frechet"], np.nan)
-            reasons["global/frechet"] = f"Fréchet distance not computed: {_reason(err)}"
-        try:
-            kpd = m.kernel_distance(scores_ref, scores_gen, batch_size=plan.kpd_batch_size,
-                                    n_batches=plan.kpd_batches, seed=seed + 7919)
-            out["global/kpd"] = {"kpd": kpd.median, "kpd_spread": kpd.spread}
-        except ValueError as err:
-            out["global/kpd"] = dict.fromkeys(_GLOBAL_METRICS["global/kpd"], np.nan)
-            reasons["global/kpd"] = f"kernel distance not computed: {_reason(err)}"
+            out[metric.result_key] = dict.fromkeys(metric.names, np.nan)
+            reasons[metric.result_key] = f"{metric.failure or metric.name + ' not computed'}: " \
+                                         f"{_reason(err)}"
     for key, values in out.items():
         why = _nan_reason(values)
         if why and key not in reasons:
@@ -234,29 +192,10 @@ def compare(ref: Sample, gen: Sample, plan: Plan, *, seed: int = 0,
 
 
 def _nan_reason(values: Mapping[str, float]) -> str:
-    """Why checked metrics of one key are NaN ("" when none is)."""
-    nan = [k for k, v in values.items() if k in THRESHOLDS and np.isnan(v)]
-    parts = []
-    for metric in nan:
-        if metric in ("finite_diff", "efficiency_diff"):
-            prefix, what = (("finite_", "event") if metric == "finite_diff" else
-                            ("eff_", "event with a defined value"))
-            empty = [s for s in ("reference", "generated")
-                     if np.isnan(values.get(prefix + s[:3], np.nan))]
-            nobody = " and no ".join(empty) or "usable"
-            parts.append(f"{metric} not computed: no {nobody} {what} in this slice")
-        elif metric == "chi2_ndf" and values.get("ndf") == 0:
-            parts.append("chi2_ndf not computed: the events of both samples fall in a single "
-                         "bin (ndf = 0)")
-        else:
-            parts.append(f"{metric} not computed")
-    return "; ".join(parts)
-
-
-def _matrix(sample: Sample, plan: Plan, gaussian: bool = False) -> np.ndarray:
-    prefix = "gauss:" if gaussian else ""
-    return np.stack([np.asarray(sample[prefix + n], dtype=np.float64) for n in plan.multivariate],
-                    axis=1)
+    """Why judged metrics of one key are NaN ("" when none is)."""
+    judged = {v.name: v for v in judged_values()}
+    return "; ".join(judged[name].nan_reason(values) for name, x in values.items()
+                     if name in judged and np.isnan(x))
 
 
 def null_metrics(ref: Sample, n_ref: int, n_gen: int, plan: Plan, *, repeats: int,
@@ -307,13 +246,8 @@ def chi2_ndf_noise(ndf: int) -> float:
     return float(stats.chi2.isf(stats.norm.sf(NOISE_SIGMAS), ndf) / ndf)
 
 
-INHERITED_METRICS = ("ks_stat", "w1_norm", "finite_diff")
-"""Metrics whose noise grows with the uncertainty a generator inherits from its training sample
-(their null spread scales like ``sqrt(1/n_ref + 1/n_gen)``); the χ² includes it bin by bin."""
-
-
 def inherited_noise_factor(n_ref: float, n_gen: float, n_eff: float) -> float:
-    """Factor on the noise of a :data:`INHERITED_METRICS` metric when the generated sample of
+    """Factor on the noise of an ``inherited`` metric value (:class:`~.metric_registry.Value`) when the generated sample of
     ``n_gen`` events is worth only ``n_eff`` independent events (:mod:`flashgen.stats.histogram_worth`):
     ``sqrt((1/n_ref + 1/n_eff) / (1/n_ref + 1/n_gen))``, 1 when ``n_eff >= n_gen`` or unknown."""
     if not (np.isfinite(n_eff) and 0 < n_eff < n_gen and n_ref > 0):
@@ -344,23 +278,23 @@ class Check:
 
 def build_checks(results: Results, null: Mapping[str, Mapping[str, np.ndarray]],
                  inherited: Mapping[str, float] | None = None) -> list[Check]:
-    """Judge every metric of ``results`` that has a tolerance in :data:`THRESHOLDS`.
+    """Judge every value of ``results`` that has a tolerance in the metric registry, against its
+    tolerance and the noise of its noise model (:class:`~.metric_registry.Value`).
 
     A NaN value (a metric that could not be computed) gives a check of status ``unavailable``
     (see :func:`~.thresholds.judge`), never a pass. ``inherited`` maps keys to the factor of
-    :func:`inherited_noise_factor` on the noise of their :data:`INHERITED_METRICS`.
+    :func:`inherited_noise_factor` on the noise of their ``inherited`` values.
     """
+    judged = {v.name: v for v in judged_values()}
     checks = []
     for key, values in results.items():
         factor = (inherited or {}).get(key, 1.0)
-        for metric, value in values.items():
-            if metric not in THRESHOLDS:
+        for name, number in values.items():
+            spec = judged.get(name)
+            if spec is None or spec.limit is None:
                 continue
-            mean, std, noise = noise_level(null.get(key, {}).get(metric, np.array([])))
-            if metric == "chi2_ndf" and values.get("ndf", 0) > 0:
-                noise = max(noise, chi2_ndf_noise(int(values["ndf"])))
-            f = factor if metric in INHERITED_METRICS else 1.0
-            limit = THRESHOLDS[metric].limit
-            checks.append(Check(key, metric, float(value), limit, mean, std, noise * f,
-                                judge(float(value), limit, noise * f), f))
+            mean, std, noise = spec.noise(null.get(key, {}).get(name, np.array([])), values)
+            f = factor if spec.inherited else 1.0
+            checks.append(Check(key, name, float(number), spec.limit, mean, std, noise * f,
+                                judge(float(number), spec.limit, noise * f), f))
     return checks

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .metric_registry import Value, by_scope, judged_values, registered
+
 __all__ = ["render_html"]
 
 CSS = """
@@ -37,20 +39,6 @@ figcaption { font-size: 0.78em; color: #444; max-width: 360px; }
 .legend span { padding: 0.1em 0.5em; margin-right: 0.4em; border: 1px solid #ccc; }
 code { background: #f5f5f5; padding: 0 0.2em; }
 """
-
-METRIC_NAMES = {
-    "auc": "classifier ROC AUC",
-    "fpd": "Fréchet distance (N→∞)",
-    "kpd": "kernel distance (KPD)",
-    "corr_frobenius": "correlation difference, Frobenius",
-    "corr_max_abs": "correlation difference, max |entry|",
-    "ks_stat": "KS statistic",
-    "w1_norm": "W1 / σ_ref",
-    "chi2_ndf": "χ²/ndf",
-    "finite_diff": "|Δ defined fraction|",
-    "efficiency_diff": "|Δ efficiency|",
-}
-
 
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
@@ -153,48 +141,63 @@ def _samples(result: dict[str, Any]) -> str:
             f'<th class="name">generated</th></tr>{body}</table>')
 
 
+def _label(name: str) -> str:
+    """The registered label of the value ``name`` (the name itself when unknown)."""
+    return next((v.label for x in registered().values() for v in x.values if v.name == name), name)
+
+
 def _global_table(result: dict[str, Any]) -> str:
     rows = []
     reasons = result.get("unavailable") or {}
+    specs = {v.name: v for v in judged_values()}
     for c in result.get("checks", []):
         if not c["key"].startswith("global/"):
             continue
+        spec = specs.get(c["metric"])
         extra = ""
         if c["status"] == "unavailable":
             extra = _e(reasons.get(c["key"], "not computed"))
-        elif c["metric"] == "auc" and "classifier" in result:
-            clf = result["classifier"]
-            spread = (f"; mean of {clf['repeats']} trainings, spread {_num(clf.get('auc_spread'), '.2g')}"
-                      if clf.get("repeats", 1) > 1 else "")
-            extra = (f"± {_num(clf['auc_err'], '.2g')}{spread}; {clf['n_train']:,} + {clf['n_test']:,} "
-                     f"events per class (train + test); balancing: {_e(clf['balanced'])}")
-        elif c["metric"] == "fpd":
-            err = result["metrics"].get("global/frechet", {}).get("fpd_err")
-            extra = f"± {_num(err, '.2g')} (fit)"
+        elif spec is not None and spec.details is not None:
+            extra = _e(spec.details(result, c["key"]))
         rows.append(
-            f'<tr><td class="name">{_e(METRIC_NAMES.get(c["metric"], c["metric"]))}</td>'
-            f'<td class="{_e(c["status"])}">{_num(c["value"], ".4g")}</td>'
+            f'<tr><td class="name">{_e(spec.label if spec else c["metric"])}</td>'
+            f'<td class="{_e(c["status"])}">{_num(c["value"], spec.fmt if spec else ".4g")}</td>'
             f"<td>{_num(c['null_mean'], '.3g')} ± {_num(c['null_std'], '.2g')}</td>"
             f"<td>{_num(c['noise'], '.3g')}</td><td>{_num(c['limit'])}</td>"
             f'<td class="name">{_e(c["status"])}</td><td class="name">{extra}</td></tr>')
-    kpd = result.get("metrics", {}).get("global/kpd")
-    if kpd is not None:  # reported beside its floor, not judged (its scale depends on d)
-        floor = result.get("resolution", {}).get("global/kpd", {}).get("kpd", {})
-        details = _e(reasons.get("global/kpd", "")) or (
-            f"± {_num(kpd.get('kpd_spread'), '.2g')} (half the 16–84 % range of its batches); "
-            "not judged: its scale depends on the number of features")
-        rows.append(
-            f'<tr><td class="name">{_e(METRIC_NAMES["kpd"])}</td><td>{_num(kpd.get("kpd"), ".3g")}</td>'
-            f"<td>{_num(floor.get('mean'), '.3g')} ± {_num(floor.get('std'), '.2g')}</td>"
-            f'<td>—</td><td>—</td><td class="name">reported</td><td class="name">{details}</td></tr>')
+    for metric in by_scope("global"):  # reported beside their floor, not judged
+        values = result.get("metrics", {}).get(metric.result_key)
+        if values is None:
+            continue
+        for v in (v for v in metric.values if v.limit is None and v.column):
+            floor = result.get("resolution", {}).get(metric.result_key, {}).get(v.name, {})
+            details = _e(reasons.get(metric.result_key, "")) or (
+                _e(v.details(result, metric.result_key)) if v.details is not None else "")
+            rows.append(
+                f'<tr><td class="name">{_e(v.label)}</td><td>{_num(values.get(v.name), v.fmt)}</td>'
+                f"<td>{_num(floor.get('mean'), '.3g')} ± {_num(floor.get('std'), '.2g')}</td>"
+                f'<td>—</td><td>—</td><td class="name">reported</td><td class="name">{details}</td></tr>')
     head = ('<tr><th class="name">metric</th><th>value</th><th>perfect generator</th>'
             '<th>noise limit</th><th>tolerance</th><th class="name">status</th>'
             '<th class="name">details</th></tr>')
     return f'<table id="global-table">{head}{"".join(rows)}</table>'
 
 
+def _columns(scope: str) -> list[Value]:
+    """The values of one scope shown as columns of the per-quantity tables."""
+    return [v for x in by_scope(scope) for v in x.values if v.column]
+
+
+def _value_cell(checks: dict[tuple[str, str], dict[str, Any]], key: str, v: Value,
+                values: Mapping[str, Any], unit: str = "") -> str:
+    if v.limit is not None:
+        return _cell(checks, key, v.name, values.get(v.name), v.fmt)
+    return f"<td>{_num(values.get(v.name), v.fmt)}{_e(unit) if v.unit else ''}</td>"
+
+
 def _quantity_table(result: dict[str, Any], kind: str, table_id: str) -> str:
     checks = _checks_by(result)
+    columns, defined = _columns("quantity"), _columns("defined")
     rows = []
     for name, q in result["quantities"].items():
         if q["kind"] != kind:
@@ -202,18 +205,14 @@ def _quantity_table(result: dict[str, Any], kind: str, table_id: str) -> str:
         key = f"{kind}/{name}"
         m = result["metrics"].get(key, {})
         unit = f" {q['unit']}" if q["unit"] else ""
-        finite = (_cell(checks, key, "finite_diff", m.get("finite_diff")) if q["nullable"]
-                  else "<td>–</td>")
+        cells = "".join(_value_cell(checks, key, v, m, unit) for v in columns)
+        cells += "".join(_value_cell(checks, key, v, m) if q["nullable"] else "<td>–</td>"
+                         for v in defined)
         rows.append(
             f'<tr><td class="name">{_e(name)}</td><td>{_num(m.get("n_ref"), ",.0f")} / '
-            f'{_num(m.get("n_gen"), ",.0f")}</td>'
-            f'{_cell(checks, key, "ks_stat", m.get("ks_stat"))}<td>{_num(m.get("ks_pvalue"), ".2g")}</td>'
-            f'<td>{_num(m.get("w1"))}{_e(unit)}</td>{_cell(checks, key, "w1_norm", m.get("w1_norm"))}'
-            f'{_cell(checks, key, "chi2_ndf", m.get("chi2_ndf"))}<td>{_num(m.get("ndf"), ".0f")}</td>'
-            f"{finite}</tr>")
-    head = ('<tr><th class="name">quantity</th><th>events ref / gen</th><th>KS statistic</th>'
-            '<th>KS p-value</th><th>W1</th><th>W1 / σ_ref</th><th>χ²/ndf</th><th>ndf</th>'
-            '<th>|Δ defined fraction|</th></tr>')
+            f'{_num(m.get("n_gen"), ",.0f")}</td>{cells}</tr>')
+    head = ('<tr><th class="name">quantity</th><th>events ref / gen</th>'
+            + "".join(f"<th>{_e(v.label)}</th>" for v in columns + defined) + "</tr>")
     return f'<table id="{table_id}">{head}{"".join(rows)}</table>'
 
 
@@ -256,8 +255,15 @@ def _oversampling_table(result: dict[str, Any]) -> str:
         "fully simulated events (flashgen.stats.oversampling).", "oversampling-table")
 
 
+def _details(values: list[Value], result: dict[str, Any], key: str) -> str:
+    """The details of ``values`` (those that have some) of one key, joined."""
+    return "; ".join(_e(v.details(result, key)) for v in values if v.details is not None)
+
+
 def _conditional_table(result: dict[str, Any]) -> str:
     checks = _checks_by(result)
+    judged = list(judged_values("quantity"))
+    efficiency = list(judged_values("efficiency"))
     rows = []
     for sname, s in result.get("slicings", {}).items():
         for k, label in enumerate(s["labels"]):
@@ -267,24 +273,21 @@ def _conditional_table(result: dict[str, Any]) -> str:
                 rows.append(
                     f'<tr><td class="name">{_e(label)}</td><td class="name">{_e(t)}</td>'
                     f'<td>{_num(m.get("n_ref"), ",.0f")} / {_num(m.get("n_gen"), ",.0f")}</td>'
-                    f'{_cell(checks, key, "ks_stat", m.get("ks_stat"))}'
-                    f'{_cell(checks, key, "w1_norm", m.get("w1_norm"))}'
-                    f'{_cell(checks, key, "chi2_ndf", m.get("chi2_ndf"))}<td>–</td></tr>')
+                    + "".join(_cell(checks, key, v.name, m.get(v.name), v.fmt) for v in judged)
+                    + "<td>–</td>" * len(efficiency) + "</tr>")
             if s["efficiency"]:
                 key = f"conditional/{sname}/{k}/efficiency"
                 m = result["metrics"].get(key, {})
-                detail = (f"{_num(m.get('eff_ref'), '.4f')} ± {_num(m.get('eff_ref_err'), '.2g')} vs "
-                          f"{_num(m.get('eff_gen'), '.4f')} ± {_num(m.get('eff_gen_err'), '.2g')}, "
-                          f"pull {_num(m.get('pull'), '.2f')}")
                 rows.append(
                     f'<tr><td class="name">{_e(label)}</td><td class="name">{_e(s["efficiency"])} '
                     f'fraction</td><td>{_num(m.get("n_ref"), ",.0f")} / {_num(m.get("n_gen"), ",.0f")}'
-                    f'</td><td colspan="3" class="name">{detail}</td>'
-                    f'{_cell(checks, key, "efficiency_diff", m.get("efficiency_diff"))}</tr>')
+                    f'</td><td colspan="{len(judged)}" class="name">{_details(efficiency, result, key)}</td>'
+                    + "".join(_cell(checks, key, v.name, m.get(v.name), v.fmt) for v in efficiency)
+                    + "</tr>")
     if not rows:
         return "<p>No condition variables in these tables.</p>"
     head = ('<tr><th class="name">slice</th><th class="name">quantity</th><th>events ref / gen</th>'
-            '<th>KS statistic</th><th>W1 / σ_ref</th><th>χ²/ndf</th><th>|Δ efficiency|</th></tr>')
+            + "".join(f"<th>{_e(v.label)}</th>" for v in judged + efficiency) + "</tr>")
     return f'<table id="conditional-table">{head}{"".join(rows)}</table>'
 
 

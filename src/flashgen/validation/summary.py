@@ -2,13 +2,16 @@
 
 - :func:`worst_feature`: the generated feature with the largest KS statistic, with its W1/σ and
   the status of its KS check; shown by ``flashgen run`` and the fidelity benchmarks.
-- :func:`distances`: the Fréchet and kernel distances with their truth-vs-truth floors, and
-  :func:`headline`: the one-line statement of the classifier AUC and those distances.
+- :func:`distances`: the whole-event distances of the metric registry (Fréchet, kernel) with
+  their truth-vs-truth floors, and :func:`headline`: the one-line statement of the classifier
+  AUC and those distances (each metric writes its own part: ``Metric.summary``).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .metric_registry import by_scope
 
 __all__ = ["distances", "headline", "worst_feature"]
 
@@ -36,38 +39,34 @@ def _floor(metrics: dict[str, Any], key: str, metric: str) -> tuple[float | None
 
 
 def distances(metrics: dict[str, Any]) -> dict[str, float | None]:
-    """FPD (N → ∞ extrapolation, with its fit error) and KPD (median, half the 16–84 % range of
-    its batches), each with its truth-vs-truth floor: mean and standard deviation of the same
-    metric over the reference-vs-reference comparisons at the same sample sizes."""
+    """Every whole-event distance of the registry that is in the summary (today the FPD: N → ∞
+    extrapolation, with its fit error, and the KPD: median, half the 16–84 % range of its
+    batches), each with its error and its truth-vs-truth floor: mean and standard deviation of
+    the same metric over the reference-vs-reference comparisons at the same sample sizes.
+
+    Returns:
+        ``{name, <error>, name_floor, name_floor_std}`` for each distance, e.g. ``fpd``,
+        ``fpd_err``, ``fpd_floor``, ``fpd_floor_std``.
+    """
     values = metrics.get("metrics", {})
-    fpd, kpd = values.get("global/frechet", {}), values.get("global/kpd", {})
-    fpd_floor, fpd_floor_std = _floor(metrics, "global/frechet", "fpd")
-    kpd_floor, kpd_floor_std = _floor(metrics, "global/kpd", "kpd")
-    return {"fpd": fpd.get("fpd"), "fpd_err": fpd.get("fpd_err"), "fpd_floor": fpd_floor,
-            "fpd_floor_std": fpd_floor_std, "kpd": kpd.get("kpd"), "kpd_spread": kpd.get("kpd_spread"),
-            "kpd_floor": kpd_floor, "kpd_floor_std": kpd_floor_std}
-
-
-def _pm(value: float | None, err: float | None, fmt: str) -> str:
-    if value is None or value != value:
-        return "n/a"
-    return f"{value:{fmt}}" + (f" ± {err:{fmt}}" if err is not None and err == err else "")
+    out: dict[str, float | None] = {}
+    for metric in by_scope("global"):
+        if metric.summary is None:
+            continue
+        v = metric.values[0]
+        found = values.get(metric.result_key, {})
+        floor, floor_std = _floor(metrics, metric.result_key, v.name)
+        out[v.name] = found.get(v.name)
+        if v.error is not None:
+            out[v.error] = found.get(v.error)
+        out.update({f"{v.name}_floor": floor, f"{v.name}_floor_std": floor_std})
+    return out
 
 
 def headline(metrics: dict[str, Any]) -> str:
     """``classifier AUC 0.561 ± 0.013 (5 trainings: spread 0.004); FPD ... (floor ...); KPD ...
-    (floor ...)``: what the field reports, each distance next to its floor."""
-    parts = []
-    clf = metrics.get("classifier")
-    if clf:
-        runs = clf.get("repeats", 1)
-        spread = f" ({runs} trainings: spread {clf.get('auc_spread', 0.0):.3f})" if runs > 1 else ""
-        parts.append(f"classifier AUC {clf['auc']:.3f} ± {clf['auc_err']:.3f}{spread}")
-    d = distances(metrics)
-    if d["fpd"] is not None:
-        parts.append(f"FPD {_pm(d['fpd'], d['fpd_err'], '.4f')} "
-                     f"(truth-vs-truth floor {_pm(d['fpd_floor'], d['fpd_floor_std'], '.4f')})")
-    if d["kpd"] is not None:
-        parts.append(f"KPD {_pm(d['kpd'], d['kpd_spread'], '.2e')} "
-                     f"(floor {_pm(d['kpd_floor'], d['kpd_floor_std'], '.2e')})")
-    return "; ".join(parts)
+    (floor ...)``: what the field reports, each distance next to its floor (every metric of the
+    registry with a ``summary``, the classifier first)."""
+    parts = [metric.summary(metrics) for scope in ("classifier", "global")
+             for metric in by_scope(scope) if metric.summary is not None]
+    return "; ".join(p for p in parts if p)

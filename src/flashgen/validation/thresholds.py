@@ -1,8 +1,9 @@
-"""Pass/fail thresholds of the validation metrics, all in one place, and how a metric is judged.
+"""How a validation metric is judged: its tolerance, its statistical resolution and the verdict.
 
 Each checked metric is "larger is worse" and is judged against two numbers:
 
-- its **tolerance** (the table below): how large a difference we accept from a generator;
+- its **tolerance** (declared with the metric in :mod:`.metric_defs`, collected in
+  :data:`~.metric_registry.THRESHOLDS`): how large a difference we accept from a generator;
 - its **statistical resolution** (``noise``): the largest value a *perfect* generator would
   plausibly score at these sample sizes, from the metric's values over reference-vs-reference
   comparisons (bootstrap resamples of the reference with the two sample sizes):
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NOISE_MEAN_FACTOR", "NOISE_SIGMAS", "STATUSES", "THRESHOLDS", "Threshold", "judge", "noise_level"]
+__all__ = ["NOISE_MEAN_FACTOR", "NOISE_SIGMAS", "STATUSES", "Threshold", "judge", "noise_level"]
 
 
 @dataclass(frozen=True)
@@ -50,34 +51,6 @@ class Threshold:
     limit: float
     description: str
 
-
-THRESHOLDS: dict[str, Threshold] = {t.metric: t for t in [
-    Threshold("ks_stat", 0.025,
-              "largest distance between the two empirical CDFs (Kolmogorov-Smirnov statistic)"),
-    Threshold("w1_norm", 0.05,
-              "1D Wasserstein distance divided by the reference's standard deviation "
-              "(0.05 = a shift of 5 % of the width)"),
-    Threshold("chi2_ndf", 2.0,
-              "histogram χ²/ndf with both samples' statistical errors (about 1 for a perfect "
-              "generator; a significance, grows with sample size for a fixed difference)"),
-    Threshold("finite_diff", 0.02,
-              "absolute difference of the fraction of events where the quantity is defined "
-              "(not NaN)"),
-    Threshold("efficiency_diff", 0.02,
-              "absolute difference of an efficiency (e.g. detected fraction) in one slice"),
-    Threshold("corr_frobenius", 0.25,
-              "Frobenius norm of the difference of the feature correlation matrices"),
-    Threshold("corr_max_abs", 0.05,
-              "largest absolute difference between two entries of the correlation matrices"),
-    Threshold("fpd", 0.01,
-              "Fréchet distance of the features mapped to normal scores by the reference's CDF, "
-              "extrapolated to infinite samples (a mean shift of 0.1 std in one feature gives "
-              "0.01)"),
-    Threshold("auc", 0.55,
-              "ROC AUC of a classifier trained to tell generated from reference events on "
-              "held-out events (0.5 = indistinguishable)"),
-]}
-"""Tolerances by metric name."""
 
 NOISE_SIGMAS = 4.0
 """Beyond the statistical resolution: above ``null mean + NOISE_SIGMAS * null std`` ..."""

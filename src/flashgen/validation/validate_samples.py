@@ -25,9 +25,10 @@ from .compare import Plan, Quantity, build_checks, compare, inherited_noise_fact
 from .conditions import applicable_slicings, resolve_slicing
 from .metrics import correlation_matrix, gaussianize
 from ..sources.observables import OBSERVABLES, applicable_observables
-from .thresholds import NOISE_MEAN_FACTOR, NOISE_SIGMAS, STATUSES, THRESHOLDS, judge, noise_level
+from .metric_registry import THRESHOLDS, registered, value
+from .thresholds import NOISE_MEAN_FACTOR, NOISE_SIGMAS, STATUSES, judge, noise_level
 
-__all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "prepare", "validate"]
+__all__ = ["CLASSIFIER_MAX_EVENTS", "Comparison", "ValidationSettings", "prepare", "validate"]
 
 MEMBER = "member"
 EVENT, COPY = "event", "copy"
@@ -42,6 +43,52 @@ MAX_REPEATS = 1000
 
 CLASSIFIER_MAX_EVENTS = 200_000
 """Events per sample given to the classifier test at most (a seeded subsample above)."""
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """How :func:`validate` compares two tables (checked on construction).
+
+    Attributes:
+        features: compare only these columns (and the observables computable from them);
+            ``None``: every column common to both tables except ``member``, ``event``, ``copy``.
+        max_events: use at most this many events of each table (seeded subsample); ``None``: all.
+        seed: seed of every random choice, in [0, 2**63); the same seed gives the same numbers.
+        repeats: reference-vs-reference bootstrap comparisons that estimate what a perfect
+            generator scores (the statistical resolution of each metric), 2 to ``MAX_REPEATS``.
+        classifier: run the classifier two-sample test.
+        classifier_repeats: trainings of the classifier (independent seeds): the AUC is their
+            mean, reported with their spread; at least 1.
+        kpd_batch_size: events per sample and batch of the kernel distance, at least 2 (jetnet:
+            5,000; the cost grows with its square, in every reference-vs-reference comparison).
+    """
+
+    features: tuple[str, ...] | None = None
+    max_events: int | None = None
+    seed: int = 0
+    repeats: int = 10
+    classifier: bool = True
+    classifier_repeats: int = 5
+    kpd_batch_size: int = 1_000
+
+    def __post_init__(self) -> None:
+        if self.features is not None:
+            if isinstance(self.features, str):
+                raise FlashgenError(f"features must be a sequence of column names, got the string "
+                                    f"'{self.features}'")
+            object.__setattr__(self, "features", tuple(self.features))
+        if self.max_events is not None and self.max_events < 1:
+            raise FlashgenError(f"max_events must be positive, got {self.max_events}")
+        if not 0 <= self.seed < 2**63:
+            raise FlashgenError(f"seed must be a non-negative integer below 2**63, got {self.seed}")
+        if not 2 <= self.repeats <= MAX_REPEATS:
+            raise FlashgenError(f"repeats must be between 2 and {MAX_REPEATS:,} to estimate the "
+                                f"noise, got {self.repeats:,}")
+        if self.classifier_repeats < 1:
+            raise FlashgenError(f"classifier_repeats must be at least 1, got "
+                                f"{self.classifier_repeats:,}")
+        if self.kpd_batch_size < 2:
+            raise FlashgenError(f"kpd_batch_size must be at least 2, got {self.kpd_batch_size:,}")
 
 
 @dataclass
@@ -223,11 +270,8 @@ def _sample_info(table: EventTable, used: int) -> dict[str, Any]:
 
 
 def validate(reference: EventTable, generated: EventTable,
-             out_dir: str | os.PathLike[str] | None = None, *,
-             features: Sequence[str] | None = None, max_events: int | None = None,
-             seed: int = 0, quiet: bool = False, repeats: int = 10,
-             classifier: bool = True, classifier_repeats: int = 5,
-             kpd_batch_size: int = 1_000) -> dict[str, Any]:
+             out_dir: str | os.PathLike[str] | None = None,
+             settings: ValidationSettings | None = None, *, quiet: bool = False) -> dict[str, Any]:
     """Compare ``generated`` with ``reference``; optionally write a report to ``out_dir``.
 
     Arguments:
@@ -235,35 +279,23 @@ def validate(reference: EventTable, generated: EventTable,
             ``member``, ``event`` and ``copy``; a generated ``member`` column draws ensemble
             bands, an ``event`` column of an oversampled sample folds its copies in the χ²).
         out_dir: folder for ``report.html``, ``metrics.json`` and PNGs (``None``: no files).
-        features: compare only these columns (and the observables computable from them).
-        max_events: use at most this many events of each table (seeded subsample).
-        seed: seed of every random choice; the same seed gives the same numbers.
+        settings: what to compare and how (:class:`ValidationSettings`; ``None``: its defaults).
         quiet: no progress bar.
-        repeats: reference-vs-reference bootstrap comparisons that estimate what a perfect
-            generator scores (the statistical resolution of each metric).
-        classifier: run the classifier two-sample test.
-        classifier_repeats: trainings of the classifier (independent seeds): the AUC is their
-            mean, reported with their spread.
-        kpd_batch_size: events per sample and batch of the kernel distance (jetnet: 5,000;
-            the cost grows with its square, in every reference-vs-reference comparison).
 
     Returns:
         The metrics, JSON-ready (the content of ``metrics.json``).
     """
     from .. import __version__
 
+    cfg = settings if settings is not None else ValidationSettings()
+    features, max_events, seed, repeats = cfg.features, cfg.max_events, cfg.seed, cfg.repeats
     if out_dir is not None:
         check_output_path(out_dir, directory=True)
-    if not 2 <= repeats <= MAX_REPEATS:
-        raise FlashgenError(f"repeats must be between 2 and {MAX_REPEATS:,} to estimate the noise, "
-                            f"got {repeats:,}")
-    if classifier and classifier_repeats < 1:
-        raise FlashgenError(f"classifier_repeats must be at least 1, got {classifier_repeats:,}")
     seeds = np.random.SeedSequence(seed).generate_state(4)
     n_stages = 3 + repeats + (out_dir is not None)
     with _stages(n_stages, quiet) as bar:
         comp = prepare(reference, generated, features=features, max_events=max_events,
-                       seed=int(seeds[0]), kpd_batch_size=kpd_batch_size)
+                       seed=int(seeds[0]), kpd_batch_size=cfg.kpd_batch_size)
         plan = comp.plan
         n_ref, n_gen = len(next(iter(comp.ref.values()))), len(next(iter(comp.gen.values())))
         n_noise = n_gen
@@ -283,7 +315,7 @@ def validate(reference: EventTable, generated: EventTable,
         inherited = {f"{w['kind']}/{name}": inherited_noise_factor(n_ref, n_noise, w["n_eff"])
                      for name, w in (worth or {}).items()}
         checks = build_checks(results, null, inherited)
-        clf = _classifier(comp, int(seeds[3]), classifier_repeats) if classifier else None
+        clf = _classifier(comp, int(seeds[3]), cfg.classifier_repeats) if cfg.classifier else None
         _step(bar, "classifier")
 
         counts = {s: sum(c.status == s for c in checks) for s in STATUSES}
@@ -307,7 +339,7 @@ def validate(reference: EventTable, generated: EventTable,
             "resolution": {k: {mname: dict(zip(("mean", "std", "noise"), noise_level(v), strict=True))
                                for mname, v in d.items()} for k, d in null.items()},
             "thresholds": {k: {"limit": t.limit, "description": t.description}
-                           for k, t in THRESHOLDS.items()},
+                           for k, t in _thresholds().items()},
         }
         if worth is not None:
             out["worth"] = worth
@@ -322,10 +354,10 @@ def validate(reference: EventTable, generated: EventTable,
         if clf is not None:
             out["classifier"] = clf
             noise = 0.5 + NOISE_SIGMAS * clf["null_std"]
+            limit = value("auc").limit  # its noise is analytic: the AUC's exact null distribution
             check = {"key": "global/classifier", "metric": "auc", "value": clf["auc"],
-                     "limit": THRESHOLDS["auc"].limit, "null_mean": 0.5,
-                     "null_std": clf["null_std"], "noise": noise,
-                     "status": judge(clf["auc"], THRESHOLDS["auc"].limit, noise)}
+                     "limit": limit, "null_mean": 0.5, "null_std": clf["null_std"], "noise": noise,
+                     "status": judge(clf["auc"], limit, noise)}
             counts[check["status"]] += 1
             if check["status"] == "unavailable":
                 unavailable["global/classifier"] = "classifier AUC not computed (NaN)"
@@ -348,6 +380,12 @@ def validate(reference: EventTable, generated: EventTable,
             write_report(out_dir, out, comp)
             _step(bar, "report")
     return out
+
+
+def _thresholds() -> dict[str, Any]:
+    """The tolerances of the registered metrics (:data:`~.metric_registry.THRESHOLDS`)."""
+    registered()
+    return THRESHOLDS
 
 
 def _oversampling(comp: Comparison) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ...models.efficiency import EfficiencyConfig
+from ...models.flow import FlowConfig
 from ..registry import Observable, Preset, Slicing
 from .schema import FEATURES, GEN_JETS, GEN_MUONS, JETS, SELECTED
 from .physics import MUON_MASS
@@ -248,8 +250,8 @@ PRESET = Preset(
     selection=("mll", "ptll", "met", "iso0", "njet15", "nvtx", "mu0_response", "jet1_response"),
     train={"flow": {"steps": 6000, "batch_size": 512},
            "efficiency": {"steps": 4000, "batch_size": 1024}},
-    hparams={"flow": {"transforms": 6, "hidden": (128, 128), "bins": 8},
-             "efficiency": {"hidden": (128, 128, 128), "lr": 3e-3}},
+    hparams={"flow": FlowConfig(transforms=6, hidden=(128, 128), bins=8),
+             "efficiency": EfficiencyConfig(hidden=(128, 128, 128), lr=3e-3)},
 )
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...models.flow import FlowConfig
+from ...models.gan import GANConfig
 from ..registry import Preset
 
 __all__ = ["GAN_HPARAMS", "GAN_SELECTION", "PAPER", "REDUCED", "REDUCED_PRESET", "gan_steps", "gan_train"]
@@ -32,12 +34,12 @@ __all__ = ["GAN_HPARAMS", "GAN_SELECTION", "PAPER", "REDUCED", "REDUCED_PRESET",
 PAPER = "the GAN of Hashemi et al., arXiv:1901.05282"
 """The paper whose model the ``gan`` entries build."""
 
-GAN_HPARAMS: dict[str, Any] = {
-    "generator_hidden": (64, 128, 256, 512, 256, 128),
-    "discriminator_hidden": (128, 128, 256, 256, 128, 64, 32, 16, 8),
-    "optimizer": "adadelta", "lr": 1.0,
-}
-"""Constructor arguments of the paper's GAN (latent size = number of features, the default)."""
+GAN_HPARAMS = GANConfig(
+    generator_hidden=(64, 128, 256, 512, 256, 128),
+    discriminator_hidden=(128, 128, 256, 256, 128, 64, 32, 16, 8),
+    optimizer="adadelta", lr=1.0,
+)
+"""Settings of the paper's GAN (latent size = number of features, the default)."""
 
 PAPER_REGRESSION = (("mll", 1e-4, 1e-4),)
 """``(quantity, c1, c2)`` of the paper's Eq. (2), in GeV^-2 (not standardised)."""
@@ -80,7 +82,7 @@ REDUCED_PRESET = Preset(
     regression=PAPER_REGRESSION,
     regression_standardised=False,
     train={"flow": {"steps": 3000, "batch_size": 512}, "gan": gan_train(40_000)},
-    hparams={"flow": {"transforms": 6, "hidden": (64, 64), "bins": 8}, "gan": GAN_HPARAMS},
+    hparams={"flow": FlowConfig(transforms=6, hidden=(64, 64), bins=8), "gan": GAN_HPARAMS},
     papers={"gan": f"{PAPER} (reduced model, 7 features)"},
 )
 """The Z→μμ paper's reduced dataset: the two muon four-momenta (7 features after the rotation)."""

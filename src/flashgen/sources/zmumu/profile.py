@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from ...models.flow import FlowConfig
 from ..registry import Observable, Preset, Profile, Slicing, register_profile
 from . import quantities as q
 from . import flash, paper
 from .schema import FEATURES, JETS, shard_columns
 from .nanoaod_mapping import nanoaod
 from .preprocessing import feature_steps
+from .reference_job import JOB
 
 __all__ = ["PROFILE"]
 
@@ -55,7 +57,7 @@ PRESET = Preset(
     train={"flow": {"steps": 5000, "batch_size": 512},
            "gan": paper.gan_train(100_000),
            "wgan-gp": {"steps": 10000, "batch_size": 512}},
-    hparams={"flow": {"transforms": 8, "hidden": (64, 64), "bins": 8},
+    hparams={"flow": FlowConfig(transforms=8, hidden=(64, 64), bins=8),
              "gan": paper.GAN_HPARAMS},
     papers={"gan": f"{paper.PAPER} (full model, 17 features)"},
 )
@@ -78,4 +80,5 @@ PROFILE = register_profile(Profile(
     align=q.align_frames,
     cli=_cli,
     nanoaod=nanoaod,
+    job=JOB,
 ))
