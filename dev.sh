@@ -2,6 +2,7 @@
 # flashgen developer entry point.
 #   ./dev.sh demo [flashgen run options]   install, then run the main job on built-in defaults
 #   ./dev.sh test [pytest options]         install, then run the test suite (what CI runs)
+#   ./dev.sh lint                          install, then ruff (what CI runs before the tests)
 #   ./dev.sh install                       only create/refresh the virtual environment
 # The environment lives in .venv (override with FLASHGEN_VENV). torch is pinned to the CPU build
 # 2.13.0 here; pyproject.toml accepts a range so other machines can bring their own build.
@@ -37,10 +38,14 @@ case "$cmd" in
         ;;
     test)
         install
-        exec "$VENV/bin/python" -m pytest -q -n 2 -m "not slow and not gpu" "$@"
+        exec "$VENV/bin/python" -m pytest -q -n 2 -m "not slow and not gpu" --durations=15 "$@"
+        ;;
+    lint)
+        install
+        exec "$VENV/bin/ruff" check src tests benchmarks tools
         ;;
     *)
-        sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

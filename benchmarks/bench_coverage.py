@@ -29,7 +29,7 @@ from pathlib import Path
 
 from flashgen.sources.toys import CamelBack
 from flashgen.sources.electron import ElectronResponse
-from flashgen.studies.coverage import coverage_study
+from flashgen.studies.coverage import CoverageDesign, coverage_study
 from flashgen.studies.trainers import EmpiricalTrainer, FlashgenTrainer, KDETrainer
 from flashgen.training import TrainSettings
 
@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             payload["cases"][key] = old[key]
             continue
         t0 = time.perf_counter()
-        result = coverage_study(TRUTHS[case["truth"]], _trainer(case), name=key, n_train=case["n_train"],
-                                members=case["members"], n_gen=case["n_gen"], bins=case["bins"],
-                                repeats=case["repeats"], seed=args.seed, workers=args.workers)
+        result = coverage_study(TRUTHS[case["truth"]], _trainer(case), CoverageDesign(
+            n_train=case["n_train"], members=case["members"], n_gen=case["n_gen"], bins=case["bins"],
+            repeats=case["repeats"], seed=args.seed), name=key, workers=args.workers)
         payload["cases"][key] = {**result.summary(), "truth": case["truth"], "generator": case["generator"],
                                  "fractions": result.fractions.tolist(), "holdout": result.holdout.tolist()}
         s = payload["cases"][key]

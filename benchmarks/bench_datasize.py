@@ -251,10 +251,11 @@ def markdown(result: dict[str, Any]) -> str:
 def _reference(args: argparse.Namespace) -> str:
     if args.reference:
         return args.reference
+    from flashgen.executor import Workers
     from flashgen.sources.zmumu import simulate_zmumu
 
     folder = Path(args.cache) / f"zmumu-{args.events}-s{args.ref_seed}"
-    simulate_zmumu(args.events, args.ref_seed, folder, workers=args.workers)  # finished: kept
+    simulate_zmumu(args.events, args.ref_seed, folder, workers=Workers(args.workers))  # finished: kept
     return str(folder)
 
 

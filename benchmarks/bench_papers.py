@@ -266,6 +266,7 @@ def run_section(paper: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _zmumu_references(args: argparse.Namespace) -> tuple[str, str]:
+    from flashgen.executor import Workers
     from flashgen.sources.zmumu import simulate_zmumu
 
     paths = {"train": args.zmumu_train, "test": args.zmumu_test}
@@ -273,7 +274,7 @@ def _zmumu_references(args: argparse.Namespace) -> tuple[str, str]:
         if paths[name]:
             continue
         folder = Path(args.cache) / f"zmumu-{name}-{events}-s{seed}"
-        simulate_zmumu(events, seed, folder, workers=args.workers)  # a finished folder is kept
+        simulate_zmumu(events, seed, folder, workers=Workers(args.workers))  # a finished folder is kept
         paths[name] = str(folder)
     return paths["train"], paths["test"]
 

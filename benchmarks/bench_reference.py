@@ -31,7 +31,8 @@ import numpy as np
 
 from common import command_line, write_results
 from flashgen.data import read_table
-from flashgen.sources.zmumu import simulate_zmumu
+from flashgen.executor import Workers
+from flashgen.sources.zmumu import ZmumuOptions, simulate_zmumu
 from flashgen.sources.zmumu.production import DEFAULT_LIBRARY_EVENTS, DEFAULT_SHARD_SIZE
 
 SEED = 2024
@@ -69,8 +70,8 @@ def run_one(n_events: int, pileup: float, workers: int) -> dict[str, Any]:
     """One end-to-end run in a fresh folder; returns its summary with load averages."""
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-zmumu-") as tmp:
-        summary = simulate_zmumu(n_events, SEED, Path(tmp) / "dy", pileup=pileup, workers=workers,
-                                 quiet=True)
+        summary = simulate_zmumu(n_events, SEED, Path(tmp) / "dy", options=ZmumuOptions(pileup=pileup),
+                                 workers=Workers(workers), quiet=True)
         load_after = os.getloadavg()
         table = read_table(Path(tmp) / "dy", columns=["jet1_pt", "njet", "rho"])
     shards_seconds = summary["seconds"] - summary["library_seconds"]

@@ -51,10 +51,11 @@ def simulate(n_events: int, workers: int, folder: str) -> dict[str, Any]:
     import os
 
     from flashgen.speed import peak_rss_mb
-    from flashgen.sources.zmumu import simulate_zmumu
+    from flashgen.executor import Workers
+    from flashgen.sources.zmumu import ZmumuOptions, simulate_zmumu
 
     load = os.getloadavg()[0]
-    r = simulate_zmumu(n_events, SEED, folder, pileup=20.0, workers=workers, quiet=True)
+    r = simulate_zmumu(n_events, SEED, folder, options=ZmumuOptions(pileup=20.0), workers=Workers(workers), quiet=True)
     shards = r["seconds"] - r["library_seconds"]
     return {"workers": workers, "events_generated": r["events_generated"],
             "events_selected": r["events_selected"], "seconds": r["seconds"],

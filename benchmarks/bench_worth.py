@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --render: recompute every summary from the stored member histograms")
     args = p.parse_args(argv)
     from flashgen.speed import machine_info
-    from flashgen.studies.calibration import calibration_study
+    from flashgen.studies.calibration import CalibrationDesign, calibration_study
 
     path = args.out_dir / "worth.json"
     if args.render:
@@ -157,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         if only and key not in only:
             continue
         t0 = time.perf_counter()
-        result = calibration_study(_truth(case["truth"]), _trainer(case), name=key, n_train=case["n_train"],
-                                   members=case["members"], n_gen=case["n_gen"], bins=BINS,
-                                   repeats=case["repeats"], seed=args.seed, workers=args.workers)
+        result = calibration_study(_truth(case["truth"]), _trainer(case), CalibrationDesign(
+            n_train=case["n_train"], members=case["members"], n_gen=case["n_gen"], bins=BINS,
+            repeats=case["repeats"], seed=args.seed), name=key, workers=args.workers)
         payload["cases"][key] = {**case, "by_bins": [result.summary(k) for k in BINS],
                                  "fractions": {k: v.tolist() for k, v in result.fractions.items()},
                                  "single": {k: v.tolist() for k, v in result.single.items()}}

@@ -15,15 +15,42 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import FlashgenError
 from .progress import progress
 
-__all__ = ["Executor", "one_torch_thread", "run_tasks"]
+__all__ = ["Executor", "Workers", "one_torch_thread", "run_tasks"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Workers:
+    """What runs the tasks of a fan-out.
+
+    Arguments:
+        count: local worker processes (a Dask ``LocalCluster``, one torch thread each); 1 runs
+            the tasks in this process.
+        scheduler: address of a running Dask scheduler (``tcp://host:8786``) whose workers run
+            the tasks instead; they must see the job's input and output paths.
+
+    Tasks run with one torch thread wherever they run, so results do not depend on either.
+    """
+
+    count: int = 1
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
+            raise FlashgenError(f"the number of workers must be a positive integer, got {self.count!r}")
+
+    @property
+    def parallel(self) -> bool:
+        """Whether the tasks leave this process."""
+        return self.count > 1 or self.scheduler is not None
 
 
 @contextmanager

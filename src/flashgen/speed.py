@@ -256,11 +256,11 @@ def quick_model(kind: str, workdir: str | os.PathLike[str], *, seed: int = 0,
     that of a fully trained model of the same size (its accuracy is not). Returns the model file.
     """
     from .data import read_table
-    from .sources.zmumu import simulate_zmumu
+    from .sources.zmumu import ZmumuOptions, simulate_zmumu
     from .training import TrainSettings, train
 
     folder = Path(workdir)
-    simulate_zmumu(events, seed, folder / "zmumu", pileup=0.0, workers=1, quiet=quiet)
+    simulate_zmumu(events, seed, folder / "zmumu", options=ZmumuOptions(pileup=0.0), quiet=quiet)
     model = train(read_table(folder / "zmumu"), kind, preset="zmumu", settings=TrainSettings(
         steps=steps, snapshot_every=steps, seed=seed, device=device, quiet=quiet))
     return model.save(folder / f"quick-{kind}.pt")

@@ -24,7 +24,8 @@ from scipy import special
 from flashgen.cli.main import main
 from flashgen.data import EventTable, read_table
 from flashgen.errors import FlashgenError
-from flashgen.sources.zmumu import ZMUMU_COLUMNS, simulate_zmumu
+from flashgen.executor import Workers
+from flashgen.sources.zmumu import ZMUMU_COLUMNS, ZmumuOptions, simulate_zmumu
 from flashgen.sources.zmumu.schema import GEN_LEVEL_COLUMNS
 from flashgen.sources.zmumu.analysis import analyse
 from flashgen.sources.zmumu.detector import reconstruct
@@ -44,6 +45,11 @@ PU_RUN: dict[str, Any] = {"n_events": 400, "seed": 11, "pileup": 20.0, "shard_si
 NOPU_RUN: dict[str, Any] = {"n_events": 400, "seed": 12, "pileup": 0.0, "shard_size": 200}
 
 
+def sim(out, n_events: int, seed: int, workers: int = 1, quiet: bool = True, **options):  # type: ignore[no-untyped-def]
+    """``simulate_zmumu`` with the options as keywords (the tests' runs are dicts)."""
+    return simulate_zmumu(n_events, seed, out, options=ZmumuOptions(**options), workers=Workers(workers), quiet=quiet)
+
+
 def _cli_args(run: dict[str, Any], out: Path) -> list[str]:
     args = ["simulate", "zmumu", "--events", str(run["n_events"]), "--seed", str(run["seed"]),
             "--pileup", str(run["pileup"]), "--shard-size", str(run["shard_size"]), "--out", str(out)]
@@ -55,13 +61,13 @@ def _cli_args(run: dict[str, Any], out: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def pu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("zmumu") / "pu20"
-    return out, simulate_zmumu(out=out, quiet=True, **PU_RUN)
+    return out, sim(out, **PU_RUN)
 
 
 @pytest.fixture(scope="module")
 def nopu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("zmumu") / "pu0"
-    return out, simulate_zmumu(out=out, quiet=True, **NOPU_RUN)
+    return out, sim(out, **NOPU_RUN)
 
 
 def _assert_same_dataset(a: Path, b: Path) -> None:
@@ -229,7 +235,7 @@ def test_kill_and_resume_gives_identical_dataset(pu_run: tuple[Path, dict[str, A
 def test_complete_run_is_not_redone(pu_run: tuple[Path, dict[str, Any]]) -> None:
     out, first = pu_run
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("shard-*.parquet")}
-    again = simulate_zmumu(out=out, quiet=True, **PU_RUN)
+    again = sim(out, **PU_RUN)
     assert again["shards_written"] == 0
     assert again["events_selected"] == first["events_selected"]
     assert {p: p.stat().st_mtime_ns for p in out.glob("shard-*.parquet")} == stamps
@@ -238,7 +244,7 @@ def test_complete_run_is_not_redone(pu_run: tuple[Path, dict[str, Any]]) -> None
 def test_two_workers_give_the_same_dataset(nopu_run: tuple[Path, dict[str, Any]],
                                            tmp_path: Path) -> None:
     out = tmp_path / "parallel"
-    summary = simulate_zmumu(out=out, workers=2, quiet=True, **NOPU_RUN)
+    summary = sim(out, workers=2, **NOPU_RUN)
     assert summary["shards_written"] == 2
     _assert_same_dataset(out, nopu_run[0])
     assert not (out / "_pileup").exists()  # no minimum-bias PYTHIA without pileup
@@ -252,7 +258,7 @@ def test_resume_with_other_parameters_is_refused(pu_run: tuple[Path, dict[str, A
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = pu_run
     with pytest.raises(FlashgenError, match="seed=11"):
-        simulate_zmumu(out=out, quiet=True, **{**PU_RUN, "seed": 12})
+        sim(out, **{**PU_RUN, "seed": 12})
     assert main(_cli_args({**PU_RUN, "pileup": 10}, out)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("flashgen: error: ") and "pileup=20.0" in err

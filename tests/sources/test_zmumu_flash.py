@@ -13,7 +13,8 @@ import torch
 from flashgen.cli.main import main
 from flashgen.data import read_table
 from flashgen.errors import FlashgenError
-from flashgen.sources.zmumu import simulate_zmumu
+from flashgen.executor import Workers
+from flashgen.sources.zmumu import ZmumuOptions, simulate_zmumu
 from flashgen.sources.zmumu.schema import GEN_LEVEL_COLUMNS, GEN_ONLY_COLUMNS, ZMUMU_COLUMNS
 from flashgen.sources.zmumu.flash import PRESET, flash_summary, gen_mll, mu_response
 from flashgen.transforms import AbsoluteValue, MatchedObjects, Pipeline, Residual
@@ -31,13 +32,18 @@ def assert_user_error(capsys: Any, *argv: object, match: str) -> None:
 RUN: dict[str, Any] = {"n_events": 300, "seed": 21, "pileup": 0.0, "shard_size": 150}
 
 
+
+def sim(out, n_events: int, seed: int, workers: int = 1, quiet: bool = True, **options):  # type: ignore[no-untyped-def]
+    """``simulate_zmumu`` with the options as keywords (the tests' runs are dicts)."""
+    return simulate_zmumu(n_events, seed, out, options=ZmumuOptions(**options), workers=Workers(workers), quiet=quiet)
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The same 300 generated events three ways: selected only, all kept, generator level."""
     root = tmp_path_factory.mktemp("flash")
-    simulate_zmumu(out=root / "sel", quiet=True, **RUN)
-    simulate_zmumu(out=root / "all", quiet=True, keep_unselected=True, **RUN)
-    simulate_zmumu(out=root / "gen", quiet=True, level="gen", **{**RUN, "pileup": 20.0})
+    sim(root / "sel", **RUN)
+    sim(root / "all", keep_unselected=True, **RUN)
+    sim(root / "gen", level="gen", **{**RUN, "pileup": 20.0})
     return {k: root / k for k in ("sel", "all", "gen")}
 
 
@@ -91,9 +97,9 @@ def test_flash_summary_of_the_reference(runs) -> None:
 
 def test_level_and_selection_options_are_checked(tmp_path, capsys) -> None:
     with pytest.raises(FlashgenError, match="level"):
-        simulate_zmumu(10, 0, tmp_path / "a", level="detector")
+        sim(tmp_path / "a", 10, 0, level="detector")
     with pytest.raises(FlashgenError, match="keep-unselected"):
-        simulate_zmumu(10, 0, tmp_path / "b", level="gen", keep_unselected=True)
+        sim(tmp_path / "b", 10, 0, level="gen", keep_unselected=True)
     assert_user_error(capsys, "simulate", "zmumu", "--level", "gen", "--keep-unselected",
                       "--out", tmp_path / "c", match="keep-unselected")
     assert_user_error(capsys, "simulate", "zmumu", "--level", "gen", "--format", "nanoaod",

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from flashgen.data import EventTable, read_table
-from flashgen.sources.zmumu import simulate_zmumu
+from flashgen.sources.zmumu import ZmumuOptions, simulate_zmumu
 from flashgen.sources.zmumu.quantities import rotate_to_mu1_frame
 from flashgen.validation import ValidationSettings, validate
 
@@ -26,8 +26,8 @@ MUON = ["mu0_px", "mu0_py", "mu0_pz", "mu0_e", "mu1_px", "mu1_pz", "mu1_e"]
 def halves(tmp_path_factory: pytest.TempPathFactory) -> tuple[EventTable, EventTable]:
     """Two independent samples of one simulation (different shards, one pileup library)."""
     out: Path = tmp_path_factory.mktemp("truth") / "dy"
-    simulate_zmumu(n_events=3_200, seed=3, pileup=20.0, shard_size=200, library_events=300,
-                   out=out, quiet=True)
+    simulate_zmumu(3_200, 3, out, options=ZmumuOptions(pileup=20.0, shard_size=200, library_events=300),
+                   quiet=True)
     table = read_table(out)
     half = len(table) // 2
     reference = table.take(np.arange(half))

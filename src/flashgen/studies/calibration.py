@@ -141,15 +141,11 @@ class CalibrationResult:
                 "train_seconds": self.seconds, **self.meta}
 
 
-def calibration_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_train: int = 100,
-                      members: int = 10, copies: int = 2, n_gen: int = 10_000,
-                      bins: tuple[int, ...] = (10, 20, 50), repeats: int = 20, seed: int = 0,
-                      workers: int = 1) -> CalibrationResult:
-    """Train ensembles (and a single model) on ``repeats`` independent training samples.
+@dataclass(frozen=True)
+class CalibrationDesign:
+    """The repetitions of a calibration study.
 
     Arguments:
-        truth: a density with exact probability integral transform.
-        trainer: generator per member (:mod:`flashgen.studies.trainers`).
         n_train: training events per repetition.
         members: ensemble members ``M`` (``M / copies`` bootstrap resamples).
         copies: members per resample (>= 2: they give the optimisation noise).
@@ -157,8 +153,30 @@ def calibration_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_
         bins: numbers of equal-probability bins to histogram.
         repeats: independent training samples (>= 2).
         seed: master seed.
+    """
+
+    n_train: int = 100
+    members: int = 10
+    copies: int = 2
+    n_gen: int = 10_000
+    bins: tuple[int, ...] = (10, 20, 50)
+    repeats: int = 20
+    seed: int = 0
+
+
+def calibration_study(truth: ToyDensity, trainer: Trainer, design: CalibrationDesign = CalibrationDesign(), *,
+                      name: str = "", workers: int = 1) -> CalibrationResult:
+    """Train ensembles (and a single model) on ``design.repeats`` independent training samples.
+
+    Arguments:
+        truth: a density with exact probability integral transform.
+        trainer: generator per member (:mod:`flashgen.studies.trainers`).
+        design: sizes, bins, repetitions and seed (:class:`CalibrationDesign`).
+        name: label of the progress bar.
         workers: processes (one torch thread each).
     """
+    n_train, members, copies, n_gen = design.n_train, design.members, design.copies, design.n_gen
+    bins, repeats, seed = design.bins, design.repeats, design.seed
     if copies < 2 or members < 2 * copies or repeats < 2 or n_train < 2:
         raise FlashgenError("need copies >= 2, members >= 2 * copies, repeats >= 2 and n_train >= 2")
     tasks = [_Task(truth, trainer, n_train, n_gen * (members if m == SINGLE else 1), tuple(bins), seed,

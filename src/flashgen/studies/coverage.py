@@ -172,16 +172,11 @@ class CoverageResult:
         return out
 
 
-def coverage_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_train: int = 1000,
-                   members: int = 10, n_gen: int = 100_000, bins: int = 20, repeats: int = 10,
-                   n_holdout: int = 1_000_000, seed: int = 0, workers: int = 1) -> CoverageResult:
-    """Train bootstrap ensembles on independent training samples and histogram their members.
+@dataclass(frozen=True)
+class CoverageDesign:
+    """The repetitions of a coverage study.
 
     Arguments:
-        truth: a density with exact probability integral transform (a toy, or
-            :class:`~flashgen.sources.electron.ElectronResponse`).
-        trainer: generator to train per member (see :mod:`flashgen.studies.trainers`).
-        name: label in the result.
         n_train: training events per repetition.
         members: bootstrap members ``M`` per repetition (>= 2; 10 or more for a band).
         n_gen: generated events per member.
@@ -189,8 +184,31 @@ def coverage_study(truth: ToyDensity, trainer: Trainer, *, name: str = "", n_tra
         repeats: independent training samples.
         n_holdout: events of the held-out truth sample.
         seed: master seed.
+    """
+
+    n_train: int = 1000
+    members: int = 10
+    n_gen: int = 100_000
+    bins: int = 20
+    repeats: int = 10
+    n_holdout: int = 1_000_000
+    seed: int = 0
+
+
+def coverage_study(truth: ToyDensity, trainer: Trainer, design: CoverageDesign = CoverageDesign(), *,
+                   name: str = "", workers: int = 1) -> CoverageResult:
+    """Train bootstrap ensembles on independent training samples and histogram their members.
+
+    Arguments:
+        truth: a density with exact probability integral transform (a toy, or
+            :class:`~flashgen.sources.electron.ElectronResponse`).
+        trainer: generator to train per member (see :mod:`flashgen.studies.trainers`).
+        design: sizes, bins, repetitions and seed (:class:`CoverageDesign`).
+        name: label in the result.
         workers: processes (one torch thread each); 1 runs here.
     """
+    n_train, members, n_gen, bins = design.n_train, design.members, design.n_gen, design.bins
+    repeats, n_holdout, seed = design.repeats, design.n_holdout, design.seed
     if members < 2 or repeats < 1 or n_train < 2:
         raise FlashgenError("need members >= 2, repeats >= 1 and n_train >= 2")
     tasks = [_Task(truth, trainer, n_train, n_gen, bins, seed, r, m)

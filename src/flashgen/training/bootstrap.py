@@ -35,7 +35,7 @@ from ..models.ensemble import EnsembleModel
 from ..models.config import ModelConfig
 from ..models.flashmodel import FlashModel
 from ..seeds import derive_seed
-from ..executor import run_tasks
+from ..executor import Workers, run_tasks
 from .fit import Columns, Split, TrainSettings, model_config, train
 
 __all__ = ["COPIES", "MIN_MEMBERS", "Workers", "train_ensemble", "work_folder"]
@@ -83,27 +83,6 @@ def _needed_columns(table: EventTable, columns: Columns, preset: str | None) -> 
 def resample_rows(n: int, seed: int, member: int) -> np.ndarray:
     """Rows of the bootstrap resample of member ``member``: resample ``member // COPIES``."""
     return np.random.default_rng(derive_seed(seed, member // COPIES, 0)).integers(0, n, n)
-
-
-@dataclass(frozen=True)
-class Workers:
-    """Where the members train.
-
-    Arguments:
-        count: parallel trainings on a local Dask cluster (processes with one torch thread
-            each); 1 trains in this process.
-        scheduler: address of a running Dask scheduler whose workers train the members instead.
-
-    Every member trains with one torch thread wherever it runs, so the file does not depend on
-    either.
-    """
-
-    count: int = 1
-    scheduler: str | None = None
-
-    @property
-    def parallel(self) -> bool:
-        return self.count > 1 or self.scheduler is not None
 
 
 @dataclass(frozen=True)

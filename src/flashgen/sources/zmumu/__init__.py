@@ -16,13 +16,13 @@ from .schema import EXTRA_COLUMNS, FEATURES, JETS, RECO_COLUMNS, TRUTH_COLUMNS, 
 from .profile import PROFILE
 
 __all__ = ["EXTRA_COLUMNS", "FEATURES", "JETS", "PROFILE", "RECO_COLUMNS", "TRUTH_COLUMNS",
-           "ZMUMU_COLUMNS", "simulate_zmumu"]
+           "ZMUMU_COLUMNS", "ZmumuOptions", "simulate_zmumu"]
 
 
 def __getattr__(name: str) -> Any:
     # Imported lazily: the simulator pulls in PYTHIA, awkward and FastJet, the schema does not.
-    if name == "simulate_zmumu":
-        from .production import simulate_zmumu
+    if name in ("simulate_zmumu", "ZmumuOptions"):
+        from . import production
 
-        return simulate_zmumu
+        return getattr(production, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

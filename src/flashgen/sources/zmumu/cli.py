@@ -104,7 +104,8 @@ def register(srcs: Any) -> None:
 def _run(args: argparse.Namespace) -> None:
     from ...errors import FlashgenError
     from ...extras import require
-    from .production import simulate_zmumu
+    from ...executor import Workers
+    from .production import ZmumuOptions, simulate_zmumu
 
     if args.format == "nanoaod" and (args.level == "gen" or args.keep_unselected):
         raise FlashgenError("--format nanoaod writes selected reconstructed events: drop it with "
@@ -115,10 +116,9 @@ def _run(args: argparse.Namespace) -> None:
         require(module, "zmumu")
     if args.workers > 1 or args.scheduler is not None:
         require("dask.distributed", "zmumu")
-    summary = simulate_zmumu(args.events, args.seed, args.out, pileup=args.pileup,
-                             workers=args.workers, scheduler=args.scheduler,
-                             shard_size=args.shard_size, library_events=args.pileup_library,
-                             quiet=args.quiet, level=args.level, keep_unselected=args.keep_unselected)
+    options = ZmumuOptions(args.pileup, args.shard_size, args.pileup_library, args.level, args.keep_unselected)
+    summary = simulate_zmumu(args.events, args.seed, args.out, options=options,
+                             workers=Workers(args.workers, args.scheduler), quiet=args.quiet)
     rate = summary["events_per_second"]
     timing = (f"in {summary['seconds']:.1f} s ({rate:,.1f} generated events/s)"
               if summary["shards_written"] else "(nothing left to do: the dataset was complete)")

@@ -20,6 +20,7 @@ import math
 import os
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ...data import read_table
 from ...errors import FlashgenError
 from ...files import remove_temporaries
 from ...manifest import Manifest
-from ...executor import Executor
+from ...executor import Executor, Workers
 from ...progress import progress
 from .pileup import LIBRARY_CHUNK, build_library, library_is_built, library_path
 from .shard import LEVELS, PRODUCER, run_shard, shard_path
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_SHARD_SIZE",
     "MAX_PILEUP",
     "RUN_FILE",
+    "ZmumuOptions",
     "run_parameters",
     "shard_sizes",
     "simulate_zmumu",
@@ -64,31 +66,54 @@ def shard_sizes(n_events: int, shard_size: int) -> list[int]:
     return [min(shard_size, n_events - start) for start in range(0, n_events, shard_size)]
 
 
-def run_parameters(n_events: int, seed: int, pileup: float, shard_size: int,
-                   library_events: int, level: str = "reco",
-                   keep_unselected: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ZmumuOptions:
+    """What a Z→μμ reference holds besides its size and seed (validated on construction).
+
+    Arguments:
+        pileup: mean number of minimum-bias interactions per event (Poisson); 0 for none.
+        shard_size: generated events per shard (fixes the shard layout).
+        library_events: minimum-bias events in the pileup library.
+        level: ``"reco"``, the full chain, or ``"gen"``: the generator-level columns of every
+            event without pileup particles, detector or selection (what a flash simulation is
+            fed; no pileup library is built).
+        keep_unselected: at ``level="reco"``, store every generated event with a 0/1
+            ``selected`` column (reconstructed columns NaN where 0).
+    """
+
+    pileup: float = DEFAULT_PILEUP
+    shard_size: int = DEFAULT_SHARD_SIZE
+    library_events: int = DEFAULT_LIBRARY_EVENTS
+    level: str = "reco"
+    keep_unselected: bool = False
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise FlashgenError(f"unknown level '{self.level}'; choose from {', '.join(LEVELS)}")
+        if self.level == "gen" and self.keep_unselected:
+            raise FlashgenError("--keep-unselected applies to the full chain: at --level gen every "
+                                "generated event is stored (there is no selection)")
+        for name, value in (("shard size", self.shard_size), ("pileup library size", self.library_events)):
+            if not isinstance(value, int) or value < 1:
+                raise FlashgenError(f"the number of {name} must be a positive integer, got {value!r}")
+        if not (math.isfinite(self.pileup) and 0 <= self.pileup <= MAX_PILEUP):
+            raise FlashgenError(f"pileup mu must be a number in [0, {MAX_PILEUP:g}], got {self.pileup!r}")
+
+
+def run_parameters(n_events: int, seed: int, options: ZmumuOptions) -> dict[str, Any]:
     """The parameters that define a dataset (stored in ``DIR/_flashgen_run.json``)."""
+    o = options
     return {"producer": PRODUCER, "format": _FORMAT, "events": n_events, "seed": seed,
-            "pileup": float(pileup), "shard_size": shard_size,
-            "pileup_library_events": library_events if pileup > 0 and level == "reco" else 0,
-            "level": level, "keep_unselected": bool(keep_unselected)}
+            "pileup": float(o.pileup), "shard_size": o.shard_size,
+            "pileup_library_events": o.library_events if o.pileup > 0 and o.level == "reco" else 0,
+            "level": o.level, "keep_unselected": bool(o.keep_unselected)}
 
 
-def _check_arguments(n_events: int, seed: int, pileup: float, workers: int, shard_size: int,
-                     library_events: int, level: str, keep_unselected: bool) -> None:
-    if level not in LEVELS:
-        raise FlashgenError(f"unknown level '{level}'; choose from {', '.join(LEVELS)}")
-    if level == "gen" and keep_unselected:
-        raise FlashgenError("--keep-unselected applies to the full chain: at --level gen every "
-                            "generated event is stored (there is no selection)")
-    for name, value in (("events", n_events), ("workers", workers), ("shard size", shard_size),
-                        ("pileup library size", library_events)):
-        if not isinstance(value, int) or value < 1:
-            raise FlashgenError(f"the number of {name} must be a positive integer, got {value!r}")
+def _check_arguments(n_events: int, seed: int) -> None:
+    if not isinstance(n_events, int) or n_events < 1:
+        raise FlashgenError(f"the number of events must be a positive integer, got {n_events!r}")
     if not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise FlashgenError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    if not (math.isfinite(pileup) and 0 <= pileup <= MAX_PILEUP):
-        raise FlashgenError(f"pileup mu must be a number in [0, {MAX_PILEUP:g}], got {pileup!r}")
 
 
 def _shard_counts(path: Path) -> tuple[int, int]:
@@ -97,29 +122,20 @@ def _shard_counts(path: Path) -> tuple[int, int]:
     return int(table.meta["events_generated"]), int(table.meta["events_selected"])
 
 
-def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup: float = DEFAULT_PILEUP,
-                   workers: int = 1, scheduler: str | None = None,
-                   shard_size: int = DEFAULT_SHARD_SIZE,
-                   library_events: int = DEFAULT_LIBRARY_EVENTS, quiet: bool = False, *,
-                   level: str = "reco", keep_unselected: bool = False) -> dict[str, Any]:
+def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], *,
+                   options: ZmumuOptions = ZmumuOptions(), workers: Workers = Workers(),
+                   quiet: bool = False) -> dict[str, Any]:
     """Produce (or complete) the Z→μμ reference dataset in the folder ``out``.
 
     Arguments:
         n_events: hard Drell-Yan events to generate (the selected ones are stored).
         seed: run seed; the same parameters and seed give an identical dataset.
         out: dataset folder (created; must be new, empty, or an interrupted run to resume).
-        pileup: mean number of minimum-bias interactions per event (Poisson); 0 for none.
-        workers: parallel worker processes (a Dask LocalCluster when > 1).
-        scheduler: address of a running Dask scheduler to use instead (``workers`` ignored);
-            its workers must see ``out`` under the same path.
-        shard_size: generated events per shard (fixes the shard layout).
-        library_events: minimum-bias events in the pileup library.
+        options: pileup, shard size, pileup library, level and what is kept (:class:`ZmumuOptions`).
+        workers: local worker processes or a running Dask scheduler whose workers see ``out``
+            under the same path (:class:`~flashgen.executor.Workers`); the dataset does not
+            depend on them.
         quiet: no progress bar.
-        level: ``"reco"``, the full chain, or ``"gen"``: the generator-level columns of every
-            event without pileup particles, detector or selection (what a flash simulation is
-            fed; no pileup library is built).
-        keep_unselected: at ``level="reco"``, store every generated event with a 0/1
-            ``selected`` column (reconstructed columns NaN where 0).
 
     Returns:
         Summary: ``out``, ``events_generated``, ``events_selected``, ``selection_efficiency``,
@@ -127,10 +143,12 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup
         ``library_seconds`` (of which building the pileup library, 0 when reused),
         ``events_per_second`` (events generated by this call per second of ``seconds``).
     """
-    _check_arguments(n_events, seed, pileup, workers, shard_size, library_events, level, keep_unselected)
+    _check_arguments(n_events, seed)
+    pileup, shard_size, library_events = options.pileup, options.shard_size, options.library_events
+    level, keep_unselected = options.level, options.keep_unselected
     start = time.perf_counter()
     out_path = Path(out).absolute()
-    params = run_parameters(n_events, seed, pileup, shard_size, library_events, level, keep_unselected)
+    params = run_parameters(n_events, seed, options)
     manifest = Manifest.open(out_path, RUN_FILE, params, what="Z→μμ run",
                              hint="rerun with the same parameters to resume it, or choose another --out")
     sizes = shard_sizes(n_events, shard_size)
@@ -140,7 +158,7 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], pileup
     need_library = bool(missing) and pileup > 0 and level == "reco" and not library_is_built(lib_path, seed, library_events)
     n_chunks = math.ceil(library_events / LIBRARY_CHUNK) if need_library else 0
     with ExitStack() as stack:
-        executor = Executor(stack, workers, scheduler, max(len(missing), n_chunks), extra="zmumu")
+        executor = Executor(stack, workers.count, workers.scheduler, max(len(missing), n_chunks), extra="zmumu")
         if manifest.resumed:  # half-written files of a killed run
             remove_temporaries(out_path)
             remove_temporaries(out_path / "_pileup")

@@ -18,10 +18,11 @@ __all__ = ["JOB"]
 
 def _simulate(events: int, seed: int, folder: Path, options: Mapping[str, Any], workers: int,
               quiet: bool) -> dict[str, Any]:
-    from .production import simulate_zmumu
+    from ...executor import Workers
+    from .production import ZmumuOptions, simulate_zmumu
 
-    return simulate_zmumu(events, seed, folder, pileup=options["pileup"], workers=workers,
-                          library_events=options["library_events"], quiet=quiet)
+    return simulate_zmumu(events, seed, folder, quiet=quiet, workers=Workers(workers),
+                          options=ZmumuOptions(pileup=options["pileup"], library_events=options["library_events"]))
 
 
 def _complete(folder: Path, events: int) -> bool:

@@ -10,7 +10,7 @@ from flashgen.errors import FlashgenError
 from flashgen.sources.toys import CamelBack
 from flashgen.studies.bands import band_coverage, band_from_members, histogram_band
 from flashgen.sources.electron import ElectronResponse
-from flashgen.studies.coverage import coverage_study, ideal_coverage
+from flashgen.studies.coverage import CoverageDesign, coverage_study, ideal_coverage
 from flashgen.studies.trainers import EmpiricalTrainer, TruthTrainer
 
 
@@ -59,8 +59,8 @@ def test_ideal_coverage_matches_gaussian_simulation(members: int) -> None:
 
 def test_bootstrap_of_the_empirical_distribution_covers() -> None:
     """No model: the bootstrap band of histograms covers the exact truth about as ideal."""
-    result = coverage_study(CamelBack(), EmpiricalTrainer(), n_train=500, members=20, n_gen=20_000,
-                            bins=10, repeats=12, n_holdout=200_000, seed=1)
+    result = coverage_study(CamelBack(), EmpiricalTrainer(), CoverageDesign(
+        n_train=500, members=20, n_gen=20_000, bins=10, repeats=12, n_holdout=200_000, seed=1))
     assert result.fractions.shape == (12, 20, 10)
     cov, err = result.coverage("prediction")
     assert 0 < err < 0.06 and abs(cov - 0.68) < max(4 * err, 0.1)
@@ -72,8 +72,8 @@ def test_bootstrap_of_the_empirical_distribution_covers() -> None:
 
 def test_perfect_generator_band_is_generation_noise_only() -> None:
     """Sampling the truth ignores the bootstrap: the spread is the noise of n_gen events."""
-    result = coverage_study(CamelBack(), TruthTrainer(CamelBack()), n_train=100, members=10,
-                            n_gen=100_000, bins=10, repeats=2, n_holdout=10_000, seed=2)
+    result = coverage_study(CamelBack(), TruthTrainer(CamelBack()), CoverageDesign(
+        n_train=100, members=10, n_gen=100_000, bins=10, repeats=2, n_holdout=10_000, seed=2))
     expected = np.sqrt(100 / 100_000)  # binomial spread of n_gen over that of n_train events
     assert result.diagnostics()["sampled_spread_ratio"] == pytest.approx(expected, rel=0.25)
 
