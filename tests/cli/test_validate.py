@@ -121,3 +121,19 @@ def test_validate_help_states_units_and_defaults(capsys) -> None:
     for phrase in ("GeV", "rad", "(default 0)", "(default 10)", "default: all events",
                    "report.html", "metrics.json", "--quiet"):
         assert phrase in text
+
+
+def test_fail_on_fail_gives_a_script_an_exit_status(tables, tmp_path, capsys) -> None:
+    """`--fail-on fail` exits with 1 when a check fails (report written), 0 when none does."""
+    shifted = simulate_toy("ring", 3000, 3)
+    shifted.data["x"] = shifted["x"] + 0.3
+    write_table(shifted, tmp_path / "shifted.parquet")
+    same = ["validate", "--reference", str(tables["ring_ref"]), "--generated", str(tables["ring_gen"]),
+            "--repeats", "3", "--quiet", "--fail-on", "fail"]
+    assert main([*same, "--out", str(tmp_path / "same")]) == 0
+    bad = ["validate", "--reference", str(tables["ring_ref"]), "--generated", str(tmp_path / "shifted.parquet"),
+           "--repeats", "3", "--quiet"]
+    assert main([*bad, "--out", str(tmp_path / "bad1"), "--fail-on", "fail"]) == 1
+    assert (tmp_path / "bad1" / "report.html").is_file()
+    assert main([*bad, "--out", str(tmp_path / "bad2")]) == 0  # default: never
+    capsys.readouterr()

@@ -102,6 +102,10 @@ def test_bad_requests(generated: Path, tmp_path: Path, capsys) -> None:
     assert_user_error(capsys, "worth", "--generated", tmp_path / "missing.parquet", "--observable", "x",
                       "--out", out, match="missing.parquet")
     assert not out.exists()
+    model = tmp_path / "model.pt"  # a file of another kind is never replaced by the JSON
+    model.write_bytes(b"weights")
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--out", model, match=".json")
+    assert model.read_bytes() == b"weights"
 
 
 def test_ensemble_training_errors(generated: Path, tmp_path: Path, capsys) -> None:

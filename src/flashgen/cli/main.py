@@ -49,14 +49,14 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``flashgen`` with ``argv``; return the exit code (0 ok, 2 user error, 130 interrupted,
-    143 terminated)."""
+    """Run ``flashgen`` with ``argv``; return the exit code (0 ok, 1 a result the command was asked
+    to fail on, e.g. ``validate --fail-on fail``, 2 user error, 130 interrupted, 143 terminated)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     set_quiet(getattr(args, "quiet", False))
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        args.func(args)
+        code = args.func(args)
     except FlashgenError as err:
         sys.stderr.write(f"flashgen: error: {err}\n")
         return 2
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
@@ -41,11 +42,15 @@ def register(sub: Any) -> None:
     parser.add_argument("--repeats", type=positive_int, default=10,
                         help="reference-vs-reference bootstrap comparisons that estimate what a "
                         "perfect generator scores, 2 to 1,000 (default 10)")
+    parser.add_argument("--fail-on", choices=("fail", "never"), default="never",
+                        help="exit status for scripts: 'fail' exits with 1 when any check fails "
+                        "(the report is written all the same); 'never' exits with 0 whatever the "
+                        "verdict (default never)")
     add_common(parser)
     parser.set_defaults(func=_run)
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
     from ..data import read_table
     from ..files import check_output_path
     from ..validation import ValidationSettings, validate
@@ -75,4 +80,5 @@ def _run(args: argparse.Namespace) -> None:
               f"{counts}")
     if line:
         say(args, line)
-    say(args, f"{summary['verdict']}; report: {args.out}/report.html")
+    say(args, f"{summary['verdict']}; report: {Path(args.out) / 'report.html'}")
+    return 1 if args.fail_on == "fail" and summary["counts"].get("fail", 0) > 0 else 0

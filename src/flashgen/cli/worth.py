@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     p.add_argument("--train-events", type=positive_int, metavar="N",
                    help="training events of the model (default: recorded in the generated table "
                    "by flashgen generate)")
-    p.add_argument("--out", "-o", required=True, help="JSON file to write")
+    p.add_argument("--out", "-o", required=True, help="JSON file to write (.json; required, no default)")
     p.add_argument("--format", choices=("json", "pyhf"), default="json",
                    help="json: edges, fraction, sigma, band_low, band_high, n_eff_bins, n_eff, "
                    "amplification (default); pyhf: a pyhf sample (counts, normfactor and a "
@@ -70,7 +70,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..stats.histogram_worth import (describe, equal_population_edges, observable_values, pyhf_sample,
                                recorded_ensemble, worth_of_sample)
 
-    check_output_path(args.out, suffixes=None, inputs=[args.generated])
+    check_output_path(args.out, suffixes=(".json",), inputs=[args.generated])
     if args.pyhf_events is not None and (not np.isfinite(args.pyhf_events) or args.pyhf_events <= 0):
         raise FlashgenError(f"--pyhf-events must be a positive number, got {args.pyhf_events}")
     table = read_table(args.generated)
