@@ -36,6 +36,9 @@ __all__ = [
 META_KEY = "flashgen"
 ROOT_TREE = "Events"
 ROOT_META = "flashgen_meta"
+SIMULATED_DATASET_MANIFEST = "_flashgen_run.json"
+"""Manifest of a sharded simulated reference (:mod:`flashgen.sources.zmumu.production`):
+``"shards_expected"``, and ``"complete": true`` once every shard is written."""
 GENERATED_DATASET_MANIFEST = "_flashgen_generate.json"
 """Manifest of a sharded generated dataset (:mod:`flashgen.sharded`); ``"complete": true`` once
 every shard is written."""
@@ -373,18 +376,38 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
 
 
 def _refuse_unfinished(folder: Path) -> None:
-    """A generated dataset whose manifest does not say complete holds only some of its shards."""
-    manifest = folder / GENERATED_DATASET_MANIFEST
-    if not manifest.is_file():
-        return
+    """A sharded folder whose manifest does not say complete holds only some of its shards.
+
+    Generated datasets (:data:`GENERATED_DATASET_MANIFEST`) say ``"complete": true`` when done;
+    a simulated reference (:data:`SIMULATED_DATASET_MANIFEST`) records the shards it will hold
+    (``"shards_expected"``) and ``"complete": true`` when done (folders written before it did
+    are accepted as they are).
+    """
+    generated = folder / GENERATED_DATASET_MANIFEST
+    if generated.is_file():
+        if _manifest(generated).get("complete") is not True:
+            raise FlashgenError(f"{folder} is an unfinished generated dataset (its manifest "
+                                f"{GENERATED_DATASET_MANIFEST} does not say complete): rerun the same "
+                                "'flashgen generate' command to finish it")
+    simulated = folder / SIMULATED_DATASET_MANIFEST
+    if simulated.is_file():
+        content = _manifest(simulated)
+        expected = content.get("shards_expected")
+        if content.get("complete") is True or not isinstance(expected, int):
+            return
+        done = sum(1 for s in folder.glob("*.parquet") if not s.name.startswith((".", "_")))
+        if done < expected:
+            command = content.get("command") or "the same 'flashgen simulate' command"
+            raise FlashgenError(f"{folder} is an unfinished simulated reference: {expected - done:,} of its "
+                                f"{expected:,} shards are missing; rerun {command} to finish it")
+
+
+def _manifest(path: Path) -> dict[str, Any]:
     try:
-        complete = json.loads(manifest.read_text()).get("complete") is True
-    except (OSError, ValueError, AttributeError):
-        complete = False
-    if not complete:
-        raise FlashgenError(f"{folder} is an unfinished generated dataset (its manifest "
-                            f"{GENERATED_DATASET_MANIFEST} does not say complete): rerun the same "
-                            "'flashgen generate' command to finish it")
+        content = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
 def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:

@@ -406,3 +406,31 @@ def test_issue_run_2000_events(tmp_path: Path) -> None:
           f"({high.sum()} events); rho = {slope:.3f} n_pileup + {intercept:.2f} GeV; "
           f"wall {seconds:.0f} s")
     assert seconds < 900
+
+
+def test_an_unfinished_reference_is_refused_by_every_reader(nopu_run: tuple[Path, dict[str, Any]],
+                                                           tmp_path: Path, capsys) -> None:
+    """A reference folder with a shard missing (an interrupted `simulate`) is never read as the
+    complete data: `read_table`, `train` and `validate` name the missing shards and the command."""
+    import shutil
+
+    from flashgen.data import read_table
+    from flashgen.errors import FlashgenError
+
+    folder = tmp_path / "partial"
+    shutil.copytree(nopu_run[0], folder)
+    manifest = json.loads((folder / "_flashgen_run.json").read_text())
+    assert manifest["complete"] is True and manifest["shards_expected"] == 2
+    assert len(read_table(folder)) == nopu_run[1]["events_selected"]
+    manifest["complete"] = False  # as an interrupted run leaves it
+    (folder / "_flashgen_run.json").write_text(json.dumps(manifest))
+    (folder / "shard-00001.parquet").unlink()
+    with pytest.raises(FlashgenError, match=r"1 of its 2 shards are missing; rerun 'flashgen simulate "
+                                            r"zmumu --events 400 --seed 12 --pileup 0 --shard-size 200"):
+        read_table(folder)
+    for argv in (["train", "--data", folder, "-m", "flow", "--preset", "zmumu", "--steps", 2, "--out", tmp_path / "m.pt"],
+                 ["validate", "--reference", folder, "--generated", nopu_run[0], "--out", tmp_path / "v"]):
+        assert main([str(a) for a in argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "unfinished simulated reference" in err[0], err
+    assert not (tmp_path / "m.pt").exists() and not (tmp_path / "v").exists()

@@ -129,3 +129,29 @@ def test_an_unreachable_scheduler_is_one_clear_error(tmp_path) -> None:
     with pytest.raises(FlashgenError, match="cannot connect to the Dask scheduler"):
         train_ensemble(table, 4, "flow", out=tmp_path / "e.pt", workers=Workers(scheduler="tcp://127.0.0.1:9"),
                        **SETTINGS)
+
+
+def test_a_member_of_another_ensemble_is_refused_not_packed(tmp_path) -> None:
+    """A member file trained on another table, left in the work folder, is never packed."""
+    import shutil
+
+    table, other = simulate_toy("camelback", 200, 3), simulate_toy("camelback", 200, 4)
+    foreign = tmp_path / "other.pt"
+    real = ens_mod._train_member
+
+    def stop_after_first(task):  # type: ignore[no-untyped-def]
+        if task.index == 1:
+            raise KeyboardInterrupt
+        return real(task)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ens_mod, "_train_member", stop_after_first)
+        with pytest.raises(KeyboardInterrupt):
+            train_ensemble(other, 4, "flow", out=foreign, **SETTINGS)
+        with pytest.raises(KeyboardInterrupt):
+            train_ensemble(table, 4, "flow", out=tmp_path / "e.pt", **SETTINGS)
+    # the foreign member 0 (other table) replaces this ensemble's member 0
+    shutil.copy(work_folder(foreign) / "member_000.pt", work_folder(tmp_path / "e.pt") / "member_000.pt")
+    with pytest.raises(FlashgenError, match="is not member 0 of this ensemble"):
+        train_ensemble(table, 4, "flow", out=tmp_path / "e.pt", **SETTINGS)
+    assert not (tmp_path / "e.pt").exists()

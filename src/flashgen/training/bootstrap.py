@@ -95,6 +95,7 @@ class _MemberTask:
     preset: str | None
     settings: TrainSettings
     config: ModelConfig
+    digest: str = ""
 
 
 def _train_member(task: _MemberTask) -> Path:
@@ -108,19 +109,32 @@ def _train_member(task: _MemberTask) -> Path:
     model = train(task.table.take(rows), task.model, columns=task.columns, preset=task.preset,
                   settings=settings, config=task.config, validation=validation)
     model.info = plain({**model.info, "bootstrap": {"member": task.index, "resample": task.index // COPIES,
-                                                     "seed": task.settings.seed, "events": n}})
+                                                     "seed": task.settings.seed, "events": n,
+                                                     "ensemble": task.digest}})
     model.save(task.path)
     return task.path
 
 
-def _finished(path: Path, index: int, seed: int) -> bool:
+def _digest(manifest: Mapping[str, Any]) -> str:
+    """A short digest of an ensemble's settings and training data (each member records it)."""
+    import json
+
+    return hashlib.sha256(json.dumps(plain(dict(manifest)), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _finished(path: Path, index: int, seed: int, digest: str) -> bool:
+    """Whether ``path`` holds member ``index`` of this ensemble (an unreadable file is retrained);
+    a member of another ensemble (other settings or data) is refused, never packed."""
     if not path.is_file():
         return False
     try:
         info = FlashModel.load(path).info.get("bootstrap", {})
     except FlashgenError:
         return False
-    return info.get("member") == index and info.get("seed") == seed
+    if info.get("ensemble") != digest or info.get("member") != index or info.get("seed") != seed:
+        raise FlashgenError(f"{path} is not member {index} of this ensemble (it was trained with other "
+                            f"settings or data); delete it, or the folder {path.parent}, to train it anew")
+    return True
 
 
 def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out: str | os.PathLike[str],
@@ -164,11 +178,12 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
     Manifest.open(folder, MANIFEST, manifest, what="training of an ensemble",
                   hint=f"delete {folder} to start over, or train with the same settings to resume")
     seed = settings.seed
-    todo = [i for i in range(m) if not _finished(_member_file(folder, i), i, seed)]
+    digest = _digest(manifest)
+    todo = [i for i in range(m) if not _finished(_member_file(folder, i), i, seed, digest)]
     member_settings = replace(settings, quiet=settings.quiet or workers.parallel)
     member_columns = Columns(features, conditions)
-    tasks = [_MemberTask(data, i, _member_file(folder, i), model, member_columns, preset, member_settings, chosen)
-             for i in todo]
+    tasks = [_MemberTask(data, i, _member_file(folder, i), model, member_columns, preset, member_settings, chosen,
+                         digest) for i in todo]
     for _ in run_tasks(_train_member, tasks, workers=workers.count, scheduler=workers.scheduler,
                        desc="ensemble members", extra="dask"):
         pass

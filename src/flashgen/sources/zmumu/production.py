@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...data import read_table
+from ...data import SIMULATED_DATASET_MANIFEST, read_table
 from ...errors import FlashgenError
 from ...files import remove_temporaries
 from ...manifest import Manifest
@@ -57,7 +57,7 @@ DEFAULT_LIBRARY_EVENTS = 5000
 MAX_PILEUP = 200.0
 """Largest accepted mean pileup (HL-LHC conditions)."""
 
-RUN_FILE = "_flashgen_run.json"
+RUN_FILE = SIMULATED_DATASET_MANIFEST
 _FORMAT = 3  # 2: pileup-corrected jets and the rho column; 3: generator-level columns
 
 
@@ -116,6 +116,18 @@ def _check_arguments(n_events: int, seed: int) -> None:
         raise FlashgenError(f"seed must be an integer in [0, 2**63), got {seed!r}")
 
 
+def _command(n_events: int, seed: int, options: ZmumuOptions) -> str:
+    """The ``flashgen simulate zmumu`` command that makes (or finishes) this dataset."""
+    o, d = options, ZmumuOptions()
+    extra = [f"--pileup {o.pileup:g}" if o.pileup != d.pileup else "",
+             f"--shard-size {o.shard_size}" if o.shard_size != d.shard_size else "",
+             f"--pileup-library {o.library_events}" if o.library_events != d.library_events else "",
+             f"--level {o.level}" if o.level != d.level else "",
+             "--keep-unselected" if o.keep_unselected else ""]
+    return " ".join(["'flashgen simulate zmumu", f"--events {n_events}", f"--seed {seed}",
+                     *[e for e in extra if e], "--out DIR'"])
+
+
 def _shard_counts(path: Path) -> tuple[int, int]:
     """``(generated, selected)`` events of a finished shard, from its metadata."""
     table = read_table(path, columns=["n_pileup"], allow_empty=True)
@@ -152,6 +164,9 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], *,
     manifest = Manifest.open(out_path, RUN_FILE, params, what="Z→μμ run",
                              hint="rerun with the same parameters to resume it, or choose another --out")
     sizes = shard_sizes(n_events, shard_size)
+    manifest.state.update({"shards_expected": len(sizes), "complete": False,
+                           "command": _command(n_events, seed, options)})
+    manifest.save()
     missing = [i for i in range(len(sizes)) if not shard_path(out_path, i).exists()]
     done_events = n_events - sum(sizes[i] for i in missing)
     lib_path = library_path(out_path, seed)
@@ -177,6 +192,8 @@ def simulate_zmumu(n_events: int, seed: int, out: str | os.PathLike[str], *,
         shard_done = (lambda job, result: bar.update(result["generated"])) if executor.parallel else None
         executor.map(run_shard, jobs, local={"on_batch": bar.update}, on_done=shard_done)
     seconds = time.perf_counter() - start
+    manifest.state["complete"] = True
+    manifest.save()
     counts = [_shard_counts(shard_path(out_path, i)) for i in range(len(sizes))]
     generated = sum(c[0] for c in counts)
     selected = sum(c[1] for c in counts)
