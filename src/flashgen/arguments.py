@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
-__all__ = ["Parser", "add_common", "positive_int", "seed_int", "positive_float",
+__all__ = ["MAX_COUNT", "Parser", "add_common", "positive_int", "seed_int", "positive_float",
            "non_negative_float", "csv_list", "say", "warning"]
 
 
@@ -22,14 +22,24 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+MAX_COUNT = 2**53
+"""Largest count a command accepts: beyond it a number written as ``1e16`` is not an exact
+integer (and no machine holds that many events)."""
+
+
 def positive_int(text: str) -> int:
-    """An integer >= 1 (accepts ``1e6`` and ``1_000_000``)."""
+    """An integer in [1, :data:`MAX_COUNT`] (accepts ``1e6`` and ``1_000_000``)."""
+    cleaned = text.replace("_", "").strip()
     try:
-        value = float(text.replace("_", ""))
-    except ValueError:
+        value = int(cleaned) if cleaned.lstrip("+-").isdigit() else float(cleaned)
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"'{text}' is not a number; give a positive integer") from None
-    if not math.isfinite(value) or value != int(value) or value < 1:
+    if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
         raise argparse.ArgumentTypeError(f"'{text}' must be a positive integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive integer")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"'{text}' is too large: at most {MAX_COUNT:,} (2^53)")
     return int(value)
 
 

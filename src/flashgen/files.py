@@ -28,8 +28,25 @@ import numpy as np
 
 from .errors import FlashgenError
 
-__all__ = ["TABLE_FORMATS", "AtomicStream", "atomic_path", "check_output_path", "file_digest", "plain", "read_json",
-           "remove_temporaries", "write_json"]
+__all__ = ["TABLE_FORMATS", "AtomicStream", "atomic_path", "check_disk", "check_output_path", "file_digest", "plain",
+           "read_json", "remove_temporaries", "write_json"]
+
+NAME_MAX = 255
+"""Longest file name (bytes) of the usual Linux filesystems."""
+PATH_MAX = 4096
+"""Longest path (bytes) the Linux kernel accepts."""
+_TEMP_EXTRA = len(".") + len(".") + 8 + len(".tmp")  # ".NAME." + mkstemp's 8 characters + ".tmp"
+
+
+def _temp_stem(name: str) -> str:
+    """The part of a temporary file's name that names its target: the target's name, or for a
+    name too long to carry the temporary suffixes, its start and a digest of the whole."""
+    if len(name.encode()) + _TEMP_EXTRA <= NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    keep = NAME_MAX - _TEMP_EXTRA - len(digest) - 1
+    start = name.encode()[:keep].decode(errors="ignore")
+    return f"{start}~{digest}"
 
 TABLE_FORMATS: Mapping[str, str] = {".parquet": "parquet", ".pq": "parquet", ".root": "root"}
 """File suffixes of event tables and their formats."""
@@ -60,6 +77,12 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
             output that would replace an input.
     """
     p = Path(path)
+    if len(p.name.encode()) > NAME_MAX:
+        raise FlashgenError(f"the output name {p.name[:40]}... is {len(p.name.encode()):,} bytes long; the "
+                            f"filesystem allows {NAME_MAX}: choose a shorter name")
+    if len(str(p.absolute()).encode()) >= PATH_MAX:
+        raise FlashgenError(f"the output path {str(p)[:40]}... is {len(str(p.absolute()).encode()):,} bytes "
+                            f"long; the system allows {PATH_MAX - 1}: choose a shorter path")
     _refuse_inputs(p, inputs)
     if directory:
         if p.exists() and not p.is_dir():
@@ -117,7 +140,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     remove_temporaries(target.parent if str(target.parent) else ".", target.name)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{_temp_stem(target.name)}.", suffix=".tmp", dir=target.parent or ".")
     except OSError as err:
         raise FlashgenError(f"cannot write {target}: {err.strerror or err}") from None
     os.close(fd)
@@ -194,7 +217,7 @@ def remove_temporaries(folder: str | os.PathLike[str], name: str | None = None) 
     removed = 0
     root = Path(folder)
     if root.is_dir():
-        for tmp in root.glob(f".{glob.escape(name)}.*.tmp" if name else ".*.tmp"):
+        for tmp in root.glob(f".{glob.escape(_temp_stem(name))}.*.tmp" if name else ".*.tmp"):
             if tmp.is_dir() and not tmp.is_symlink():
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
@@ -262,3 +285,17 @@ def read_json(path: str | os.PathLike[str], *, what: str = "file") -> Any:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
         raise FlashgenError(f"{what} {path} is unreadable ({type(err).__name__})") from None
+
+
+def check_disk(out: str | os.PathLike[str], events: int, columns: int, bytes_per_value: int) -> None:
+    """Refuse up front a request whose output cannot fit on the disk (the uncompressed size:
+    compression saves ~10-40 % on generated values, so this is an upper bound by that margin)."""
+    folder = Path(out).parent if str(Path(out).parent) else Path(".")
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    need = events * columns * bytes_per_value
+    free = shutil.disk_usage(folder).free
+    if need > free:
+        raise FlashgenError(f"{events:,} events of {columns} columns need about {need / 1e9:,.1f} GB "
+                            f"but {folder} has {free / 1e9:,.1f} GB free; ask for fewer events "
+                            f"(at most ~{free // (columns * bytes_per_value):,}) or write elsewhere")

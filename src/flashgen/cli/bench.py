@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from ..arguments import add_common, positive_int, say, seed_int
@@ -52,17 +53,21 @@ def _run(args: argparse.Namespace) -> None:
     from ..speed import machine_info, quick_model, speed_benchmark
     from ..data import read_table
     from ..errors import FlashgenError
-    from ..files import check_output_path, write_json
+    from ..files import check_disk, check_output_path, write_json
+    from ..models import load_model
 
     out = check_output_path(args.out, suffixes=(".json",))
     if args.device == "cuda" and not torch.cuda.is_available():
         raise FlashgenError("--device cuda requested but no CUDA device is available")
     conditions = read_table(args.conditions) if args.conditions else None
     with tempfile.TemporaryDirectory(prefix="flashgen-bench-") as tmp:
+        # each timed run writes --events events to a Parquet file here: refuse what cannot fit
+        check_disk(Path(tmp) / "bench.parquet", args.events, 1, 4)
         model_path = args.model
         if model_path is None:
             say(args, f"training the quick built-in {args.kind} model ({_quick_text()}) ...")
             model_path = quick_model(args.kind, tmp, seed=args.seed, quiet=args.quiet)
+        check_disk(Path(tmp) / "bench.parquet", args.events, len(load_model(model_path).output_columns), 4)
         result = speed_benchmark(model_path, events=args.events, chunk_size=args.chunk_size,
                                  repeats=args.repeats, device=args.device, seed=args.seed,
                                  conditions=conditions)

@@ -76,6 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if err.errno == 28:  # ENOSPC
             sys.stderr.write(f"flashgen: error: no space left on device while writing {err.filename}\n")
             return 2
+        if err.errno == 36:  # ENAMETOOLONG
+            name = str(err.filename or "")
+            sys.stderr.write(f"flashgen: error: file name too long ({len(name.encode()):,} bytes): "
+                             f"{name[:60]}...; choose a shorter name or path\n")
+            return 2
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
