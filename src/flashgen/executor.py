@@ -55,8 +55,8 @@ class Workers:
 
 @contextmanager
 def one_torch_thread() -> Iterator[None]:
-    """Run the block with one torch thread (intra- and inter-op where it can still be set), as
-    every task runs on a worker; the thread count is restored afterwards."""
+    """Run the block with one intra-op torch thread, as every task runs on a worker; the thread
+    count is restored afterwards."""
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency

@@ -12,9 +12,7 @@ copied into the output.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +27,8 @@ import torch
 from .data import Column, EventTable, TableWriter
 from .domain import Domain, Outside
 from .errors import FlashgenError
-from .files import check_output_path
+from .executor import one_torch_thread
+from .files import check_disk, check_output_path
 from .models.ensemble import MEMBER_COLUMN, EnsembleModel
 from .models.flashmodel import FlashModel
 from .nanoaod import NanoAODWriter
@@ -39,7 +38,7 @@ from .seeds import derive_seed
 
 __all__ = ["COPY_COLUMN", "DEFAULT_CHUNK", "EVENT_COLUMN", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult",
            "Oversampled", "Sampling", "as_precision", "check_disk",
-           "check_domain", "chunks_between", "default_threads", "generate",
+           "check_domain", "chunks_between", "count_unsupported", "default_threads", "generate",
            "generate_columns", "in_threads", "iter_chunks", "make_chunk", "member_split", "metadata", "sample"]
 
 AnyModel = FlashModel | EnsembleModel
@@ -193,20 +192,30 @@ def check_domain(model: AnyModel, conditions: Conditions, *, allow_extrapolation
     return out
 
 
+def count_unsupported(chunk: dict[str, np.ndarray], bounds: dict[str, tuple[float, float]]) -> int:
+    """Events of ``chunk`` with any feature beyond its supported range ``bounds`` (the model's
+    :attr:`~flashgen.models.FlashModel.support`: the training range widened by
+    :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`); NaN (undetected) entries are not counted."""
+    beyond = None
+    for name, (lo, hi) in bounds.items():
+        values = chunk.get(name)
+        if values is None:
+            continue
+        out = (values < lo) | (values > hi)
+        beyond = out if beyond is None else beyond | out
+    return 0 if beyond is None else int(np.count_nonzero(beyond))
+
+
+def unsupported_message(count: int, total: int) -> str:
+    """The warning about generated events beyond the model's training range."""
+    return (f"{count:,} of {total:,} generated events ({count / max(total, 1):.2%}) have a feature beyond "
+            "the model's training range (+10 % margin): the model extrapolates there; check its "
+            "training (more --steps, another --seed)")
+
+
 def default_threads(model: AnyModel) -> int:
     """Chunks made at once: one per CPU thread torch would use (1 on a GPU)."""
     return 1 if model.device.type != "cpu" else max(1, torch.get_num_threads())
-
-
-@contextlib.contextmanager
-def _ops_single_threaded() -> Iterator[None]:
-    """Each torch operation on one thread while chunks are made in parallel threads (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def iter_chunks(model: AnyModel, n: int, *, seed: int = 0, conditions: Conditions | None = None,
@@ -258,7 +267,8 @@ def in_threads(work: Callable[[J], R], jobs: Sequence[J], threads: int) -> Itera
         for job in jobs:
             yield work(job)
         return
-    with _ops_single_threaded(), ThreadPoolExecutor(threads) as pool:
+    # each torch operation on one thread while chunks are made in parallel threads
+    with one_torch_thread(), ThreadPoolExecutor(threads) as pool:
         pending: deque[Future[R]] = deque()
         try:
             for job in jobs:
@@ -339,18 +349,6 @@ def sample(model: AnyModel, n: int, *, seed: int = 0, conditions: Conditions | N
     return EventTable(data, {c.name: c for c in cols}, metadata(model, seed, chunk_size))
 
 
-def check_disk(out: str | os.PathLike[str], events: int, columns: int, bytes_per_value: int) -> None:
-    """Refuse up front a request whose output cannot fit on the disk (the uncompressed size:
-    compression saves ~10-40 % on generated values, so this is an upper bound by that margin)."""
-    folder = Path(out).parent if str(Path(out).parent) else Path(".")
-    need = events * columns * bytes_per_value
-    free = shutil.disk_usage(folder).free
-    if need > free:
-        raise FlashgenError(f"{events:,} events of {columns} columns need about {need / 1e9:,.1f} GB "
-                            f"but {folder} has {free / 1e9:,.1f} GB free; ask for fewer events "
-                            f"(at most ~{free // (columns * bytes_per_value):,}) or write elsewhere")
-
-
 def as_precision(chunk: dict[str, np.ndarray], precision: str,
                  keep: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """``chunk`` with floating-point columns in the storage ``precision``; integers and the
@@ -367,6 +365,9 @@ class GenerationResult:
     path: Path
     events: int
     seconds: float
+    unsupported: int | None = None
+    """Events with a feature beyond the model's training range (+ margin); ``None``: the model
+    file records no range."""
 
     @property
     def events_per_second(self) -> float:
@@ -421,7 +422,11 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
         nanoaod: write NanoAOD-like ``Events`` (:mod:`flashgen.nanoaod`; the model's source
             needs a NanoAOD mapping) instead of the table's columns.
         quiet: no progress bar.
-        warn: receives the warning about conditions outside the training domain.
+        warn: receives the warning about conditions outside the training domain and the one
+            about generated events beyond the model's training range (counted per chunk,
+            :func:`count_unsupported`; the count is in the result and, for a table of at most
+            :data:`~flashgen.data.ROW_GROUP_EVENTS` events, in its metadata as ``unsupported``;
+            not warned again when conditions outside the training domain were reported).
 
     Raises:
         FlashgenError: an unwritable output, a request larger than the free disk space,
@@ -444,11 +449,25 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
     else:
         sink = TableWriter(out, columns, meta)
     start = time.perf_counter()
+    bounds = model.support
+    unsupported = 0
+    warned: list[str] = []  # the domain warning, if any, already covers extrapolated features
+
+    def relay(message: str) -> None:
+        warned.append(message)
+        if warn is not None:
+            warn(message)
     with torch.inference_mode(), sink as writer, \
             progress(total=total, desc="generating", unit="ev", quiet=quiet) as bar:
         for chunk in iter_chunks(model, n_events, seed=seed, conditions=conditions, chunk_size=chunk_size,
-                                 allow_extrapolation=sampling.allow_extrapolation, warn=warn,
+                                 allow_extrapolation=sampling.allow_extrapolation, warn=relay,
                                  threads=sampling.threads):
+            if bounds:
+                unsupported += count_unsupported(chunk, bounds)
             writer.write(as_precision(chunk, precision, keep=model.condition_names))
             bar.update(len(next(iter(chunk.values()))))
-    return GenerationResult(Path(out), total, time.perf_counter() - start)
+        if bounds:  # recorded when the writer has not yet written its metadata (first row group)
+            writer.meta["unsupported"] = {"events": unsupported, "of": total}
+    if unsupported and warn is not None and not warned:
+        warn(unsupported_message(unsupported, total))
+    return GenerationResult(Path(out), total, time.perf_counter() - start, unsupported if bounds else None)

@@ -65,6 +65,152 @@ def test_pyhf_sample_drops_into_a_histfactory_fit(generated: Path, capsys) -> No
     assert "inherited_signal" in model.config.parameters
 
 
+@pytest.fixture(scope="module")
+def smoothed(tmp_path_factory) -> Path:
+    """An ensemble without training: 400 camel-back training events; member m (8 of them, 1,000
+    events each) samples bootstrap resample m // 2 smeared by N(0, 0.4), a kernel density estimate
+    (a smooth model); the training size and groups are recorded as flashgen generate does."""
+    rng = np.random.default_rng(1)
+    n_train, members, per_member = 400, 8, 1000
+    train = np.where(rng.random(n_train) < 0.5, -4.0, 4.0) + rng.normal(size=n_train)
+    xs, ms = [], []
+    for m in range(members):
+        boot = train[np.random.default_rng([1, 1, m // 2]).integers(0, n_train, n_train)]
+        r = np.random.default_rng([1, 2, m])
+        xs.append(boot[r.integers(0, n_train, per_member)] + 0.4 * r.normal(size=per_member))
+        ms.append(np.full(per_member, m, dtype=np.int16))
+    meta = {"model": {"ensemble": {"train_events": n_train, "groups": [k // 2 for k in range(members)]}}}
+    path = tmp_path_factory.mktemp("smoothed") / "kde.parquet"
+    write_table(EventTable({"x": np.concatenate(xs), "member": np.concatenate(ms)}, meta=meta), path)
+    return path
+
+
+def test_worth_names_its_binning_and_warns_where_the_bins_are_sparse(smoothed: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    """400 training events: 20 equal-population bins hold 20 each (no warning); 5,000 hold 0.08
+    each, fewer than the 8 members in every bin, and G there (11 against 2.4 at 20 bins) is
+    flagged as not reliable."""
+    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "20",
+                         "--out", tmp_path / "r20.json")
+    assert code == 0 and err == ""
+    w = json.loads((tmp_path / "r20.json").read_text())
+    b = w["binning"]
+    assert (b["bins"], b["chosen"], b["low"], b["high"]) == (20, "equal-population", w["edges"][0], w["edges"][-1])
+    assert b["text"].startswith("20 equal-population bins of x in [") and b["text"] in out
+    assert out.startswith("8,000 generated events are worth ≈") and " at 20 equal-population bins of x in [" in out
+    assert out.strip().endswith(f"[8 members]; wrote {tmp_path / 'r20.json'}")
+    assert w["train_events"] == 400 and w["amplification"] == pytest.approx(2.36, abs=0.01)
+    assert w["sparse_bins"] == 0 and w["empty_bins"] == 0 and w["reliable"] is True
+    assert w["mean_training_events_per_bin"] == pytest.approx(20)
+    assert w["min_training_events_per_bin"] == pytest.approx(20)
+    # one binning: the curve holds it, with the top-level numbers
+    assert len(w["curve"]) == 1 and w["curve"][0]["n_eff"] == w["n_eff"]
+    assert w["curve"][0]["amplification"] == w["amplification"] and w["curve"][0]["text"] == b["text"]
+
+    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "5000",
+                         "--out", tmp_path / "r5000.json")
+    assert code == 0
+    fine = json.loads((tmp_path / "r5000.json").read_text())
+    assert fine["binning"]["bins"] == 5000 and fine["reliable"] is False
+    assert fine["amplification"] == pytest.approx(10.5, abs=0.05)
+    assert fine["sparse_bins"] == 5000 and fine["mean_training_events_per_bin"] == pytest.approx(0.08)
+    # 8,000 generated events in 5,000 bins: 1 or 2 each, 0.05 or 0.1 of the 400 training events
+    assert fine["min_training_events_per_bin"] == pytest.approx(0.05)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flashgen: warning: at 5,000 equal-population bins of x in [")
+    assert "0.08 training events on average (fewer than 5)" in lines[0]
+    assert "5,000 of 5,000 populated bins hold fewer training events than the ensemble's 8 members" in lines[0]
+    assert "G = 11 there is not reliable" in lines[0]
+    # --quiet keeps the warning
+    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "5000", "-q",
+                         "--out", tmp_path / "r5000.json")
+    assert code == 0 and out == "" and err.startswith("flashgen: warning: at 5,000")
+
+
+def test_worth_as_a_curve_over_resolutions(smoothed: Path, tmp_path: Path, capsys) -> None:
+    """--bins 5,20,100,5000 on the smoothed camel back: G grows with the resolution (1.8, 2.4,
+    4.6, 10.5), one line each; 100 bins hold 4 training events each (fewer than 5, and than the
+    8 members) and 5,000 hold 0.08, so those two are warned about."""
+    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x",
+                         "--bins", "5,20,100,5000", "--out", tmp_path / "curve.json")
+    assert code == 0
+    w = json.loads((tmp_path / "curve.json").read_text())
+    curve = w["curve"]
+    assert [c["bins"] for c in curve] == [5, 20, 100, 5000]
+    amps = [c["amplification"] for c in curve]
+    assert amps == pytest.approx([1.80, 2.36, 4.65, 10.52], abs=0.01)
+    assert all(a < b for a, b in zip(amps, amps[1:]))
+    assert [c["reliable"] for c in curve] == [True, True, False, False]
+    assert [c["sparse_bins"] for c in curve] == [0, 0, 100, 5000]
+    assert [c["mean_training_events_per_bin"] for c in curve] == pytest.approx([80, 20, 4, 0.08])
+    for c in curve:
+        assert c["n_eff"] == pytest.approx(c["amplification"] * 400) and c["chosen"] == "equal-population"
+    # the top-level keys are the first binning's, as with one number
+    assert len(w["edges"]) == 6 and w["binning"]["bins"] == 5 and w["amplification"] == amps[0]
+    assert w["reliable"] is True and w["sparse_bins"] == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 5 and lines[-1] == f"wrote {tmp_path / 'curve.json'} (G at 4 resolutions, key 'curve')"
+    for line, k, g in zip(lines, ("5", "20", "100", "5,000"), ("1.8", "2.4", "4.6", "11")):
+        assert line.startswith("8,000 generated events are worth ≈") and f"(G = {g} over 400 training" in line
+        assert f" at {k} equal-population bins of x in [" in line and line.endswith("[8 members]")
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 2 and all(x.startswith("flashgen: warning: ") for x in warnings)
+    assert warnings[0].startswith("flashgen: warning: at 100 equal-population bins of x in [")
+    assert "4 training events on average (fewer than 5)" in warnings[0] and "100 of 100 populated" in warnings[0]
+    assert warnings[1].startswith("flashgen: warning: at 5,000 equal-population bins")
+
+
+def test_worth_at_given_edges_names_them(smoothed: Path, tmp_path: Path, capsys) -> None:
+    """Given edges with an empty bin (beyond every event) and a narrow one expected to hold
+    fewer training events than the 8 members: one warning, for that bin."""
+    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x",
+                         "--edges=-20,-4,0,4,4.01,20,30", "--out", tmp_path / "e.json")
+    assert code == 0
+    w = json.loads((tmp_path / "e.json").read_text())
+    assert w["binning"] == {"bins": 6, "low": -20.0, "high": 30.0, "unit": "", "chosen": "edges",
+                            "text": "6 bins of x in [-20, 30] (given edges)"}
+    assert "at 6 bins of x in [-20, 30] (given edges) [8 members]" in out
+    assert w["fraction"][-1] == 0 and w["empty_bins"] == 1 and w["sparse_bins"] == 1 and w["reliable"] is False
+    assert w["min_training_events_per_bin"] == pytest.approx(400 * w["fraction"][3])
+    assert w["min_training_events_per_bin"] < 8
+    assert w["mean_training_events_per_bin"] == pytest.approx(400 / 6, rel=0.01)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flashgen: warning: at 6 bins of x in [-20, 30] (given edges), ")
+    assert "1 of 5 populated bins holds fewer training events than the ensemble's 8 members" in lines[0]
+
+
+def test_the_member_column_must_be_integer_valued(smoothed: Path, tmp_path: Path, capsys) -> None:
+    t = read_table(smoothed)
+    t.data["member"] = t["member"].astype(np.float64)  # whole numbers in a float column: read as integers
+    write_table(t, tmp_path / "whole.parquet")
+    for name, path in (("a", smoothed), ("b", tmp_path / "whole.parquet")):
+        assert run(capsys, "worth", "--generated", path, "--observable", "x", "--bins", "10",
+                   "--out", tmp_path / f"{name}.json")[0] == 0
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
+    assert a["n_eff"] == b["n_eff"] and a["members"] == b["members"] == 8
+    t.data["member"] = t["member"] + 0.5
+    write_table(t, tmp_path / "float.parquet")
+    assert_user_error(capsys, "worth", "--generated", tmp_path / "float.parquet", "--observable", "x",
+                      "--out", tmp_path / "f.json", match="the 'member' column must hold integers")
+    assert_user_error(capsys, "worth", "--generated", tmp_path / "float.parquet", "--observable", "x",
+                      "--out", tmp_path / "f.json", match="float64 values such as 0.5")
+
+
+def test_bad_binnings(smoothed: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "w.json"
+    assert_user_error(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "20,,50",
+                      "--out", out, match="bins must be positive integers separated by commas")
+    assert_user_error(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "20,0",
+                      "--out", out, match="'0' must be a positive integer")
+    assert_user_error(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "20,1",
+                      "--out", out, match="need at least 2 bins")
+    assert_user_error(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "20,50", "--pyhf",
+                      "--out", out, match="--pyhf writes one histogram")
+    assert_user_error(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "20",
+                      "--edges", "0,1", "--out", out, match="not allowed with argument")
+    assert not out.exists()
+
+
 def test_worth_of_a_derived_observable() -> None:
     from flashgen.stats.histogram_worth import observable_values
 
@@ -167,6 +313,9 @@ def test_worth_of_an_oversampled_sample_without_an_ensemble(tmp_path: Path, caps
     assert "not 1/√5 = 0.45" in lines[0] and "train --ensemble M" in lines[1]
     assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--pyhf", "--out", tmp_path / "p.json",
                       match="needs an ensemble")
+    assert w["binning"]["text"].startswith("10 equal-population bins of x in [") and w["binning"]["text"] in lines[0]
+    assert_user_error(capsys, "worth", "--generated", g, "--observable", "x", "--bins", "10,20",
+                      "--out", tmp_path / "c.json", match="a curve of G over several --bins needs an ensemble")
     t = read_table(g)
     t.data["event"] = t["event"] + 0.5
     write_table(t, tmp_path / "f.parquet")

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from flashgen.errors import FlashgenError
-from flashgen.stats.histogram_worth import (default_groups, describe, equal_population_edges, inherited_variance,
-                                  member_fractions, pyhf_sample, worth_from_fractions, worth_of_sample)
+from flashgen.stats.histogram_worth import (MIN_TRAINING_PER_BIN, binning, default_groups, describe,
+                                            equal_population_edges, inherited_variance, member_fractions,
+                                            member_ids, pyhf_sample, resolution, worth_from_fractions,
+                                            worth_of_sample)
 
 
 def _synthetic(rng: np.random.Generator, bins: int, resamples: int, copies: int, p: float,
@@ -163,3 +165,64 @@ def test_members_outside_the_recorded_ensemble_are_refused() -> None:
         worth_of_sample(values, np.arange(12) % 6, np.linspace(0, 1, 3), groups=[0, 0, 1, 1])
     with pytest.raises(FlashgenError, match="outside"):
         worth_of_sample(values, np.arange(12) % 4 - 1, np.linspace(0, 1, 3))
+
+
+def test_binning_names_the_resolution() -> None:
+    b = binning(np.linspace(50.0, 150.0, 21), "mll", unit="GeV", chosen="equal-population")
+    assert b == {"bins": 20, "low": 50.0, "high": 150.0, "unit": "GeV", "chosen": "equal-population",
+                 "text": "20 equal-population bins of mll in [50, 150] GeV"}
+    assert binning(np.array([-6.0, 0.0, 6.0]), "x")["text"] == "2 bins of x in [-6, 6] (given edges)"
+    with pytest.raises(FlashgenError, match="unknown binning choice"):
+        binning(np.array([0.0, 1.0]), "x", chosen="uniform")
+
+
+def _worth_at(bins: int, train_events: int | None, members: int = 4) -> object:
+    """Members that agree up to small noise on equal fractions in ``bins`` bins (the last empty)."""
+    rng = np.random.default_rng(8)
+    p = np.full(bins, 1.0 / (bins - 1))
+    p[-1] = 0.0
+    f = np.clip(p + rng.normal(0, 1e-4, (members, bins)) * (p > 0), 0, None)
+    return worth_from_fractions(f, np.arange(bins + 1.0), train_events=train_events, observable="x")
+
+
+def test_resolution_counts_training_events_per_bin() -> None:
+    # 1,000 training events in 20 bins (one empty): 50 per bin on average, 52.6 in each populated one
+    r = resolution(_worth_at(20, 1000), chosen="edges")
+    assert (r.bins, r.empty_bins, r.sparse_bins, r.reliable) == (20, 1, 0, True)
+    assert r.mean_training_events_per_bin == pytest.approx(50, rel=1e-2)
+    assert r.min_training_events_per_bin == pytest.approx(1000 / 19, rel=1e-2)
+    assert r.warning(1.0) is None and r.text == "20 bins of x in [0, 20] (given edges)"
+    # 1,000 in 2,000 bins: 0.5 on average, every populated bin below the 4 members
+    r = resolution(_worth_at(2000, 1000))
+    assert r.sparse_bins == 1999 and r.empty_bins == 1 and r.reliable is False
+    assert r.mean_training_events_per_bin == pytest.approx(0.5, rel=1e-2)
+    assert r.mean_training_events_per_bin < MIN_TRAINING_PER_BIN
+    text = r.warning(9.2)
+    assert text is not None and text.startswith("at 2,000 bins of x in [0, 2000] (given edges), the bins hold 0.5 ")
+    assert "1,999 of 1,999 populated bins hold fewer training events than the ensemble's 4 members" in text
+    assert "G = 9.2 there is not reliable" in text and "\n" not in text
+    # few on average only: 200 events in 50 bins hold 4.1 each, which the 4 members do not exceed...
+    r = resolution(_worth_at(50, 200))
+    assert r.sparse_bins == 0 and r.reliable is False and "fewer than 5" in r.warning()
+    # ...and 8 members make those bins sparse too
+    assert resolution(_worth_at(50, 200, members=8)).sparse_bins == 49
+    # without the training size nothing is known about the training events per bin
+    r = resolution(_worth_at(2000, None))
+    assert r.reliable is None and r.sparse_bins is None and r.warning() is None and r.empty_bins == 1
+
+
+def test_member_ids_must_be_integers() -> None:
+    assert member_ids(np.array([0, 1, 2], dtype=np.int16)).dtype == np.int16
+    converted = member_ids(np.array([0.0, 1.0, 3.0]))
+    assert converted.dtype == np.int64 and converted.tolist() == [0, 1, 3]
+    for bad, match in ((np.array([0.0, 0.5]), "such as 0.5"), (np.array([0.0, np.nan]), "such as nan"),
+                       (np.array(["a", "b"]), "holds <U1 values")):
+        with pytest.raises(FlashgenError, match="the 'member' column must hold integers"):
+            member_ids(bad)
+        with pytest.raises(FlashgenError, match=match):
+            member_ids(bad)
+    values = np.linspace(0, 1, 12)
+    with pytest.raises(FlashgenError, match="must hold integers"):
+        worth_of_sample(values, np.arange(12) % 4 + 0.25, np.linspace(0, 1, 3))
+    same = worth_of_sample(values, (np.arange(12) % 4).astype(float), np.linspace(0, 1, 3))
+    assert same.members == 4

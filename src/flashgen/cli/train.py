@@ -152,8 +152,14 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
                   "nothing to resume")
         return
     ckpt = checkpoint_path(out)
+    from ..training.health import UnhealthyModel
+
     with Timer() as t:
-        model = train(table, args.model, checkpoint=Checkpoint(ckpt, resume=args.resume), **options)
+        try:
+            model = train(table, args.model, checkpoint=Checkpoint(ckpt, resume=args.resume), **options)
+        except UnhealthyModel:
+            ckpt.unlink(missing_ok=True)  # a rerun with other settings starts afresh
+            raise
         model.save(out)
     ckpt.unlink(missing_ok=True)
     result = model.info["result"]

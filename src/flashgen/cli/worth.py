@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..arguments import add_common, csv_list, positive_int, say
+from ..arguments import add_common, csv_list, positive_int, say, warning
 
 __all__ = ["register"]
 
@@ -15,6 +15,15 @@ def _edges(text: str) -> list[float]:
         return [float(x) for x in csv_list(text)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"edges must be numbers separated by commas, got '{text}'") from None
+
+
+def _bins(text: str) -> list[int]:
+    """``K`` or ``K1,K2,...``: numbers of equal-population bins (a curve of G over resolutions)."""
+    try:
+        items = csv_list(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"bins must be positive integers separated by commas, got '{text}'") from None
+    return [positive_int(item) for item in items]
 
 
 def register(sub: Any) -> None:
@@ -31,7 +40,10 @@ def register(sub: Any) -> None:
         "also what its copies are worth after folding the copies of each generator-level event "
         "(key 'oversampling'); without 'member' that is all it reports. The forecast sees no "
         "bias the members share; benchmarks/results/worth.md shows its calibration where the "
-        "truth is exact.")
+        "truth is exact. G holds at the binning it was computed in (named in the output): "
+        "finer bins give a larger G, and where the bins hold few training events (fewer than 5 "
+        "on average, or fewer than the ensemble's members in a bin) it is not reliable and a "
+        "warning says so. --bins K1,K2,... states G at several resolutions (key 'curve').")
     p.add_argument("--generated", "-g", required=True,
                    help="generated table (.parquet, .root or a Parquet dataset folder) with column 'member' "
                    "and/or 'event'")
@@ -41,8 +53,10 @@ def register(sub: Any) -> None:
     binning.add_argument("--edges", type=_edges, metavar="E1,E2,...",
                          help="bin edges in the observable's unit, strictly increasing (write "
                          "--edges=-6,-4,... when the first edge is negative)")
-    binning.add_argument("--bins", type=positive_int, metavar="K",
-                         help="K equal-population bins of the generated sample (default 20)")
+    binning.add_argument("--bins", type=_bins, metavar="K[,K2,...]",
+                         help="K equal-population bins of the generated sample (default 20); several, "
+                         "comma-separated (e.g. 10,20,50,100), give G as a curve over resolutions: one "
+                         "line each and the JSON list 'curve' (the other keys are the first binning's)")
     p.add_argument("--train-events", type=positive_int, metavar="N",
                    help="training events of the model (default: recorded in the generated table "
                    "by flashgen generate)")
@@ -67,12 +81,16 @@ def _run(args: argparse.Namespace) -> None:
     from ..data import read_table
     from ..errors import FlashgenError
     from ..files import check_output_path, write_json
-    from ..stats.histogram_worth import (describe, equal_population_edges, observable_values, pyhf_sample,
-                               recorded_ensemble, worth_of_sample)
+    from ..stats.histogram_worth import (describe, equal_population_edges, member_ids, observable_values,
+                                         pyhf_sample, recorded_ensemble, resolution, worth_of_sample)
 
     check_output_path(args.out, suffixes=(".json",), inputs=[args.generated])
     if args.pyhf_events is not None and (not np.isfinite(args.pyhf_events) or args.pyhf_events <= 0):
         raise FlashgenError(f"--pyhf-events must be a positive number, got {args.pyhf_events}")
+    several = args.bins is not None and len(args.bins) > 1
+    if several and args.format == "pyhf":
+        raise FlashgenError(f"--pyhf writes one histogram; give one number of bins, not --bins "
+                            f"{','.join(str(k) for k in args.bins)}")
     table = read_table(args.generated)
     ensemble, oversampled = "member" in table.names, "event" in table.names
     if not ensemble and not oversampled:
@@ -81,32 +99,68 @@ def _run(args: argparse.Namespace) -> None:
     if not ensemble and args.format == "pyhf":
         raise FlashgenError("--pyhf needs the inherited uncertainty, which needs an ensemble "
                             "(flashgen train --ensemble M); this sample has 'event' but no 'member'")
+    if not ensemble and several:
+        raise FlashgenError("a curve of G over several --bins needs an ensemble (flashgen train --ensemble M); "
+                            "this sample has 'event' but no 'member': give one number of bins")
     if ensemble:
-        member = np.asarray(table["member"])
+        member = member_ids(table["member"])
         if len(np.unique(member)) < 2:
             raise FlashgenError(f"{args.generated} was generated by a single model (one member): an ensemble "
                                 "is needed for the inherited uncertainty (flashgen train --ensemble M)")
     values, unit = observable_values(table, args.observable)
-    edges = np.asarray(args.edges) if args.edges is not None else equal_population_edges(values, args.bins or 20)
+    if args.edges is not None:
+        binnings, chosen = [np.asarray(args.edges, dtype=np.float64)], "edges"
+    else:
+        binnings, chosen = [equal_population_edges(values, k) for k in (args.bins or [20])], "equal-population"
+    edges = binnings[0]
     over = _oversampling(table, values, edges) if oversampled else None
     if not ensemble:
-        _write_oversampling_only(args, unit, edges, over)
+        _write_oversampling_only(args, unit, edges, chosen, over)
         return
     recorded_events, groups = recorded_ensemble(table.meta)
     train_events = args.train_events or recorded_events
-    worth = worth_of_sample(values, member, edges, train_events=train_events, observable=args.observable,
+    results = []
+    for e in binnings:
+        w = worth_of_sample(values, member, e, train_events=train_events, observable=args.observable,
                             groups=groups)
+        results.append((w, resolution(w, unit=unit, chosen=chosen)))
+    worth, res = results[0]
     if args.format == "pyhf":
         write_json(pyhf_sample(worth, name=args.name, events=args.pyhf_events, modifier=args.pyhf_modifier),
                    args.out)
     else:
         write_json({**worth.to_json(), "unit": unit, "generated": str(args.generated),
+                    "binning": res.to_json(), **_sparsity(res),
+                    "curve": [_curve_entry(w, r) for w, r in results],
                     **({"oversampling": over.to_json()} if over is not None else {})}, args.out)
-    say(args, describe(worth, unit) + f" [{len(edges) - 1} bins, {worth.members} members]; wrote {args.out}")
+    for w, r in results:
+        line = describe(w, unit) + f" at {r.text} [{w.members} members]"
+        say(args, line + ("" if several else f"; wrote {args.out}"))
+    if several:
+        say(args, f"wrote {args.out} (G at {len(results)} resolutions, key 'curve')")
+    for w, r in results:
+        message = r.warning(w.amplification)
+        if message:
+            warning(message)
     if over is not None:
         say(args, _describe_oversampling(over, args.observable))
     if train_events is None:
         say(args, "no amplification: the training size is unknown (give --train-events N)")
+
+
+def _sparsity(res: Any) -> dict[str, Any]:
+    """How many training events the bins of one binning hold (JSON keys)."""
+    return {"sparse_bins": res.sparse_bins, "empty_bins": res.empty_bins,
+            "mean_training_events_per_bin": res.mean_training_events_per_bin,
+            "min_training_events_per_bin": res.min_training_events_per_bin, "reliable": res.reliable}
+
+
+def _curve_entry(worth: Any, res: Any) -> dict[str, Any]:
+    """One resolution of the curve: the binning, n_eff, G and how sparse its bins are."""
+    import numpy as np
+
+    return {**res.to_json(), "n_eff": float(worth.n_eff) if np.isfinite(worth.n_eff) else None,
+            "amplification": worth.amplification, **_sparsity(res)}
 
 
 def _oversampling(table: Any, values: Any, edges: Any) -> Any:
@@ -137,17 +191,20 @@ def _describe_oversampling(over: Any, observable: str) -> str:
             f"{over.naive_error_ratio:.2f})")
 
 
-def _write_oversampling_only(args: argparse.Namespace, unit: str, edges: Any, over: Any) -> None:
+def _write_oversampling_only(args: argparse.Namespace, unit: str, edges: Any, chosen: str, over: Any) -> None:
     """Worth of an oversampled sample from one model: its statistics only."""
     import numpy as np
 
     from ..files import write_json
+    from ..stats.histogram_worth import binning as binning_of
 
+    binning = binning_of(edges, args.observable, unit=unit, chosen=chosen)
+    text = binning["text"]
     write_json({"observable": args.observable, "unit": unit, "generated": str(args.generated),
-                "edges": np.asarray(edges, dtype=float).tolist(), "oversampling": over.to_json(),
+                "edges": np.asarray(edges, dtype=float).tolist(), "binning": binning, "oversampling": over.to_json(),
                 "inherited": None,
                 "note": "one model, no ensemble: the uncertainty inherited from the training sample "
                         "is not included (flashgen train --ensemble M)"}, args.out)
-    say(args, _describe_oversampling(over, args.observable) + f"; wrote {args.out}")
+    say(args, _describe_oversampling(over, args.observable) + f" at {text}; wrote {args.out}")
     say(args, "no inherited uncertainty: the uncertainty a generated sample inherits from the training "
               "sample needs an ensemble (flashgen train --ensemble M)")

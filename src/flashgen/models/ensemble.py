@@ -85,6 +85,16 @@ class EnsembleModel:
     def device(self) -> torch.device:
         return self.members[0].device
 
+    @property
+    def support(self) -> dict[str, tuple[float, float]]:
+        """The union over members of their supports (:attr:`FlashModel.support`); empty when a
+        member lacks one."""
+        supports = [m.support for m in self.members]
+        if not all(supports):
+            return {}
+        return {name: (min(s[name][0] for s in supports), max(s[name][1] for s in supports))
+                for name in supports[0]}
+
     def to(self, device: str | torch.device) -> EnsembleModel:
         for m in self.members:
             m.to(device)

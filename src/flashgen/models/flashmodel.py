@@ -26,11 +26,26 @@ from ..transforms import Pipeline
 from .interface import GenerativeModel, get_model
 from .efficiency import EfficiencyClassifier
 
-__all__ = ["ENSEMBLE_FORMAT", "FlashModel", "read_payload", "save_payload"]
+__all__ = ["ENSEMBLE_FORMAT", "SUPPORT_MARGIN", "FlashModel", "read_payload", "save_payload", "support_bounds"]
 
 FORMAT = "flashgen-model"
 FORMAT_VERSION = 1
 ENSEMBLE_FORMAT = "flashgen-ensemble"
+SUPPORT_MARGIN = 0.1
+"""Margin around a feature's training range ``[lo, hi]`` (``info["support"]``) inside which a
+generated value counts as supported: ``SUPPORT_MARGIN * (hi - lo)`` on each side (of
+``max(|lo|, 1)`` for a constant column). Training refuses a model that generates many values beyond
+it (:mod:`flashgen.training.health`); ``flashgen generate`` counts the events beyond it."""
+
+
+def support_bounds(support: dict[str, Any] | None, margin: float = SUPPORT_MARGIN) -> dict[str, tuple[float, float]]:
+    """``{column: (low, high)}``: the recorded training ranges ``{column: [lo, hi]}`` widened by
+    ``margin`` of their width on each side (see :data:`SUPPORT_MARGIN`); empty for ``None``."""
+    bounds = {}
+    for name, (lo, hi) in (support or {}).items():
+        width = float(hi) - float(lo) if hi > lo else max(abs(float(lo)), 1.0)
+        bounds[name] = (float(lo) - margin * width, float(hi) + margin * width)
+    return bounds
 
 
 class FlashModel:
@@ -82,6 +97,13 @@ class FlashModel:
     @property
     def device(self) -> torch.device:
         return next(self.network.parameters()).device
+
+    @property
+    def support(self) -> dict[str, tuple[float, float]]:
+        """Where generated features are supported: the training range of each feature
+        (``info["support"]``) widened by :data:`SUPPORT_MARGIN`; empty for a model file written
+        before flashgen recorded it."""
+        return support_bounds(self.info.get("support"))
 
     def to(self, device: str | torch.device) -> FlashModel:
         """Move the networks to ``device``; returns self."""

@@ -52,11 +52,16 @@ from scipy import stats
 
 from ..errors import FlashgenError
 
-__all__ = ["LEVEL", "Variance", "Worth", "bin_index", "check_edges", "default_groups", "inherited_variance",
-           "member_fractions", "round_count", "recorded_ensemble", "worth_from_fractions", "worth_of_sample"]
+__all__ = ["LEVEL", "MIN_TRAINING_PER_BIN", "Resolution", "Variance", "Worth", "bin_index", "binning", "check_edges",
+           "default_groups", "inherited_variance", "member_fractions", "member_ids", "resolution", "round_count",
+           "recorded_ensemble", "worth_from_fractions", "worth_of_sample"]
 
 LEVEL = 0.68
 """Probability content of the band."""
+
+MIN_TRAINING_PER_BIN = 5.0
+"""Fewest expected training events per bin, on average over the bins, at which a worth is stated
+without a warning (see :class:`Resolution`)."""
 
 
 def check_edges(edges: np.ndarray) -> np.ndarray:
@@ -247,6 +252,23 @@ def member_fractions(values: np.ndarray, member: np.ndarray, edges: np.ndarray,
     return ids, counts / np.maximum(totals, 1e-300)[:, None]
 
 
+def member_ids(member: np.ndarray) -> np.ndarray:
+    """The ensemble member of each event as integers: an integer column as it is, a float column
+    whose values are all whole numbers as ``int64``; anything else is refused (one line)."""
+    m = np.asarray(member)
+    if m.dtype.kind in "iu":
+        return m
+    if m.dtype.kind == "f":
+        whole = np.isfinite(m) & (m == np.round(m))
+        if whole.all():
+            return m.astype(np.int64)
+        bad = m[~whole][0]
+        raise FlashgenError(f"the 'member' column must hold integers (the ensemble member of each event, "
+                            f"as flashgen generate writes it); it holds {m.dtype} values such as {bad:g}")
+    raise FlashgenError(f"the 'member' column must hold integers (the ensemble member of each event, "
+                        f"as flashgen generate writes it); it holds {m.dtype} values")
+
+
 def worth_of_sample(values: np.ndarray, member: np.ndarray, edges: np.ndarray, *,
                     train_events: int | None = None, observable: str = "",
                     groups: Sequence[int] | None = None) -> Worth:
@@ -257,7 +279,7 @@ def worth_of_sample(values: np.ndarray, member: np.ndarray, edges: np.ndarray, *
         groups: resample group of member ``m`` at index ``m`` (as recorded by
             :func:`recorded_ensemble`); default :func:`default_groups` (``m // 2``).
     """
-    ids, fractions = member_fractions(values, member, edges)
+    ids, fractions = member_fractions(values, member_ids(member), edges)
     known = default_groups(int(ids.max()) + 1) if groups is None else np.asarray(groups)
     if ids.min() < 0 or ids.max() >= len(known):
         raise FlashgenError(f"'member' holds values outside 0..{len(known) - 1}, the recorded ensemble")
@@ -318,6 +340,110 @@ def describe(worth: Worth, unit: str = "") -> str:
     if worth.amplification is not None and worth.train_events:
         line += f" (G = {worth.amplification:.2g} over {worth.train_events:,} training events)"
     return line
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The binning a worth statement holds at, and how many training events its bins hold.
+
+    G depends on the binning: the same events are worth more, relative to the training sample, in
+    fine bins than in coarse ones, and in bins that hold only a few training events the bootstrap
+    no longer sees the training sample's fluctuation (a resample of ``n`` events cannot fluctuate
+    as the truth does where ``n`` is 0 or 1), so G there grows without meaning. The training
+    events of a bin are expected from the pooled generated fraction: ``p_k * N_train``. A bin is
+    *sparse* when it is populated (``p_k > 0``) and that is fewer than the ensemble's members; the
+    statement is *not reliable* when any bin is sparse or the bins hold fewer than
+    :data:`MIN_TRAINING_PER_BIN` training events on average.
+    """
+
+    bins: int
+    low: float
+    high: float
+    unit: str
+    chosen: str
+    """How the edges were chosen: ``"equal-population"`` (of the generated sample) or ``"edges"`` (given)."""
+    text: str
+    """e.g. ``20 equal-population bins of mll in [50, 150] GeV``."""
+    members: int
+    empty_bins: int
+    """Bins with no generated event."""
+    mean_training_events_per_bin: float | None
+    """``N_train * sum p / K`` (``None`` without the training size)."""
+    min_training_events_per_bin: float | None
+    """Smallest ``p_k * N_train`` over the populated bins."""
+    sparse_bins: int | None
+    """Populated bins expected to hold fewer training events than the ensemble has members."""
+
+    @property
+    def reliable(self) -> bool | None:
+        """``False`` when the bins are too sparse for G to mean anything; ``None`` without ``N_train``."""
+        if self.sparse_bins is None or self.mean_training_events_per_bin is None:
+            return None
+        return self.sparse_bins == 0 and not self._few_on_average
+
+    @property
+    def _few_on_average(self) -> bool:
+        mean = self.mean_training_events_per_bin
+        return mean is not None and mean < MIN_TRAINING_PER_BIN * (1 - 1e-9)
+
+    def warning(self, amplification: float | None = None) -> str | None:
+        """One line saying why G at this binning is not reliable (``None`` when it is or is unknown)."""
+        if self.reliable is not False:
+            return None
+        assert self.mean_training_events_per_bin is not None and self.sparse_bins is not None
+        why = []
+        if self._few_on_average:
+            why.append(f"the bins hold {self.mean_training_events_per_bin:.2g} training events on average "
+                       f"(fewer than {MIN_TRAINING_PER_BIN:g})")
+        if self.sparse_bins:
+            populated = self.bins - self.empty_bins
+            verb = "holds" if self.sparse_bins == 1 else "hold"
+            why.append(f"{self.sparse_bins:,} of {populated:,} populated bins {verb} fewer training events than "
+                       f"the ensemble's {self.members} members (fewest {self.min_training_events_per_bin:.2g})")
+        g = f"G = {amplification:.2g}" if amplification is not None else "G"
+        return (f"at {self.text}, " + " and ".join(why) + f": {g} there is not reliable; "
+                "state the worth at fewer, wider bins")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bins": self.bins, "low": self.low, "high": self.high, "unit": self.unit, "chosen": self.chosen,
+                "text": self.text}
+
+
+def binning(edges: np.ndarray, observable: str, *, unit: str = "", chosen: str = "edges") -> dict[str, Any]:
+    """The binning a statement holds at, as JSON: ``bins``, ``low``, ``high``, ``unit``, ``chosen``
+    (``"equal-population"``: quantiles of the generated sample; ``"edges"``: given) and ``text``,
+    e.g. ``20 equal-population bins of mll in [50, 150] GeV``."""
+    if chosen not in ("equal-population", "edges"):
+        raise FlashgenError(f"unknown binning choice '{chosen}'; use equal-population or edges")
+    e = check_edges(edges)
+    k, low, high = len(e) - 1, float(e[0]), float(e[-1])
+    what = "equal-population bins" if chosen == "equal-population" else "bins"
+    text = (f"{k:,} {what} of {observable or 'the observable'} in [{low:.4g}, {high:.4g}]"
+            + (f" {unit}" if unit else "") + (" (given edges)" if chosen == "edges" else ""))
+    return {"bins": k, "low": low, "high": high, "unit": unit, "chosen": chosen, "text": text}
+
+
+def resolution(worth: Worth, *, unit: str = "", chosen: str = "edges") -> Resolution:
+    """The :class:`Resolution` of ``worth``: its binning in words and the expected training events
+    of its bins (from the pooled fractions and ``worth.train_events``).
+
+    Arguments:
+        unit: the observable's unit (for the text).
+        chosen: ``"equal-population"`` (edges from the generated sample's quantiles) or ``"edges"``.
+    """
+    b = binning(worth.edges, worth.observable, unit=unit, chosen=chosen)
+    k = b["bins"]
+    p = np.asarray(worth.fraction, dtype=np.float64)
+    populated = p > 0
+    mean = least = sparse = None
+    if worth.train_events:
+        expected = p * worth.train_events
+        mean = float(expected.sum() / k)
+        least = float(expected[populated].min()) if populated.any() else None
+        # a relative tolerance: equal-population bins of N = K * M events hold M each, not 3.99999
+        sparse = int(np.count_nonzero(populated & (expected < worth.members * (1 - 1e-9))))
+    return Resolution(k, b["low"], b["high"], unit, chosen, b["text"], worth.members, int(np.count_nonzero(~populated)),
+                      mean, least, sparse)
 
 
 def round_count(x: float) -> int:

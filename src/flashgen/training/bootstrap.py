@@ -11,7 +11,9 @@ within a pair is optimisation noise, which pooling the members averages away
 Members are trained (in parallel over ``workers`` processes) into a work folder beside the output,
 ``OUT.members/`` with a manifest of the settings; a rerun with the same settings skips finished
 members (resume). When all are done they are packed into the one file ``OUT``
-(:class:`~flashgen.models.EnsembleModel`) and the work folder is removed.
+(:class:`~flashgen.models.EnsembleModel`) and the work folder is removed. A member that fails its
+health check (:mod:`flashgen.training.health`) stops the ensemble with one error naming the member;
+no ensemble file is written and the members already finished stay in the work folder.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..models.flashmodel import FlashModel
 from ..seeds import derive_seed
 from ..executor import Workers, run_tasks
 from .fit import Columns, Split, TrainSettings, model_config, train
+from .health import UnhealthyModel
 
 __all__ = ["COPIES", "MIN_MEMBERS", "Workers", "train_ensemble", "work_folder"]
 
@@ -96,6 +99,7 @@ class _MemberTask:
     settings: TrainSettings
     config: ModelConfig
     digest: str = ""
+    members: int = 0
 
 
 def _train_member(task: _MemberTask) -> Path:
@@ -106,8 +110,12 @@ def _train_member(task: _MemberTask) -> Path:
     split = Split.resolve(task.settings.val_fraction, get_preset(task.preset) if task.preset else None)
     validation = task.table.take(np.setdiff1d(np.arange(n), rows)) if split.val_fraction > 0 else None
     settings = replace(task.settings, seed=derive_seed(task.settings.seed, task.index, 1))
-    model = train(task.table.take(rows), task.model, columns=task.columns, preset=task.preset,
-                  settings=settings, config=task.config, validation=validation)
+    try:
+        model = train(task.table.take(rows), task.model, columns=task.columns, preset=task.preset,
+                      settings=settings, config=task.config, validation=validation)
+    except UnhealthyModel as err:
+        raise UnhealthyModel(f"ensemble member {task.index} of {task.members}: {err} (finished members "
+                             f"stay in {task.path.parent})") from None
     model.info = plain({**model.info, "bootstrap": {"member": task.index, "resample": task.index // COPIES,
                                                      "seed": task.settings.seed, "events": n,
                                                      "ensemble": task.digest}})
@@ -183,7 +191,7 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
     member_settings = replace(settings, quiet=settings.quiet or workers.parallel)
     member_columns = Columns(features, conditions)
     tasks = [_MemberTask(data, i, _member_file(folder, i), model, member_columns, preset, member_settings, chosen,
-                         digest) for i in todo]
+                         digest, m) for i in todo]
     for _ in run_tasks(_train_member, tasks, workers=workers.count, scheduler=workers.scheduler,
                        desc="ensemble members", extra="dask"):
         pass

@@ -12,6 +12,7 @@ classifier when the data have one, and bundle everything with the schema and pro
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import time
@@ -28,10 +29,11 @@ from ..domain import Domain
 from ..errors import FlashgenError
 from ..models import DEFAULT_MODEL, FlashModel, RegressionTerm, get_model
 from ..models.config import ModelConfig
-from ..models.interface import LatentGenerator
+from ..models.interface import LatentGenerator, Trainable
 from ..models.efficiency import EfficiencyClassifier
 from ..sources.registry import Preset, get_preset, quantity
 from ..transforms import Dequantize, Pipeline, Transform
+from .health import check_health, outside_fraction, training_support
 from .trainer import TrainConfig, Trainer, check_setting
 
 __all__ = ["DEFAULT_VAL_FRACTION", "SELECT_LOSS", "Checkpoint", "Columns", "Split", "TrainSettings",
@@ -233,7 +235,15 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
         checkpoint: file for resumable checkpoints, or a :class:`Checkpoint` that may resume.
 
     Returns:
-        The trained :class:`FlashModel` (on the CPU).
+        The trained :class:`FlashModel` (on the CPU); ``info["support"]`` holds the training
+        range ``[min, max]`` of every feature and ``info["health"]`` what
+        :mod:`flashgen.training.health` measured.
+
+    Raises:
+        UnhealthyModel: (:class:`~flashgen.training.health.UnhealthyModel`) the trained model
+            failed its health check (:func:`~flashgen.training.health.check_health`): its samples
+            do not overlap the held-out events, training made no progress, its loss diverged, or
+            it generates far beyond the training range. Nothing is returned.
     """
     cls = get_model(model)
     pre = get_preset(preset) if preset is not None else None
@@ -300,6 +310,8 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
         fingerprint = {"model": model, "features": feats, "conditions": conds, "hparams": net.hparams,
                        "rows": len(table), "train_rows": len(train_rows), "preset": preset,
                        "checksum": float(np.nansum(x_train.numpy().astype(np.float64)))}
+        # the untrained network, for the divergence check of a model with a held-out loss
+        untrained = copy.deepcopy(net) if type(net).validation_loss is not Trainable.validation_loss else None
         result = Trainer(net, loop, score, checkpoint.path if checkpoint else None, fingerprint,
                          f"training {model}", settings.quiet).fit(
             x_train, c_train, x_val, c_val, resume=checkpoint is not None and checkpoint.resume)
@@ -307,6 +319,14 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
         if cols.efficiency is not None:
             assert cpipe is not None
             efficiency = _train_efficiency(table, cols, cpipe, pre, settings)
+
+    learnt = np.concatenate([train_rows, val_rows])
+    support = training_support({f: np.asarray(table[f][learnt], dtype=np.float64) for f in feats})
+    held = len(val_rows) > 0
+    with torch.random.fork_rng(devices=[]):  # health draws its own seeded samples; weights unchanged
+        health = _measure_health(net, untrained, result.history, fpipe, table, val_rows if held else train_rows,
+                                 conds, c_val if held else c_train, seed, loop.torch_device, support,
+                                 len(quantities) if score is not None else 0, (x_val, c_val) if held else None)
 
     schema = {n: table.columns[n] for n in cols.all}
     if cols.efficiency:
@@ -317,13 +337,14 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
         "kind": model, "preset": preset, "features": feats, "conditions": conds,
         "train_events": int(len(train_rows)), "val_events": int(len(val_rows)),
         "selection": quantities, "config": asdict(loop), "result": result.as_dict(),
-        "source": source,
+        "source": source, "support": support, "health": health,
         "versions": _versions(), "seconds": time.perf_counter() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if conds:  # where the conditions were seen: generation warns about rows outside it
         finite = np.all([np.isfinite(np.asarray(table[c], dtype=np.float64)) for c in conds], axis=0)
         info["domain"] = Domain.fit({c: np.asarray(table[c], dtype=np.float64)[finite] for c in conds}).state()
+    check_health(health)
     dtypes = {n: str(table[n].dtype) for n in schema}
     return FlashModel(model, net.cpu(), fpipe, cpipe, schema, dtypes, efficiency, cols.efficiency, info)
 
@@ -378,18 +399,11 @@ def ks_sum_scorer(fpipe: Pipeline, table: EventTable, rows: np.ndarray, conds: l
 
     if len(rows) == 0:
         return lambda net: None  # nothing held out: the last snapshot is kept
-    n = min(len(rows), SCORE_EVENTS)
-    rows = rows[:n]
-    phys = {k: np.asarray(table[k][rows], dtype=np.float64) for k in fpipe.columns + conds}
+    phys, draw = _selection_sample(fpipe, table, rows, conds, c_val, seed, device)
     reference = {q: np.asarray(quantity(q, phys), dtype=np.float64) for q in quantities}
-    cond_cols = {k: torch.as_tensor(phys[k]) for k in conds} or None
 
     def score(net: Any) -> float:
-        gen = torch.Generator(device=device).manual_seed(seed + 1)
-        with torch.no_grad():
-            z = net.sample(n, c_val[:n].to(device) if conds else None, gen)
-            cols = fpipe.inverse(z.double().cpu(), cond_cols, torch.Generator().manual_seed(seed + 2))
-        generated = {k: v.numpy() for k, v in cols.items()} | {k: phys[k] for k in conds}
+        generated = draw(net)
         total = 0.0
         for q, ref in reference.items():
             sample = np.asarray(quantity(q, generated), dtype=np.float64)
@@ -398,6 +412,53 @@ def ks_sum_scorer(fpipe: Pipeline, table: EventTable, rows: np.ndarray, conds: l
         return total
 
     return score
+
+
+def _selection_sample(fpipe: Pipeline, table: EventTable, rows: np.ndarray, conds: list[str],
+                      c_rows: torch.Tensor, seed: int, device: torch.device
+                      ) -> tuple[dict[str, np.ndarray], Callable[[Any], dict[str, np.ndarray]]]:
+    """The held-out selection sample: the physical columns of the first :data:`SCORE_EVENTS`
+    rows of ``rows``, and ``network -> generated physical columns`` at their conditions
+    (seeded by ``seed``: the same network gives the same sample)."""
+    n = min(len(rows), SCORE_EVENTS)
+    rows = rows[:n]
+    phys = {k: np.asarray(table[k][rows], dtype=np.float64) for k in fpipe.columns + conds}
+    cond_cols = {k: torch.as_tensor(phys[k]) for k in conds} or None
+
+    def draw(net: Any) -> dict[str, np.ndarray]:
+        gen = torch.Generator(device=device).manual_seed(seed + 1)
+        with torch.no_grad():
+            z = net.sample(n, c_rows[:n].to(device) if conds else None, gen)
+            cols = fpipe.inverse(z.double().cpu(), cond_cols, torch.Generator().manual_seed(seed + 2))
+        return {k: v.numpy() for k, v in cols.items()} | {k: phys[k] for k in conds}
+
+    return phys, draw
+
+
+def _measure_health(net: Any, untrained: Any, history: list[dict[str, Any]], fpipe: Pipeline,
+                    table: EventTable, rows: np.ndarray, conds: list[str], c_rows: torch.Tensor, seed: int,
+                    device: torch.device, support: dict[str, list[float]], ks_quantities: int,
+                    held_out: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, Any]:
+    """What :func:`~flashgen.training.health.check_health` judges, for the selected snapshot
+    ``net``: the snapshot scores, the mean KS per quantity (``ks_quantities`` > 0: KS selection),
+    the fraction of generated values beyond the training range (on the selection sample of
+    ``rows``, the held-out rows, else the training rows) and, for a model with a held-out loss,
+    that loss before (``untrained``) and after training."""
+    scores = [h.get("score") for h in history]
+    health: dict[str, Any] = {"scores": scores, "steps": history[-1]["step"] if history else 0}
+    if ks_quantities and history:
+        best = min((s for s in scores if s is not None), default=None)
+        health["mean_ks"] = None if best is None else best / ks_quantities
+    if len(rows):
+        generated = _selection_sample(fpipe, table, rows, conds, c_rows, seed, device)[1](net)
+        health["outside"] = outside_fraction({f: generated[f] for f in fpipe.columns}, support)
+    if untrained is not None and held_out is not None:
+        x, c = (t.to(device) for t in held_out)
+        untrained.to(device).eval()
+        with torch.no_grad():
+            health["loss_untrained"] = untrained.validation_loss(x, c)
+            health["loss_selected"] = net.validation_loss(x, c)
+    return health
 
 
 def _train_efficiency(table: EventTable, cols: Columns, cpipe: Pipeline, pre: Preset | None,

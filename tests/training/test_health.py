@@ -1,0 +1,137 @@
+"""Training health (issue 27): garbage never passes as a model file; the support range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flashgen.data import read_table, write_table
+from flashgen.generation import Sampling, count_unsupported, generate
+from flashgen.models import load_model
+from flashgen.models.flashmodel import support_bounds
+from flashgen.sources.toys import simulate_toy
+from flashgen.training import TrainSettings, train
+from flashgen.training.bootstrap import Workers, train_ensemble, work_folder
+from flashgen.training.health import UnhealthyModel, check_health, outside_fraction
+
+COLLAPSE_SEED = 3571986213781333777
+"""A 300-step flow on 2,000 camel-back events (seed 1) with this seed collapses to x in [-19.9, -19.2]."""
+
+
+@pytest.fixture(scope="module")
+def camel(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("health") / "camel.parquet"
+    write_table(simulate_toy("camelback", 2000, 1), path)
+    return path
+
+
+def _cli(capsys, *argv: object) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    from flashgen.cli.main import main
+
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [["--seed", COLLAPSE_SEED], ["--set", "lr=1e6"]], ids=["collapse", "lr1e6"])
+def test_garbage_is_refused_in_one_line_and_writes_nothing(capsys, camel: Path, tmp_path: Path, extra) -> None:
+    out = tmp_path / "m.pt"
+    code, err = _cli(capsys, "train", "-m", "flow", "--steps", 300, "-d", camel, "-o", out, "-q", *extra)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("flashgen: error: training failed"), err
+    assert "mean KS" in lines[0] and "--seed" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no model file, no checkpoint
+
+
+def test_a_healthy_model_trains_records_its_support_and_generates_silently(capsys, camel: Path,
+                                                                         tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    code, err = _cli(capsys, "train", "-m", "flow", "--steps", 300, "-d", camel, "-o", out, "-q")
+    assert code == 0 and err == ""
+    model = load_model(out)
+    x = read_table(camel)["x"]
+    assert model.info["support"] == {"x": [float(x.min()), float(x.max())]}
+    health = model.info["health"]
+    assert health["mean_ks"] < 0.5 and health["outside"] < 0.01
+    assert health["loss_selected"] < health["loss_untrained"]
+    gen = tmp_path / "g.parquet"
+    code, err = _cli(capsys, "generate", "-m", out, "-n", 5000, "-o", gen, "-q")
+    assert code == 0 and err == ""
+    assert read_table(gen).meta["unsupported"] == {"events": 0, "of": 5000}
+
+
+def test_generate_counts_and_warns_beyond_the_training_range_with_the_same_events(capsys, camel: Path,
+                                                                                 tmp_path: Path) -> None:
+    model = train(read_table(camel), "flow", settings=TrainSettings(steps=300, seed=0, device="cpu"))
+    healthy, narrow = tmp_path / "m.pt", tmp_path / "narrow.pt"
+    model.save(healthy)
+    model.info["support"] = {"x": [-1.0, 1.0]}  # beyond it: |x| > 1.2
+    model.save(narrow)
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert _cli(capsys, "generate", "-m", healthy, "-n", 3000, "-o", a, "-q", "--seed", 4)[0] == 0
+    code, err = _cli(capsys, "generate", "-m", narrow, "-n", 3000, "-o", b, "-q", "--seed", 4)
+    x = read_table(a)["x"]
+    expected = int(np.count_nonzero(np.abs(x.astype(np.float64)) > 1.2))
+    lines = err.strip().splitlines()
+    assert code == 0 and len(lines) == 1 and lines[0].startswith("flashgen: warning: "), err
+    assert f"{expected:,} of 3,000 generated events" in lines[0] and expected > 1000
+    assert read_table(b).meta["unsupported"] == {"events": expected, "of": 3000}
+    assert np.array_equal(read_table(b)["x"], x)  # the check never changes an event
+
+
+def test_count_unsupported_is_per_event_and_ignores_nan() -> None:
+    chunk = {"a": np.array([0.0, 5.0, np.nan, 0.5]), "b": np.array([9.0, 9.0, 0.0, 0.5])}
+    assert count_unsupported(chunk, {"a": (-1.0, 1.0), "b": (0.0, 1.0)}) == 2
+    assert support_bounds({"a": [0.0, 10.0], "k": [3.0, 3.0]}) == {"a": (-1.0, 11.0), "k": (2.7, 3.3)}
+    assert outside_fraction({"a": np.array([0.0, 10.5, 12.0, np.inf])}, {"a": [0.0, 10.0]}) == 0.5
+
+
+def test_thresholds() -> None:
+    check_health({"scores": [0.5, 0.3], "mean_ks": 0.3, "outside": 0.0, "steps": 300})
+    check_health({"scores": [0.5, 0.6], "outside": 0.2, "steps": 30})  # a smoke run: support not judged
+    for bad, what in [({"mean_ks": 0.95}, "mean KS"), ({"scores": [0.4, 0.4, 0.5], "steps": 300}, "no snapshot improved"),
+                      ({"loss_untrained": 1.4, "loss_selected": 32.0}, "diverged"),
+                      ({"outside": 0.15, "steps": 300}, "beyond the training range")]:
+        with pytest.raises(UnhealthyModel, match=what):
+            check_health(bad)
+
+
+
+def test_an_ensemble_with_a_collapsing_member_writes_no_file(monkeypatch, tmp_path: Path) -> None:
+    from flashgen.training import bootstrap
+
+    real = bootstrap.train
+
+    def collapsing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        model = real(*args, **kwargs)
+        if kwargs["settings"].seed == collapse_seed:
+            check_health({"mean_ks": 1.0})
+        return model
+
+    settings = TrainSettings(steps=30, seed=5, device="cpu")
+    from flashgen.seeds import derive_seed
+
+    collapse_seed = derive_seed(5, 2, 1)  # member 2
+    monkeypatch.setattr(bootstrap, "train", collapsing)
+    out = tmp_path / "e.pt"
+    with pytest.raises(UnhealthyModel, match="ensemble member 2 of 4: training failed"):
+        train_ensemble(simulate_toy("camelback", 300, 1), 4, "flow", out=out, workers=Workers(1),
+                       preset="camelback", settings=settings)
+    assert not out.exists()
+    kept = sorted(p.name for p in work_folder(out).glob("member_*.pt"))
+    assert kept == ["member_000.pt", "member_001.pt"]
+
+
+def test_same_seed_same_events_with_the_count(camel: Path, tmp_path: Path) -> None:
+    model = train(read_table(camel), "flow", settings=TrainSettings(steps=50, seed=0, device="cpu"))
+    model.info["support"] = {"x": [-2.0, 2.0]}
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    generate(model, a, 2000, sampling=Sampling(seed=3), quiet=True)
+    del model.info["support"]
+    res = generate(model, b, 2000, sampling=Sampling(seed=3), quiet=True)
+    assert res.unsupported is None and "unsupported" not in read_table(b).meta
+    assert np.array_equal(read_table(a)["x"], read_table(b)["x"])
