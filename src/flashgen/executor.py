@@ -115,7 +115,7 @@ class Executor:
             with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=min(workers, n_tasks), threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR))
+                    dashboard_address=None, silence_logs=logging.CRITICAL))
             self.client = stack.enter_context(Client(cluster))
 
     @property
