@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import FlashgenError
 
-__all__ = ["EXTRAS", "require"]
+__all__ = ["EXTRAS", "lazy_attributes", "require"]
 
 EXTRAS: dict[str, str] = {
     "zmumu": "the Z→μμ simulator",
@@ -63,3 +63,15 @@ def require(module: str, extra: str, *, deferred: bool = False) -> ModuleType:
         if deferred:
             return _Deferred(module, error)
         raise error from None
+
+
+def lazy_attributes(package: str, where: dict[str, str]) -> Any:
+    """A module ``__getattr__`` for ``package`` that imports the submodule ``where[name]`` on the
+    first use of ``name`` (so that importing the package stays light)."""
+
+    def getattr_(name: str) -> Any:
+        if name in where:
+            return getattr(importlib.import_module(f".{where[name]}", package), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return getattr_

@@ -13,8 +13,7 @@ calibration of the worth, band coverage) live in :mod:`flashgen.studies`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..extras import lazy_attributes
 
 _WHERE = {
     "Worth": "histogram_worth", "worth_of_sample": "histogram_worth",
@@ -28,9 +27,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    """Import submodules on first use, so that ``import flashgen.stats`` stays light."""
-    if name in _WHERE:
-        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _WHERE)  # submodules imported on first use
