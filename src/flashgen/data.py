@@ -357,8 +357,8 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
         raise FlashgenError(f"{p} does not exist")
     fmt = table_format(p)
     if fmt == "dataset":
-        _refuse_unfinished(p)
         shards = sorted(s for s in p.glob("*.parquet") if not s.name.startswith((".", "_")))
+        _refuse_unfinished(p, len(shards))
         if not shards:
             raise FlashgenError(f"{p} is a folder without Parquet shards (*.parquet)")
         table = EventTable.concat([_read_parquet(s, columns) for s in shards])
@@ -375,8 +375,9 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
     return table
 
 
-def _refuse_unfinished(folder: Path) -> None:
-    """A sharded folder whose manifest does not say complete holds only some of its shards.
+def _refuse_unfinished(folder: Path, shards: int) -> None:
+    """A sharded folder (holding ``shards`` shard files) whose manifest does not say complete
+    holds only some of its shards.
 
     Generated datasets (:data:`GENERATED_DATASET_MANIFEST`) say ``"complete": true`` when done;
     a simulated reference (:data:`SIMULATED_DATASET_MANIFEST`) records the shards it will hold
@@ -395,10 +396,9 @@ def _refuse_unfinished(folder: Path) -> None:
         expected = content.get("shards_expected")
         if content.get("complete") is True or not isinstance(expected, int):
             return
-        done = sum(1 for s in folder.glob("*.parquet") if not s.name.startswith((".", "_")))
-        if done < expected:
+        if shards < expected:
             command = content.get("command") or "the same 'flashgen simulate' command"
-            raise FlashgenError(f"{folder} is an unfinished simulated reference: {expected - done:,} of its "
+            raise FlashgenError(f"{folder} is an unfinished simulated reference: {expected - shards:,} of its "
                                 f"{expected:,} shards are missing; rerun {command} to finish it")
 
 

@@ -30,7 +30,7 @@ from .errors import FlashgenError
 from .executor import one_torch_thread
 from .files import check_disk, check_output_path
 from .models.ensemble import MEMBER_COLUMN, EnsembleModel
-from .models.flashmodel import FlashModel
+from .models.flashmodel import SUPPORT_MARGIN, FlashModel
 from .nanoaod import NanoAODWriter
 from .sources.registry import nanoaod_profile
 from .progress import progress
@@ -209,7 +209,7 @@ def count_unsupported(chunk: dict[str, np.ndarray], bounds: dict[str, tuple[floa
 def unsupported_message(count: int, total: int) -> str:
     """The warning about generated events beyond the model's training range."""
     return (f"{count:,} of {total:,} generated events ({count / max(total, 1):.2%}) have a feature beyond "
-            "the model's training range (+10 % margin): the model extrapolates there; check its "
+            f"the model's training range (+{SUPPORT_MARGIN * 100:g} % margin): the model extrapolates there; check its "
             "training (more --steps, another --seed)")
 
 

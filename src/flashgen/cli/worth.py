@@ -130,7 +130,7 @@ def _run(args: argparse.Namespace) -> None:
                    args.out)
     else:
         write_json({**worth.to_json(), "unit": unit, "generated": str(args.generated),
-                    "binning": res.to_json(), **_sparsity(res),
+                    "binning": res.to_json(), **res.sparsity(),
                     "curve": [_curve_entry(w, r) for w, r in results],
                     **({"oversampling": over.to_json()} if over is not None else {})}, args.out)
     for w, r in results:
@@ -148,19 +148,12 @@ def _run(args: argparse.Namespace) -> None:
         say(args, "no amplification: the training size is unknown (give --train-events N)")
 
 
-def _sparsity(res: Any) -> dict[str, Any]:
-    """How many training events the bins of one binning hold (JSON keys)."""
-    return {"sparse_bins": res.sparse_bins, "empty_bins": res.empty_bins,
-            "mean_training_events_per_bin": res.mean_training_events_per_bin,
-            "min_training_events_per_bin": res.min_training_events_per_bin, "reliable": res.reliable}
-
-
 def _curve_entry(worth: Any, res: Any) -> dict[str, Any]:
     """One resolution of the curve: the binning, n_eff, G and how sparse its bins are."""
     import numpy as np
 
     return {**res.to_json(), "n_eff": float(worth.n_eff) if np.isfinite(worth.n_eff) else None,
-            "amplification": worth.amplification, **_sparsity(res)}
+            "amplification": worth.amplification, **res.sparsity()}
 
 
 def _oversampling(table: Any, values: Any, edges: Any) -> Any:

@@ -405,8 +405,16 @@ class Resolution:
                 "state the worth at fewer, wider bins")
 
     def to_json(self) -> dict[str, Any]:
+        """The binning (``bins``, ``low``, ``high``, ``unit``, ``chosen``, ``text``)."""
         return {"bins": self.bins, "low": self.low, "high": self.high, "unit": self.unit, "chosen": self.chosen,
                 "text": self.text}
+
+    def sparsity(self) -> dict[str, Any]:
+        """How many training events the bins hold (``sparse_bins``, ``empty_bins``, the mean and
+        smallest expected training events per bin, ``reliable``)."""
+        return {"sparse_bins": self.sparse_bins, "empty_bins": self.empty_bins,
+                "mean_training_events_per_bin": self.mean_training_events_per_bin,
+                "min_training_events_per_bin": self.min_training_events_per_bin, "reliable": self.reliable}
 
 
 def binning(edges: np.ndarray, observable: str, *, unit: str = "", chosen: str = "edges") -> dict[str, Any]:
