@@ -16,6 +16,7 @@ from .pipeline import Columns, Pipeline, Transform
 from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logit, Multiplicity,
                       Residual, SortDescending, ZeroPadding)
 from .kinematics import AzimuthalRotation, DimuonMass, MatchedObjects, OnShellEnergy
+from .symmetry import Reflection
 
 __all__ = [
     "AbsoluteValue",
@@ -31,6 +32,7 @@ __all__ = [
     "Multiplicity",
     "OnShellEnergy",
     "Pipeline",
+    "Reflection",
     "Residual",
     "SortDescending",
     "Transform",
