@@ -38,7 +38,7 @@ from .seeds import derive_seed
 
 __all__ = ["COPY_COLUMN", "DEFAULT_CHUNK", "EVENT_COLUMN", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult",
            "Oversampled", "Sampling", "as_precision", "check_disk",
-           "check_domain", "chunks_between", "count_unsupported", "default_threads", "generate",
+           "check_domain", "chunks_between", "count_unsupported", "default_threads", "generate", "redrawn_events",
            "generate_columns", "in_threads", "iter_chunks", "make_chunk", "member_split", "metadata", "sample"]
 
 AnyModel = FlashModel | EnsembleModel
@@ -84,8 +84,7 @@ def generate_columns(model: FlashModel, n: int, generator: torch.Generator,
         c = model.conditions.forward(conditions).to(dev)
     else:
         c = torch.zeros((n, 0), device=dev)
-    z = model.network.sample(n, c if model.conditions is not None else None, generator)
-    cols = model.features.inverse(z.double(), conditions, generator, exact=True)
+    cols, redrawn = _draw_within_support(model, n, c, conditions, generator)
     out: dict[str, np.ndarray] = {}
     for name in model.condition_names:
         out[name] = conditions[name].cpu().numpy()  # type: ignore[index]
@@ -107,7 +106,61 @@ def generate_columns(model: FlashModel, n: int, generator: torch.Generator,
         if dtype.kind in "iu" and values.dtype.kind == "f" and np.isnan(values).any():
             continue  # an integer column with undetected (NaN) entries stays float
         out[name] = values.astype(dtype, copy=False)
+    out[REDRAWN] = np.array([redrawn])  # last: a chunk's first column has its length
     return out
+
+
+REDRAWN = "_redrawn"
+"""Key of a generated chunk holding, as a 1-element array per part (ensemble members
+concatenate), the events redrawn because they fell beyond the model's support
+(:func:`redrawn_events`); table writers ignore it (it is no schema column)."""
+
+MAX_REDRAWS = 20
+"""Rounds of redrawing events beyond the model's support before generation gives up."""
+
+
+def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
+                         conditions: dict[str, torch.Tensor] | None,
+                         generator: torch.Generator) -> tuple[dict[str, torch.Tensor], int]:
+    """``n`` events in physical columns, every feature inside the model's support (its training
+    range widened by :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`): events beyond it are
+    redrawn (same condition rows), which truncates the model's density to the support; returns
+    the columns and the number of events that were beyond it at first. A model that keeps generating beyond it after
+    :data:`MAX_REDRAWS` rounds is broken (an error, not a file)."""
+    def draw(rows: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        k = n if rows is None else int(rows.numel())
+        cc = c if rows is None else c[rows]
+        cond = conditions if rows is None or conditions is None else {k_: v[rows] for k_, v in conditions.items()}
+        z = model.network.sample(k, cc if model.conditions is not None else None, generator)
+        return model.features.inverse(z.double(), cond, generator, exact=True)
+
+    cols = draw(None)
+    bounds = {name: lim for name, lim in model.support.items() if name in cols}
+    redrawn, rows = 0, None
+    for _ in range(MAX_REDRAWS + 1):
+        part = cols if rows is None else {name: cols[name][rows] for name in bounds}
+        beyond = torch.zeros(len(next(iter(part.values()))), dtype=torch.bool)
+        for name, (lo, hi) in bounds.items():
+            beyond |= (part[name] < lo) | (part[name] > hi)
+        first = rows is None
+        rows = torch.nonzero(beyond).flatten() if rows is None else rows[beyond]
+        if rows.numel() == 0:
+            return cols, redrawn
+        if first:
+            redrawn = int(rows.numel())
+        fresh = draw(rows)
+        for name in cols:
+            cols[name] = cols[name].clone()
+            cols[name][rows] = fresh[name]
+    raise FlashgenError(f"{int(rows.numel()):,} of {n:,} events still lie beyond the model's training range "
+                        f"(+{SUPPORT_MARGIN:.0%} margin) after {MAX_REDRAWS} redraws: the model is broken; "
+                        "retrain it (more --steps, another --seed)")
+
+
+def redrawn_events(chunk: dict[str, np.ndarray]) -> int:
+    """How many events of a generated chunk were redrawn because they fell beyond the model's
+    support (0 for a chunk without the record)."""
+    return int(np.sum(chunk.get(REDRAWN, 0)))
 
 
 EVENT_COLUMN = Column("event", "", "index of the condition row (generator-level event) this row was generated from")
@@ -208,9 +261,9 @@ def count_unsupported(chunk: dict[str, np.ndarray], bounds: dict[str, tuple[floa
 
 def unsupported_message(count: int, total: int) -> str:
     """The warning about generated events beyond the model's training range."""
-    return (f"{count:,} of {total:,} generated events ({count / max(total, 1):.2%}) have a feature beyond "
-            f"the model's training range (+{SUPPORT_MARGIN * 100:g} % margin): the model extrapolates there; check its "
-            "training (more --steps, another --seed)")
+    return (f"{count:,} of {total:,} generated events ({count / max(total, 1):.2%}) had a feature beyond "
+            f"the model's training range (+{SUPPORT_MARGIN * 100:g} % margin) and were redrawn: the model "
+            "extrapolates there; check its training (more --steps, another --seed)")
 
 
 def default_threads(model: AnyModel) -> int:
@@ -365,9 +418,9 @@ class GenerationResult:
     path: Path
     events: int
     seconds: float
-    unsupported: int | None = None
-    """Events with a feature beyond the model's training range (+ margin); ``None``: the model
-    file records no range."""
+    redrawn: int | None = None
+    """Events redrawn because a feature fell beyond the model's training range (+ margin);
+    ``None``: the model file records no range (nothing is redrawn)."""
 
     @property
     def events_per_second(self) -> float:
@@ -423,9 +476,9 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
             needs a NanoAOD mapping) instead of the table's columns.
         quiet: no progress bar.
         warn: receives the warning about conditions outside the training domain and the one
-            about generated events beyond the model's training range (counted per chunk,
-            :func:`count_unsupported`; the count is in the result and, for a table of at most
-            :data:`~flashgen.data.ROW_GROUP_EVENTS` events, in its metadata as ``unsupported``;
+            about generated events beyond the model's training range, which are redrawn
+            (:func:`redrawn_events`; the count is in the result and, for a table of at most
+            :data:`~flashgen.data.ROW_GROUP_EVENTS` events, in its metadata as ``redrawn``;
             not warned again when conditions outside the training domain were reported).
 
     Raises:
@@ -450,7 +503,7 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
         sink = TableWriter(out, columns, meta)
     start = time.perf_counter()
     bounds = model.support
-    unsupported = 0
+    redrawn = 0
     warned: list[str] = []  # the domain warning, if any, already covers extrapolated features
 
     def relay(message: str) -> None:
@@ -462,12 +515,11 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
         for chunk in iter_chunks(model, n_events, seed=seed, conditions=conditions, chunk_size=chunk_size,
                                  allow_extrapolation=sampling.allow_extrapolation, warn=relay,
                                  threads=sampling.threads):
-            if bounds:
-                unsupported += count_unsupported(chunk, bounds)
+            redrawn += redrawn_events(chunk)
             writer.write(as_precision(chunk, precision, keep=model.condition_names))
             bar.update(len(next(iter(chunk.values()))))
         if bounds:  # recorded when the writer has not yet written its metadata (first row group)
-            writer.meta["unsupported"] = {"events": unsupported, "of": total}
-    if unsupported and warn is not None and not warned:
-        warn(unsupported_message(unsupported, total))
-    return GenerationResult(Path(out), total, time.perf_counter() - start, unsupported if bounds else None)
+            writer.meta["redrawn"] = {"events": redrawn, "of": total}
+    if redrawn and warn is not None and not warned:
+        warn(unsupported_message(redrawn, total))
+    return GenerationResult(Path(out), total, time.perf_counter() - start, redrawn if bounds else None)

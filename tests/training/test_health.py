@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flashgen.errors import FlashgenError
+
 from flashgen.data import read_table, write_table
 from flashgen.generation import Sampling, count_unsupported, generate
 from flashgen.models import load_model
@@ -61,26 +63,30 @@ def test_a_healthy_model_trains_records_its_support_and_generates_silently(capsy
     gen = tmp_path / "g.parquet"
     code, err = _cli(capsys, "generate", "-m", out, "-n", 5000, "-o", gen, "-q")
     assert code == 0 and err == ""
-    assert read_table(gen).meta["unsupported"] == {"events": 0, "of": 5000}
+    assert read_table(gen).meta["redrawn"] == {"events": 0, "of": 5000}
 
 
-def test_generate_counts_and_warns_beyond_the_training_range_with_the_same_events(capsys, camel: Path,
-                                                                                 tmp_path: Path) -> None:
+def test_generate_redraws_events_beyond_the_training_range_counts_and_warns(capsys, camel: Path,
+                                                                            tmp_path: Path) -> None:
     model = train(read_table(camel), "flow", settings=TrainSettings(steps=300, seed=0, device="cpu"))
     healthy, narrow = tmp_path / "m.pt", tmp_path / "narrow.pt"
+    del model.info["support"]  # the model's own draws, none redrawn
     model.save(healthy)
-    model.info["support"] = {"x": [-1.0, 1.0]}  # beyond it: |x| > 1.2
+    model.info["support"] = {"x": [-4.0, 4.0]}  # beyond it: |x| > 4.8
     model.save(narrow)
     a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
     assert _cli(capsys, "generate", "-m", healthy, "-n", 3000, "-o", a, "-q", "--seed", 4)[0] == 0
     code, err = _cli(capsys, "generate", "-m", narrow, "-n", 3000, "-o", b, "-q", "--seed", 4)
     x = read_table(a)["x"]
-    expected = int(np.count_nonzero(np.abs(x.astype(np.float64)) > 1.2))
+    expected = int(np.count_nonzero(np.abs(x.astype(np.float64)) > 4.8))
     lines = err.strip().splitlines()
     assert code == 0 and len(lines) == 1 and lines[0].startswith("flashgen: warning: "), err
-    assert f"{expected:,} of 3,000 generated events" in lines[0] and expected > 1000
-    assert read_table(b).meta["unsupported"] == {"events": expected, "of": 3000}
-    assert np.array_equal(read_table(b)["x"], x)  # the check never changes an event
+    assert f"{expected:,} of 3,000 generated events" in lines[0] and "redrawn" in lines[0]
+    assert read_table(b).meta["redrawn"] == {"events": expected, "of": 3000} and expected > 100
+    y = read_table(b)["x"]
+    assert np.abs(y).max() <= 4.8  # nothing beyond the support
+    inside = np.abs(x.astype(np.float64)) <= 4.8
+    assert np.array_equal(y[inside], x[inside])  # the events inside it are the same events
 
 
 def test_count_unsupported_is_per_event_and_ignores_nan() -> None:
@@ -131,12 +137,22 @@ def test_an_ensemble_with_a_collapsing_member_writes_no_file(monkeypatch, tmp_pa
     assert kept == ["member_000.pt", "member_001.pt"]
 
 
-def test_same_seed_same_events_with_the_count(camel: Path, tmp_path: Path) -> None:
+def test_redraws_are_seeded_and_a_model_without_a_recorded_range_redraws_nothing(camel: Path, tmp_path: Path) -> None:
     model = train(read_table(camel), "flow", settings=TrainSettings(steps=50, seed=0, device="cpu"))
-    model.info["support"] = {"x": [-2.0, 2.0]}
-    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
-    generate(model, a, 2000, sampling=Sampling(seed=3), quiet=True)
-    del model.info["support"]
-    res = generate(model, b, 2000, sampling=Sampling(seed=3), quiet=True)
-    assert res.unsupported is None and "unsupported" not in read_table(b).meta
+    model.info["support"] = {"x": [-4.0, 4.0]}
+    a, b, c = (tmp_path / f"{k}.parquet" for k in "abc")
+    first = generate(model, a, 2000, sampling=Sampling(seed=3), quiet=True)
+    again = generate(model, b, 2000, sampling=Sampling(seed=3), quiet=True)
+    assert first.redrawn == again.redrawn > 0
     assert np.array_equal(read_table(a)["x"], read_table(b)["x"])
+    del model.info["support"]
+    res = generate(model, c, 2000, sampling=Sampling(seed=3), quiet=True)
+    assert res.redrawn is None and "redrawn" not in read_table(c).meta
+
+
+def test_a_model_that_keeps_generating_beyond_its_range_is_an_error(camel: Path, tmp_path: Path) -> None:
+    model = train(read_table(camel), "flow", settings=TrainSettings(steps=50, seed=0, device="cpu"))
+    model.info["support"] = {"x": [100.0, 101.0]}
+    with pytest.raises(FlashgenError, match="still lie beyond the model's training range"):
+        generate(model, tmp_path / "a.parquet", 500, sampling=Sampling(seed=3), quiet=True)
+    assert not (tmp_path / "a.parquet").exists()
