@@ -10,7 +10,7 @@ import torch
 
 from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu.physics import MUON_MASS
-from flashgen.transforms import (Asinh, AzimuthalRotation, DimuonMass, Logit, Dequantize, Log, Multiplicity, OnShellEnergy,
+from flashgen.transforms import (Asinh, AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, Logit, Dequantize, Log, Multiplicity, OnShellEnergy,
                                  Pipeline, Reflection, Residual, SortDescending, Transform, ZeroPadding)
 
 
@@ -215,6 +215,34 @@ def test_dimuon_mass_replaces_pz_exactly(muons):
     # a dequantised sign (values in [0, 2)) is read the same way
     noisy = dict(fwd, dy_sign=fwd["dy_sign"] + 0.9)
     torch.testing.assert_close(step.inverse(noisy)["mu0_pz"], muons["mu0_pz"], rtol=1e-7, atol=1e-6)
+
+
+def _rapidity(cols: dict[str, torch.Tensor], m: str) -> torch.Tensor:
+    mt = torch.sqrt(MUON_MASS**2 + cols[f"{m}_px"] ** 2 + cols[f"{m}_py"] ** 2)
+    return torch.asinh(cols[f"{m}_pz"] / mt)
+
+
+def test_dimuon_mass_in_acceptance_round_trip_and_every_muon_inside(muons, rng):
+    accepted = (_rapidity(muons, "mu0").abs() < 2.4) & (_rapidity(muons, "mu1").abs() < 2.4)
+    cols = {k: v[accepted] for k, v in muons.items()}
+    assert len(cols["mu0_px"]) > 1000
+    step = DimuonMassInAcceptance(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"], MUON_MASS, 2.4)
+    step.fit(cols)
+    fwd = step.forward(dict(cols))
+    assert not {"mu0_pz", "mu1_pz"} & set(fwd) and {"mll", "dy_sign", "y_mid"} <= set(fwd)
+    back = step.inverse(dict(fwd))
+    for c in ("mu0_pz", "mu1_pz"):
+        torch.testing.assert_close(back[c], cols[c], rtol=1e-7, atol=1e-6)
+    # any model-side values: both muons inside |y| < 2.4, or (no accepted event exists for
+    # that mass and those transverse momenta) both outside, for the generator to redraw
+    anything = dict(fwd, mll=fwd["mll"] * _t(rng.uniform(0.5, 3.0, len(fwd["mll"]))),
+                    y_mid=_t(rng.normal(0, 5, len(fwd["mll"]))))
+    out = step.inverse(anything)
+    y0, y1 = _rapidity(out, "mu0").abs(), _rapidity(out, "mu1").abs()
+    inside = (y0 < 2.4 + 1e-9) & (y1 < 2.4 + 1e-9)
+    assert bool((inside | ((y0 >= 2.4) & (y1 >= 2.4))).all()) and float(inside.double().mean()) > 0.5
+    with pytest.raises(FlashgenError, match="acceptance"):
+        step.fit(muons)  # the fixture's full sample has muons beyond |y| = 2.4
 
 
 def test_logit_keeps_values_inside_the_cut():

@@ -32,7 +32,7 @@ from .files import check_disk, check_output_path
 from .models.ensemble import MEMBER_COLUMN, EnsembleModel
 from .models.flashmodel import SUPPORT_MARGIN, FlashModel
 from .nanoaod import NanoAODWriter
-from .sources.registry import nanoaod_profile
+from .sources.registry import PRESETS, Acceptance, nanoaod_profile
 from .progress import progress
 from .seeds import derive_seed
 
@@ -126,7 +126,8 @@ def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
     range widened by :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`): events beyond it are
     redrawn (same condition rows), which truncates the model's density to the support; returns
     the columns and the number of events that were beyond it at first. A model that keeps generating beyond it after
-    :data:`MAX_REDRAWS` rounds is broken (an error, not a file)."""
+    :data:`MAX_REDRAWS` rounds is broken (an error, not a file). Events outside the preset's
+    :func:`acceptance` (e.g. a muon beyond the detector) are redrawn the same way."""
     def draw(rows: torch.Tensor | None) -> dict[str, torch.Tensor]:
         k = n if rows is None else int(rows.numel())
         cc = c if rows is None else c[rows]
@@ -136,25 +137,41 @@ def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
 
     cols = draw(None)
     bounds = {name: lim for name, lim in model.support.items() if name in cols}
-    redrawn, rows = 0, None
-    for _ in range(MAX_REDRAWS + 1):
-        part = cols if rows is None else {name: cols[name][rows] for name in bounds}
-        beyond = torch.zeros(len(next(iter(part.values()))), dtype=torch.bool)
+    accept = acceptance(model)
+    if not bounds and accept is None:
+        return cols, 0
+    redrawn, rows = 0, torch.arange(n)
+    for attempt in range(MAX_REDRAWS + 1):
+        beyond = torch.zeros(int(rows.numel()), dtype=torch.bool)
         for name, (lo, hi) in bounds.items():
-            beyond |= (part[name] < lo) | (part[name] > hi)
-        first = rows is None
-        rows = torch.nonzero(beyond).flatten() if rows is None else rows[beyond]
+            values = cols[name][rows].cpu()
+            beyond |= (values < lo) | (values > hi)
+        if accept is not None:
+            inside = accept.inside({c: cols[c][rows].cpu().numpy() for c in accept.columns})
+            beyond |= torch.from_numpy(~np.asarray(inside, dtype=bool))
+        rows = rows[beyond]
         if rows.numel() == 0:
             return cols, redrawn
-        if first:
+        if attempt == 0:
             redrawn = int(rows.numel())
         fresh = draw(rows)
         for name in cols:
             cols[name] = cols[name].clone()
             cols[name][rows] = fresh[name]
     raise FlashgenError(f"{int(rows.numel()):,} of {n:,} events still lie beyond the model's training range "
-                        f"(+{SUPPORT_MARGIN:.0%} margin) after {MAX_REDRAWS} redraws: the model is broken; "
+                        f"(+{SUPPORT_MARGIN:.0%} margin) or its source's acceptance after {MAX_REDRAWS} redraws: "
+                        "the model is broken; "
                         "retrain it (more --steps, another --seed)")
+
+
+def acceptance(model: FlashModel) -> Acceptance | None:
+    """The acceptance of the model's preset (:class:`~flashgen.sources.registry.Acceptance`)
+    when the model generates every column it reads; ``None`` otherwise."""
+    preset = PRESETS.get(model.info.get("preset") or "")
+    accept = preset.acceptance if preset is not None else None
+    if accept is None or not set(accept.columns) <= set(model.feature_names):
+        return None
+    return accept
 
 
 def redrawn_events(chunk: dict[str, np.ndarray]) -> int:
@@ -262,8 +279,8 @@ def count_unsupported(chunk: dict[str, np.ndarray], bounds: dict[str, tuple[floa
 def unsupported_message(count: int, total: int) -> str:
     """The warning about generated events beyond the model's training range."""
     return (f"{count:,} of {total:,} generated events ({count / max(total, 1):.2%}) had a feature beyond "
-            f"the model's training range (+{SUPPORT_MARGIN * 100:g} % margin) and were redrawn: the model "
-            "extrapolates there; check its training (more --steps, another --seed)")
+            f"the model's training range (+{SUPPORT_MARGIN * 100:g} % margin) or lay outside its source's acceptance, "
+            "and were redrawn: the model extrapolates there; check its training (more --steps, another --seed)")
 
 
 def default_threads(model: AnyModel) -> int:
@@ -502,7 +519,8 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
     else:
         sink = TableWriter(out, columns, meta)
     start = time.perf_counter()
-    bounds = model.support
+    members = model.members if isinstance(model, EnsembleModel) else [model]
+    checked = any(m.support or acceptance(m) is not None for m in members)  # anything redrawn at all
     redrawn = 0
     warned: list[str] = []  # the domain warning, if any, already covers extrapolated features
 
@@ -518,8 +536,8 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
             redrawn += redrawn_events(chunk)
             writer.write(as_precision(chunk, precision, keep=model.condition_names))
             bar.update(len(next(iter(chunk.values()))))
-        if bounds:  # recorded when the writer has not yet written its metadata (first row group)
+        if checked:  # recorded when the writer has not yet written its metadata (first row group)
             writer.meta["redrawn"] = {"events": redrawn, "of": total}
     if redrawn and warn is not None and not warned:
         warn(unsupported_message(redrawn, total))
-    return GenerationResult(Path(out), total, time.perf_counter() - start, redrawn if bounds else None)
+    return GenerationResult(Path(out), total, time.perf_counter() - start, redrawn if checked else None)

@@ -156,3 +156,32 @@ def test_a_model_that_keeps_generating_beyond_its_range_is_an_error(camel: Path,
     with pytest.raises(FlashgenError, match="still lie beyond the model's training range"):
         generate(model, tmp_path / "a.parquet", 500, sampling=Sampling(seed=3), quiet=True)
     assert not (tmp_path / "a.parquet").exists()
+
+
+def test_events_outside_the_presets_acceptance_are_redrawn(monkeypatch, camel: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    from flashgen.sources.registry import PRESETS, Acceptance
+
+    model = train(read_table(camel), "flow", settings=TrainSettings(steps=50, seed=0, device="cpu"))
+    del model.info["support"]
+    free = generate(model, tmp_path / "free.parquet", 2000, sampling=Sampling(seed=3), quiet=True)
+    assert free.redrawn is None
+    x = read_table(tmp_path / "free.parquet")["x"]
+    accept = Acceptance("x < 0", ("x",), lambda cols: cols["x"] < 0)
+    monkeypatch.setitem(PRESETS, "positive", dataclasses.replace(PRESETS["camelback"], name="positive",
+                                                                 acceptance=accept))
+    model.info["preset"] = "positive"
+    res = generate(model, tmp_path / "cut.parquet", 2000, sampling=Sampling(seed=3), quiet=True)
+    y = read_table(tmp_path / "cut.parquet")["x"]
+    assert res.redrawn == int(np.count_nonzero(x >= 0)) > 100 and bool((y < 0).all())
+    assert np.array_equal(y[x < 0], x[x < 0])
+
+
+def test_the_zmumu_acceptance_is_the_muon_identification_cut() -> None:
+    from flashgen.sources.zmumu.profile import ACCEPTANCE
+
+    pt, eta = np.array([20.0, 20.0, 9.9, 20.0]), np.array([2.39, -2.41, 0.0, 0.0])
+    cols = {"mu0_px": pt, "mu0_py": np.zeros(4), "mu0_pz": pt * np.sinh(eta),
+            "mu1_px": np.full(4, 30.0), "mu1_py": np.zeros(4), "mu1_pz": np.zeros(4)}
+    assert ACCEPTANCE.inside(cols).tolist() == [True, False, False, True]

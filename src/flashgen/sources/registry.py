@@ -26,7 +26,7 @@ from ..errors import FlashgenError
 if TYPE_CHECKING:
     from ..models.config import ModelConfig
 
-__all__ = ["COMPARISON_PAIRS", "OBSERVABLES", "PRESETS", "PROFILES", "SLICINGS", "Observable",
+__all__ = ["COMPARISON_PAIRS", "OBSERVABLES", "PRESETS", "PROFILES", "SLICINGS", "Acceptance", "Observable",
            "Preset", "Profile", "ReferenceJob", "Slicing", "align_frames", "get_preset", "nanoaod_profile", "quantity",
            "register_observable", "register_profile", "register_slicing", "truths"]
 
@@ -94,6 +94,23 @@ class Slicing:
 
 
 @dataclass(frozen=True)
+class Acceptance:
+    """Where a source's events can exist at all, as a cut on the generated columns: a model
+    that puts events elsewhere (e.g. a muon beyond the detector's |eta| acceptance) has them
+    redrawn at generation (:func:`flashgen.generation.generate_columns`).
+
+    Arguments:
+        description: the cut in words (shown in messages), e.g. ``"both muons |eta| <= 2.4"``.
+        columns: the columns it reads.
+        inside: ``columns -> bool array``, True where the event is possible.
+    """
+
+    description: str
+    columns: tuple[str, ...]
+    inside: Callable[[Mapping[str, np.ndarray]], np.ndarray]
+
+
+@dataclass(frozen=True)
 class Preset:
     """Training defaults for one kind of dataset.
 
@@ -127,6 +144,8 @@ class Preset:
             (:class:`~flashgen.models.flow.FlowConfig`, ...), and ``"efficiency"``
             (:class:`~flashgen.models.efficiency.EfficiencyConfig`); families not named use
             the defaults, and ``--set`` values override single settings.
+        acceptance: where the preset's events can exist (:class:`Acceptance`); generated
+            events outside are redrawn, for models of the preset's own features.
     """
 
     name: str
@@ -145,6 +164,7 @@ class Preset:
     val_fraction: float = 0.2
     train: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     hparams: Mapping[str, ModelConfig] = field(default_factory=dict)
+    acceptance: Acceptance | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.val_fraction < 1:

@@ -15,7 +15,7 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 from .pipeline import Columns, Pipeline, Transform
 from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logit, Multiplicity,
                       Residual, SortDescending, ZeroPadding)
-from .kinematics import AzimuthalRotation, DimuonMass, MatchedObjects, OnShellEnergy
+from .kinematics import AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, MatchedObjects, OnShellEnergy
 from .symmetry import Reflection
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Columns",
     "Dequantize",
     "DimuonMass",
+    "DimuonMassInAcceptance",
     "GaussianSmear",
     "Log",
     "Logit",

@@ -12,7 +12,7 @@ from ..errors import FlashgenError
 from .pipeline import Columns, Transform, need
 from .columns import wrap_angle
 
-__all__ = ["AzimuthalRotation", "DimuonMass", "MatchedObjects", "OnShellEnergy"]
+__all__ = ["AzimuthalRotation", "DimuonMass", "DimuonMassInAcceptance", "MatchedObjects", "OnShellEnergy"]
 
 
 class OnShellEnergy(Transform):
@@ -107,6 +107,65 @@ class DimuonMass(Transform):
         dy = torch.where(cols[self.sign] >= 1.0, dy, -dy)
         out = {k: v for k, v in cols.items() if k not in (self.mll, self.sign)}
         out[self.mu0[2]] = mt0 * torch.sinh(rap1 + dy)
+        return out
+
+
+class DimuonMassInAcceptance(DimuonMass):
+    """:class:`DimuonMass` with both muons' rapidities inside the acceptance ``|y| < y_max``
+    by construction: μ0's and μ1's pz become ``(m(μμ), sign Δy, u)``.
+
+    Given the transverse momenta, m(μμ) fixes ``|Δy|``; the mean rapidity ``Y = (y0 + y1) / 2``
+    then has exactly the interval ``|Y| < L = y_max − |Δy| / 2`` in which both muons are
+    accepted, and ``u = logit((Y + L) / (2 L))`` maps it to the real line. A generated
+    ``(m(μμ), transverse momenta)`` with ``L <= 0`` has no accepted event (its rapidities are
+    returned at ``Y = 0``, outside the acceptance, for the generator to redraw).
+
+    Arguments:
+        mu0, mu1: ``[px, py, pz]`` column names of the two muons (GeV); both pz are replaced.
+        mass: the muon mass (GeV).
+        y_max: the acceptance in rapidity (e.g. the detector's |eta| limit; |y| <= |eta|).
+        mll, sign, mid: names of the new columns.
+    """
+
+    kind = "dimuon_mass_acceptance"
+
+    def __init__(self, mu0: list[str], mu1: list[str], mass: float, y_max: float,
+                 mll: str = "mll", sign: str = "dy_sign", mid: str = "y_mid") -> None:
+        super().__init__(mu0, mu1, mass, mll, sign)
+        self.y_max, self.mid = float(y_max), mid
+
+    def _rapidities(self, cols: Columns) -> tuple[Tensor, Tensor]:
+        mt0, mt1, _, rap1 = self._transverse(cols)
+        return torch.asinh(cols[self.mu0[2]] / mt0), rap1
+
+    def fit(self, cols: Columns) -> None:
+        super().fit(cols)
+        y0, y1 = self._rapidities(cols)
+        worst = float(torch.maximum(y0.abs(), y1.abs()).max())
+        if not worst < self.y_max:
+            raise FlashgenError(f"a muon has rapidity |y| = {worst:.4g}, not inside the acceptance "
+                                f"|y| < {self.y_max:g}; train without this step or fix the input")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        y0, y1 = self._rapidities(cols)
+        out = super().forward(cols, generator)
+        half = self.y_max - (y0 - y1).abs() / 2
+        v = ((y0 + y1) / 2 + half) / (2 * half)
+        out[self.mid] = torch.log(v) - torch.log1p(-v)
+        del out[self.mu1[2]]
+        return out
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        mt0, mt1, dot, _ = self._transverse({**cols, self.mu1[2]: torch.zeros_like(cols[self.mll])})
+        cosh_dy = (cols[self.mll] ** 2 / 2 - self.mass**2 + dot) / (mt0 * mt1)
+        dy = torch.acosh(cosh_dy.clamp_min(1.0 + 1e-12))
+        dy = torch.where(cols[self.sign] >= 1.0, dy, -dy)
+        half = self.y_max - dy.abs() / 2
+        mid = torch.where(half > 0, half * (2 * torch.sigmoid(cols[self.mid]) - 1), torch.zeros_like(half))
+        out = {k: v for k, v in cols.items() if k not in (self.mll, self.sign, self.mid)}
+        out[self.mu0[2]] = mt0 * torch.sinh(mid + dy / 2)
+        out[self.mu1[2]] = mt1 * torch.sinh(mid - dy / 2)
         return out
 
 

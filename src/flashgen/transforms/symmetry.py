@@ -22,9 +22,10 @@ class Reflection(Transform):
     """Fold a reflection symmetry ``columns → −columns``: the event is mirrored wherever
     ``reference < 0``, so that ``reference >= 0`` on the model side.
 
-    The forward map keeps the event's mirror class (the sign is dropped); the inverse draws the
-    sign with probability 1/2 each from ``generator``, so ``forward(inverse(z)) == z`` exactly
-    and every generated sample is exactly symmetric in distribution. The folded ``reference`` is
+    The forward map keeps the event's mirror class (the sign is dropped); the inverse returns
+    the event or its mirror image with probability 1/2 each (drawn from ``generator``), so
+    ``forward(inverse(z)) == z`` exactly for ``z`` on the folded side and every generated
+    sample is exactly symmetric in distribution. The folded ``reference`` is
     ``|reference|``; model it with e.g. :class:`~flashgen.transforms.Log` (no hard edge at 0).
 
     Arguments:
@@ -54,7 +55,8 @@ class Reflection(Transform):
 
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,
                 exact: bool = True) -> Columns:
+        # the event or its mirror image, with probability 1/2 each (a generated reference < 0,
+        # which a model of the folded side rarely makes, is mirrored as a whole, never alone)
         ref = cols[self.reference]
         flip = torch.rand(ref.shape, generator=generator, dtype=ref.dtype, device=ref.device) < 0.5
-        out = {**cols, self.reference: ref.abs()}
-        return self._mirror(out, torch.where(flip, -1.0, 1.0).to(ref))
+        return self._mirror(cols, torch.where(flip, -1.0, 1.0).to(ref))

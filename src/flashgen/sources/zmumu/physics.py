@@ -30,7 +30,9 @@ __all__ = [
     "INVISIBLE",
     "LONG_LIVED_NEUTRAL",
     "MUON",
+    "MUON_ETA_MAX",
     "MUON_MASS",
+    "MUON_PT_MIN",
     "NEUTRAL_HADRON",
     "PHOTON",
     "TRACKER_ETA_MAX",
@@ -47,6 +49,10 @@ MUON, ELECTRON, CHARGED_HADRON, PHOTON, NEUTRAL_HADRON, LONG_LIVED_NEUTRAL, INVI
 
 MUON_MASS = 0.1056583755
 """Muon mass in GeV (PDG)."""
+MUON_ETA_MAX = 2.4
+"""Muon identification acceptance, |eta| <= 2.4 (:func:`muon_id_efficiency`)."""
+MUON_PT_MIN = 10.0
+"""Muon identification threshold, reconstructed pT > 10 GeV (:func:`muon_id_efficiency`)."""
 
 TRACKER_ETA_MAX = 2.5
 """Tracker acceptance |eta| <= 2.5."""
@@ -189,4 +195,4 @@ def muon_id_efficiency(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
     pt, aeta = np.broadcast_arrays(np.asarray(pt, dtype=np.float64),
                                    np.abs(np.asarray(eta, dtype=np.float64)))
     eff = np.where(pt <= 1000.0, 0.95, 0.95 * np.exp(0.5 - 5e-4 * pt))
-    return np.where((pt > 10.0) & (aeta <= 2.4), eff, 0.0)
+    return np.where((pt > MUON_PT_MIN) & (aeta <= MUON_ETA_MAX), eff, 0.0)

@@ -9,13 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from .jets import JET_PT_MIN
-from .physics import MUON_MASS
+from .physics import MUON_ETA_MAX, MUON_MASS
 from .schema import JETS
 
 __all__ = ["feature_steps", "muon_pair_steps"]
 
 
-def muon_pair_steps(vectors: Sequence[Sequence[str]] = (), symmetric: bool = False) -> list[Any]:
+def muon_pair_steps(vectors: Sequence[Sequence[str]] = (), symmetric: bool = False,
+                    acceptance: bool = False) -> list[Any]:
     """The flow preprocessing of the two muons: on-shell energies dropped, m(μμ) (logit in the
     selection window) and the sign of Δy in place of μ0's pz, the rotation to μ1 py = 0 (also
     of the transverse ``vectors``, e.g. the MET), then log / asinh scalings. Shared by the
@@ -23,20 +24,26 @@ def muon_pair_steps(vectors: Sequence[Sequence[str]] = (), symmetric: bool = Fal
 
     ``symmetric`` folds the reference's two reflection symmetries (:class:`~flashgen.transforms.Reflection`):
     z → −z (both pz, to μ1 pz >= 0) and, in the rotated frame, py → −py of every transverse
-    vector (to μ0 py >= 0); the folded coordinates are then modelled as logs."""
-    from ...transforms import Asinh, AzimuthalRotation, Dequantize, DimuonMass, Log, Logit, OnShellEnergy, Reflection
+    vector (to μ0 py >= 0); the folded coordinates are then modelled as logs. ``acceptance``
+    replaces both pz by m(μμ), sign Δy and the mean rapidity within the muon acceptance
+    (:class:`~flashgen.transforms.DimuonMassInAcceptance`): no muon beyond |y| = 2.4."""
+    from ...transforms import (Asinh, AzimuthalRotation, Dequantize, DimuonMass, DimuonMassInAcceptance, Log, Logit,
+                               OnShellEnergy, Reflection)
 
     mirror = ["mu0_py", *[v[1] for v in vectors]]
     fold_z = [Reflection(["mu0_pz", "mu1_pz"], "mu1_pz")] if symmetric else []
     fold_y = [Reflection(mirror, "mu0_py")] if symmetric else []
     scale_py = Log("mu0_py") if symmetric else Asinh("mu0_py", scale=20.0)
-    scale_pz = Log("mu1_pz") if symmetric else Asinh("mu1_pz", scale=50.0)
+    scale_pz = [] if acceptance else [Log("mu1_pz") if symmetric else Asinh("mu1_pz", scale=50.0)]
+    mu0, mu1 = ["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"]
+    pair = (DimuonMassInAcceptance(mu0, mu1, MUON_MASS, MUON_ETA_MAX) if acceptance
+            else DimuonMass(mu0, mu1, MUON_MASS))
     return [
         *fold_z,
         OnShellEnergy("mu0_px", "mu0_py", "mu0_pz", "mu0_e", MUON_MASS),
         OnShellEnergy("mu1_px", "mu1_py", "mu1_pz", "mu1_e", MUON_MASS),
         # m(μμ) becomes a coordinate (its line shape is learnt directly) in place of μ0's pz
-        DimuonMass(["mu0_px", "mu0_py", "mu0_pz"], ["mu1_px", "mu1_py", "mu1_pz"], MUON_MASS),
+        pair,
         Logit("mll", 50.0, 150.0),  # the selection window
         Dequantize("dy_sign"),
         AzimuthalRotation([["mu0_px", "mu0_py"], *vectors], ["mu1_px", "mu1_py"]),
@@ -44,11 +51,11 @@ def muon_pair_steps(vectors: Sequence[Sequence[str]] = (), symmetric: bool = Fal
         Log("mu1_px"),  # the rotated μ1 px is its pT > 0
         Asinh("mu0_px", scale=30.0),
         scale_py,
-        scale_pz,
+        *scale_pz,
     ]
 
 
-def feature_steps(count_jets: bool = False, symmetric: bool = False) -> list[Any]:
+def feature_steps(count_jets: bool = False, symmetric: bool = False, acceptance: bool = False) -> list[Any]:
     """The zmumu preset's flow preprocessing; ``count_jets`` adds the number of jets above
     10 GeV as a discrete coordinate of its own (:class:`~flashgen.transforms.Multiplicity`);
     ``symmetric`` folds the reflection symmetries (:func:`muon_pair_steps`)."""
@@ -58,7 +65,7 @@ def feature_steps(count_jets: bool = False, symmetric: bool = False) -> list[Any
     return [
         SortDescending(JETS),
         *count,
-        *muon_pair_steps([["met_x", "met_y"]], symmetric=symmetric),
+        *muon_pair_steps([["met_x", "met_y"]], symmetric=symmetric, acceptance=acceptance),
         Asinh("met_x", scale=20.0),
         Asinh("met_y", scale=20.0),
         Dequantize("nvtx"),

@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 
 from ...models.flow import FlowConfig
-from ..registry import Observable, Preset, Profile, Slicing, register_profile
+from ..registry import Acceptance, Observable, Preset, Profile, Slicing, register_profile
 from . import quantities as q
 from . import flash, paper
 from .schema import FEATURES, JETS, shard_columns
 from .nanoaod_mapping import nanoaod
+from .physics import MUON_ETA_MAX, MUON_PT_MIN
 from .preprocessing import feature_steps
 from .reference_job import JOB
 
@@ -39,6 +40,20 @@ OBSERVABLES = (
 )
 
 
+def _muons_accepted(cols: Any) -> np.ndarray:
+    """Both muons inside the muon identification acceptance (|eta| <= 2.4, pT > 10 GeV)."""
+    ok = np.ones(len(cols["mu0_px"]), dtype=bool)
+    for m in ("mu0", "mu1"):
+        pt = np.hypot(cols[f"{m}_px"], cols[f"{m}_py"])
+        eta = np.arcsinh(cols[f"{m}_pz"] / np.maximum(pt, 1e-12))
+        ok &= (np.abs(eta) <= MUON_ETA_MAX) & (pt > MUON_PT_MIN)
+    return ok
+
+
+ACCEPTANCE = Acceptance(f"both muons |eta| <= {MUON_ETA_MAX:g} and pT > {MUON_PT_MIN:g} GeV",
+                        tuple(f"mu{i}_{c}" for i in (0, 1) for c in ("px", "py", "pz")), _muons_accepted)
+
+
 def _nvtx(table: Any) -> np.ndarray:
     return np.asarray(table["nvtx"], dtype=np.float64)
 
@@ -60,6 +75,7 @@ PRESET = Preset(
     hparams={"flow": FlowConfig(transforms=8, hidden=(64, 64), bins=8),
              "gan": paper.GAN_HPARAMS},
     papers={"gan": f"{paper.PAPER} (full model, 17 features)"},
+    acceptance=ACCEPTANCE,
 )
 
 def _cli(srcs: Any) -> None:
