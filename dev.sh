@@ -25,6 +25,8 @@ install() {
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
     "$VENV/bin/python" -m pip install --quiet -e ".[zmumu,test]"
+    # the field's FPD/KPD for tests/validation/test_fpd_jetnet.py, without energyflow & co.
+    "$VENV/bin/python" -m pip install --quiet --no-deps "jetnet==0.2.5"
     echo "$want" > "$stamp"
 }
 

@@ -53,7 +53,9 @@ def test_kernel_distance_drops_nan_rows_and_rejects_bad_input(rng: np.random.Gen
     x = rng.normal(size=(100, 2))
     y = x.copy()
     y[::2, 1] = np.nan
-    assert kernel_distance(x, y, n_batches=2).batch_size == 50
+    kept = kernel_distance(x, y[1::2], batch_size=50, n_batches=2, seed=3)
+    assert np.array_equal(kernel_distance(x, y, batch_size=50, n_batches=2, seed=3).values,
+                          kept.values)  # the rows with NaN are dropped before the draws
     with pytest.raises(FlashgenError, match="alike"):
         kernel_distance(x, x[:, :1])
     with pytest.raises(FlashgenError, match="n_batches"):

@@ -57,13 +57,12 @@ class Plan:
     Attributes:
         quantities: 1D quantities by name (the sample holds an array per name).
         slicings: conditional checks; the sample holds ``"slice:<name>"`` per slicing.
-        multivariate: features entering the correlation matrices and the Fréchet distance.
-            The Fréchet distance uses ``"gauss:<name>"`` of the samples instead: the features
-            mapped to normal scores by the reference's CDF (:func:`~.metrics.gaussianize`), so
-            that heavy tails do not make it noisy.
-        fpd_batches: batches per sample size of the Fréchet extrapolation.
+        multivariate: features entering the correlation matrices and the Fréchet and kernel
+            distances (those two on the features scaled by the reference as jetnet does:
+            :mod:`.metric_defs.frechet_distance`).
+        fpd_batches: batches per sample size of the Fréchet extrapolation (jetnet: 20).
         kpd_batches, kpd_batch_size: batches and events per batch and sample of the kernel
-            distance (on the same normal scores). Batches of 1,000 rather than jetnet's 5,000:
+            distance. Batches of 1,000 rather than jetnet's 5,000:
             a batch costs ∝ size², and the validation computes the distance in every one of
             its reference-vs-reference comparisons too; the floor is computed alike.
     """
