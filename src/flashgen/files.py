@@ -28,8 +28,8 @@ import numpy as np
 
 from .errors import FlashgenError
 
-__all__ = ["TABLE_FORMATS", "AtomicStream", "atomic_path", "check_disk", "check_output_path", "file_digest", "plain",
-           "read_json", "remove_temporaries", "write_json"]
+__all__ = ["OUTPUT_KINDS", "TABLE_FORMATS", "AtomicStream", "atomic_path", "check_disk", "check_output_path",
+           "file_digest", "output_kind", "plain", "read_json", "remove_temporaries", "undo_new_folder", "write_json"]
 
 NAME_MAX = 255
 """Longest file name (bytes) of the usual Linux filesystems."""
@@ -51,30 +51,73 @@ def _temp_stem(name: str) -> str:
 TABLE_FORMATS: Mapping[str, str] = {".parquet": "parquet", ".pq": "parquet", ".root": "root"}
 """File suffixes of event tables and their formats."""
 
+OUTPUT_KINDS: Mapping[str, str] = {"table": "an event table", "model": "a model file", "json": "a JSON file",
+                                   "other": "a file flashgen does not write"}
+"""The kinds of file an output can be (:func:`output_kind`), in words."""
+_MAGIC = ((b"PAR1", "table"), (b"root", "table"), (b"PK\x03\x04", "model"), (b"\x80", "model"))
+"""First bytes of Parquet and ROOT files, of torch.save's zip archive and of its older pickle."""
+
+
+def output_kind(path: str | os.PathLike[str]) -> str | None:
+    """What the existing file ``path`` holds, from its first bytes whatever its name: ``"table"``
+    (Parquet or ROOT), ``"model"`` (a torch.save archive), ``"json"``, ``"empty"`` (no bytes),
+    ``"other"``; ``"folder"`` for a folder, ``None`` when nothing is there."""
+    p = Path(path)
+    if p.is_dir():
+        return "folder"
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(64)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "other"
+    if not head:
+        return "empty"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "json" if head.lstrip()[:1] in (b"{", b"[") else "other"
+
+
+def _kind_of(suffixes: Collection[str] | None) -> str | None:
+    """The kind of output named by accepted ``suffixes`` (tables, JSON), or ``None``: unchecked."""
+    if not suffixes:
+        return None
+    if all(s in TABLE_FORMATS for s in suffixes):
+        return "table"
+    return "json" if set(suffixes) == {".json"} else None
+
 
 def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
                       overwrite: bool = True,
                       suffixes: Collection[str] | None = TABLE_FORMATS,
-                      inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
+                      inputs: Iterable[str | os.PathLike[str] | None] = (),
+                      kind: str | None = None) -> Path:
     """Check up front that ``path`` can be written, so that no work is wasted and no input is lost.
 
     Arguments:
         path: target file or, with ``directory=True``, target folder (created later by the
             caller; its parent must exist).
         directory: whether the output is a folder (a Parquet dataset, a report, a run).
-        overwrite: whether an existing file may be replaced.
+        overwrite: whether an existing file may be replaced (``False``: refused with "pass
+            --force to replace it", what a command's ``--force`` turns on).
         suffixes: accepted file suffixes (default: event tables, ``.parquet`` or ``.root``;
             ``None``: any name).
         inputs: the command's input files or folders (``None`` entries are ignored): an output
             that is one of them (the same path after resolving links) is refused.
+        kind: what the output is, a key of :data:`OUTPUT_KINDS` (default: ``"table"`` for the
+            table suffixes, ``"json"`` for ``.json``, else unchecked). An existing file of
+            another kind (:func:`output_kind`, from its bytes, whatever its name) is never
+            replaced, whatever ``overwrite`` says; an empty one holds nothing to lose.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         FlashgenError: a folder where a file is expected (or the reverse), an unknown suffix,
-            an existing file with ``overwrite=False``, a missing or unwritable parent folder, an
-            output that would replace an input.
+            an existing file of another kind, an existing file with ``overwrite=False``, a
+            missing or unwritable parent folder, an output that would replace an input.
     """
     p = Path(path)
     if len(p.name.encode()) > NAME_MAX:
@@ -98,8 +141,8 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
             if suffixes is TABLE_FORMATS:
                 raise FlashgenError(f"{p}: unknown table format '{p.suffix}'; use {known}")
             raise FlashgenError(f"{p} must end in {known}")
-        if p.exists() and not overwrite:
-            raise FlashgenError(f"{p} exists; remove it or choose another name")
+        if p.exists():
+            _check_replace(p, kind or _kind_of(suffixes), overwrite)
         parent = p.parent
     parent = parent if str(parent) else Path(".")
     if not parent.exists():
@@ -114,6 +157,18 @@ def check_output_path(path: str | os.PathLike[str], *, directory: bool = False,
     except OSError as err:
         raise FlashgenError(f"cannot write {p}: {err.strerror or err}") from None
     return p
+
+
+def _check_replace(p: Path, kind: str | None, overwrite: bool) -> None:
+    """Refuse to replace the existing file ``p`` by an output of ``kind`` when it holds another
+    kind of file (always) or when ``overwrite`` is false."""
+    found = output_kind(p)
+    if kind is not None and found not in (kind, "empty"):
+        what = OUTPUT_KINDS.get(found or "other", OUTPUT_KINDS["other"])
+        raise FlashgenError(f"{p} is {what}, not {OUTPUT_KINDS[kind]}: it is never replaced (not even "
+                            "with --force); choose another name")
+    if not overwrite:
+        raise FlashgenError(f"{p} exists; pass --force to replace it")
 
 
 def _refuse_inputs(output: Path, inputs: Iterable[str | os.PathLike[str] | None]) -> None:
@@ -226,6 +281,40 @@ def remove_temporaries(folder: str | os.PathLike[str], name: str | None = None) 
     return removed
 
 
+@contextlib.contextmanager
+def undo_new_folder(folder: str | os.PathLike[str], marker: str) -> Iterator[None]:
+    """Run a block that starts (or resumes) a sharded output in ``folder`` whose manifest is the
+    file ``marker`` in it. If the block fails (an exception, Ctrl-C, SIGTERM) after writing the
+    manifest but nothing else a rerun can use, what it added (the manifest, empty folders,
+    temporaries) is removed, and ``folder`` too if the block created it. What was there before
+    stays: the user's folder, a resumed run's manifest, a finished shard, a pileup library."""
+    root = Path(folder)
+    existed = root.is_dir()
+    before = {p.name for p in root.iterdir()} if existed else set()
+    try:
+        yield
+    except BaseException:
+        if marker not in before and (root / marker).is_file():
+            _remove_lone_marker(root, before, marker, keep_folder=existed)
+        raise
+
+
+def _remove_lone_marker(root: Path, before: set[str], marker: str, *, keep_folder: bool) -> None:
+    """Remove what was added to ``root`` if it is only ``marker``, temporaries and empty folders."""
+    remove_temporaries(root)
+    added = [p for p in root.iterdir() if p.name not in before]
+    if any(p.name != marker and not (p.is_dir() and not p.is_symlink() and not any(p.iterdir()))
+           for p in added):
+        return
+    for entry in added:
+        if entry.is_dir():
+            entry.rmdir()
+        else:
+            entry.unlink()
+    if not keep_folder and not any(root.iterdir()):
+        root.rmdir()
+
+
 def file_digest(path: str | os.PathLike[str]) -> str:
     """First 16 hex digits of the SHA-256 of a file's bytes, or of a folder's visible files (names
     and bytes, in name order): identifies a model or input table in a resumable job's manifest."""
@@ -273,7 +362,7 @@ def plain(obj: Any, *, strict: bool = False) -> Any:
 
 def write_json(obj: Any, path: str | os.PathLike[str], *, indent: int | None = 2) -> Path:
     """Write :func:`plain` ``obj`` as JSON to ``path`` atomically; returns the path."""
-    target = check_output_path(path, suffixes=None)
+    target = check_output_path(path, suffixes=None, kind="json")
     with atomic_path(target) as tmp:
         tmp.write_text(json.dumps(plain(obj), indent=indent, allow_nan=False) + "\n")
     return target

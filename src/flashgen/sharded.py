@@ -2,14 +2,16 @@
 
 The output is a folder::
 
-    DIR/_flashgen_generate.json     manifest: model digest, events, seed, chunk and shard sizes
+    DIR/_flashgen_generate.json     manifest: model digest, events, seed, chunk and shard sizes;
+                                    events redrawn beyond the model's training range, per shard and in all
     DIR/part-00000.parquet ...      shard i: chunks [i * chunks_per_shard, (i + 1) * chunks_per_shard)
 
 Chunk ``k`` is made by :func:`flashgen.generation.make_chunk` from ``derive_seed(seed, k)``
 alone, whichever worker makes it, so the concatenated shards are the events that
 ``flashgen generate`` writes to a single file with the same model, seed and chunk size, for any
 number of workers. Each shard is written atomically; a rerun with the same settings makes only
-the missing shards, a rerun with other settings is refused. ``flashgen.data.read_table(DIR)`` (and
+the missing shards, a rerun with other settings is refused (or, forced, starts afresh). A run that
+fails before its first shard leaves no manifest behind. ``flashgen.data.read_table(DIR)`` (and
 ``pyarrow.dataset``, ``dask.dataframe.read_parquet``) read the folder.
 """
 
@@ -27,17 +29,18 @@ import numpy as np
 
 from .data import GENERATED_DATASET_MANIFEST, EventTable, TableWriter, read_table
 from .errors import FlashgenError
-from .files import file_digest, remove_temporaries
+from .files import file_digest, remove_temporaries, undo_new_folder
 from .generation import (Conditions, GenerationResult, Oversampled, Sampling, as_precision,
-                         check_disk, check_domain, chunks_between, metadata, output_columns)
+                         check_disk, check_domain, chunks_between, count_unsupported, metadata,
+                         output_columns, redrawn_events, unsupported_message)
 from .manifest import Manifest
 from .models.ensemble import EnsembleModel, load_model
 from .models.flashmodel import FlashModel
 from .executor import Executor
 from .progress import progress
 
-__all__ = ["DEFAULT_SHARD_CHUNKS", "RUN_FILE", "Placement", "ShardJob", "generate_shard", "generate_sharded",
-           "shard_path"]
+__all__ = ["DEFAULT_SHARD_CHUNKS", "RUN_FILE", "Placement", "ShardDone", "ShardJob", "generate_shard",
+           "generate_sharded", "shard_path"]
 
 RUN_FILE = GENERATED_DATASET_MANIFEST
 DEFAULT_SHARD_CHUNKS = 50
@@ -114,10 +117,20 @@ class ShardJob:
     threads: int | None = None
 
 
-def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None) -> int:
+@dataclass(frozen=True)
+class ShardDone:
+    """What :func:`generate_shard` wrote: ``events``, and ``redrawn``, how many of them were
+    redrawn because a feature fell beyond the model's training range (+ margin;
+    :func:`~flashgen.generation.redrawn_events`), ``None`` when the model file records no range."""
+
+    events: int
+    redrawn: int | None
+
+
+def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None) -> ShardDone:
     """Make shard ``job.index``, written atomically to :func:`shard_path`. Runs in a Dask worker
     or in this process; ``on_chunk`` is called with each chunk's number of events (progress, in
-    this process only). Returns the number of events written."""
+    this process only)."""
     import torch
 
     seed, chunk_size, precision = job.sampling.seed, job.sampling.chunk_size, job.sampling.precision
@@ -128,29 +141,34 @@ def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None)
     if table is not None and oversample is not None:
         table = Oversampled(table, oversample)
     meta = {**metadata(model, seed, chunk_size), "shard": index, "events_first": start}
+    bounds = model.support
+    redrawn = 0
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
         with TableWriter(shard_path(folder, index), output_columns(model, table), meta) as out:
             for chunk in chunks_between(model, seed, chunk_size, start, stop, table, threads):
+                redrawn += redrawn_events(chunk)
                 out.write(as_precision(chunk, precision, keep=model.condition_names))
                 if on_chunk is not None:
                     on_chunk(len(next(iter(chunk.values()))))
     finally:
         torch.set_num_threads(before)
-    return stop - start
+    return ShardDone(stop - start, redrawn if bounds else None)
 
 
 def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[str], n_events: int, *,
                      sampling: Sampling = Sampling(), conditions_path: str | os.PathLike[str] | None = None,
                      oversample: int | None = None, placement: Placement = Placement(),
-                     quiet: bool = False, warn: Callable[[str], None] | None = None) -> GenerationResult:
+                     quiet: bool = False, warn: Callable[[str], None] | None = None,
+                     force: bool = False) -> GenerationResult:
     """Generate ``n_events`` (or one per row of the conditions table) into the dataset folder ``out``.
 
     Arguments:
         model_path: model file written by ``flashgen train``.
-        out: dataset folder (created; new, empty, or an interrupted run with the same settings).
+        out: dataset folder (created; new, empty, or an interrupted run with the same settings,
+            which is finished; a finished one is left as it is).
         n_events: number of events; ignored with ``conditions_path``.
         sampling: as for :func:`flashgen.generation.generate`; with the same seed and chunk size
             the concatenated shards equal its single file.
@@ -158,16 +176,34 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         oversample: rows per condition row (columns ``event`` and ``copy``), or None.
         placement: workers or scheduler, chunks per shard, device (:class:`Placement`).
         quiet: no progress bar.
-        warn: receives the warning about conditions outside the training domain.
+        warn: receives the warning about conditions outside the training domain and the one
+            about generated events beyond the model's training range, which are redrawn as in
+            :func:`~flashgen.generation.generate` (counted in every shard, summed over the
+            dataset, recorded in its manifest as ``redrawn``, and per shard as
+            ``redrawn_by_shard``; not warned again when conditions outside the training domain
+            were reported).
+        force: replace a generated dataset made with other settings (its shards are removed
+            first) instead of refusing it.
+
+    Returns:
+        The folder, the events written by this call, its seconds and the events of the whole
+        dataset redrawn beyond the training range (``None`` when the model records no range).
 
     Raises:
         FlashgenError: bad sizes, an unusable folder or model, other settings than the stored
-            run, conditions outside the training domain, a request larger than the free disk.
+            run (without ``force``), conditions outside the training domain, a request larger
+            than the free disk.
     """
     seed, chunk_size, precision = sampling.seed, sampling.chunk_size, sampling.precision
     shard_chunks, allow_extrapolation = placement.shard_chunks, sampling.allow_extrapolation
     model_file = Path(model_path).absolute()
     model = load_model(model_file)
+    warned: list[str] = []  # the domain warning, if any, already covers extrapolated features
+
+    def relay(message: str) -> None:
+        warned.append(message)
+        if warn is not None:
+            warn(message)
     conditions: Conditions | None = None
     cond_file = None
     if conditions_path is not None:
@@ -176,7 +212,7 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         cond_file = Path(conditions_path).absolute()
         conditions = read_table(cond_file)
         conditions.select(model.condition_names)
-        check_domain(model, conditions, allow_extrapolation=allow_extrapolation, warn=warn)
+        check_domain(model, conditions, allow_extrapolation=allow_extrapolation, warn=relay)
     elif model.condition_names:
         raise FlashgenError("this model is conditional: pass --conditions with columns "
                             + ", ".join(model.condition_names))
@@ -195,28 +231,81 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
     if oversample is not None:
         settings["oversample"] = oversample
     folder = Path(out).absolute()
-    manifest = Manifest.open(folder, RUN_FILE, settings, what="generated dataset",
-                             hint="rerun with the same model and settings to resume it, or choose "
-                             "another --out")
-    if manifest.resumed:
-        remove_temporaries(folder)
+    n_columns, itemsize = len(output_columns(model, conditions)), np.dtype(precision).itemsize
+    if not (folder / RUN_FILE).exists():  # a new dataset: refuse up front what cannot fit
+        check_disk(folder / "part.parquet", total, n_columns, itemsize)
     shard = shard_chunks * chunk_size
     bounds = [(s, min(s + shard, total)) for s in range(0, total, shard)]
-    missing = [i for i in range(len(bounds)) if not shard_path(folder, i).exists()]
-    remaining = sum(bounds[i][1] - bounds[i][0] for i in missing)
-    check_disk(folder / "part.parquet", remaining, len(output_columns(model, conditions)),
-               np.dtype(precision).itemsize)
-    start = time.perf_counter()
-    with ExitStack() as stack:
-        executor = Executor(stack, placement.workers, placement.scheduler, len(missing))
-        threads = 1 if executor.parallel else None
-        jobs = [(ShardJob(str(model_file), digest, str(folder), i, *bounds[i], sampling, cond_job, oversample,
-                          placement.device, threads),) for i in missing]
-        bar = stack.enter_context(progress(total=total, initial=total - remaining, desc="generating",
-                                           unit="ev", quiet=quiet))
-        done = (lambda job, events: bar.update(events)) if executor.parallel else None  # noqa: E731
-        executor.map(generate_shard, jobs, on_done=done, local={"on_chunk": bar.update})
-    seconds = time.perf_counter() - start
+    with undo_new_folder(folder, RUN_FILE):
+        manifest = Manifest.open(folder, RUN_FILE, settings, what="generated dataset", force=force,
+                                 hint="rerun with the same model and settings to resume it, pass "
+                                 "--force to replace it, or choose another --out")
+        if manifest.changed:
+            _start_afresh(manifest)
+        elif manifest.resumed:
+            remove_temporaries(folder)
+        missing = [i for i in range(len(bounds)) if not shard_path(folder, i).exists()]
+        remaining = sum(bounds[i][1] - bounds[i][0] for i in missing)
+        check_disk(folder / "part.parquet", remaining, n_columns, itemsize)
+        counts = _recorded_counts(manifest, model, len(bounds), missing)
+        if counts is not None:
+            manifest.state["redrawn_by_shard"] = counts  # filled in as shards finish
+        start = time.perf_counter()
+        with ExitStack() as stack:
+            executor = Executor(stack, placement.workers, placement.scheduler, len(missing))
+            threads = 1 if executor.parallel else None
+            jobs = [(ShardJob(str(model_file), digest, str(folder), i, *bounds[i], sampling, cond_job, oversample,
+                              placement.device, threads),) for i in missing]
+            bar = stack.enter_context(progress(total=total, initial=total - remaining, desc="generating",
+                                               unit="ev", quiet=quiet))
+
+            def done(job: tuple[ShardJob], result: ShardDone) -> None:
+                if executor.parallel:  # in this process the bar advances chunk by chunk
+                    bar.update(result.events)
+                if counts is not None and result.redrawn is not None:
+                    counts[str(job[0].index)] = result.redrawn
+                    manifest.save()
+
+            executor.map(generate_shard, jobs, on_done=done, local={"on_chunk": bar.update})
+        seconds = time.perf_counter() - start
+    redrawn = sum(counts.values()) if counts is not None else None
     manifest.state.update({"complete": True, "shards": len(bounds)})
+    if redrawn is not None:
+        manifest.state["redrawn"] = {"events": redrawn, "of": total}
     manifest.save()
-    return GenerationResult(folder, remaining, seconds)
+    if redrawn and warn is not None and not warned:
+        warn(unsupported_message(redrawn, total))
+    return GenerationResult(folder, remaining, seconds, redrawn)
+
+
+def _start_afresh(manifest: Manifest) -> None:
+    """Replace the dataset of other settings in ``manifest``'s folder (``force``): mark it
+    unfinished under its old settings, remove its shards, then take the new settings, so that a
+    kill on the way leaves a folder that is refused or redone, never one that mixes the two."""
+    new = manifest.settings
+    manifest.settings = manifest.previous
+    manifest.state = {k: v for k, v in manifest.state.items() if k in ("flashgen_version", "created")}
+    manifest.save()
+    for old in manifest.folder.glob("part-*.parquet"):
+        old.unlink()
+    remove_temporaries(manifest.folder)
+    manifest.settings = new
+    manifest.save()
+
+
+def _recorded_counts(manifest: Manifest, model: FlashModel | EnsembleModel, shards: int,
+                     missing: list[int]) -> dict[str, int] | None:
+    """Events redrawn beyond the training range in each finished shard (by shard number), from
+    the manifest; where a run of a flashgen that did not redraw wrote the shard (no record),
+    the events it holds beyond the range (:func:`~flashgen.generation.count_unsupported`).
+    ``None`` when the model file records no training range."""
+    bounds = model.support
+    if not bounds:
+        return None
+    stored = manifest.state.get("redrawn_by_shard")
+    counts = {k: v for k, v in stored.items() if isinstance(v, int)} if isinstance(stored, dict) else {}
+    for i in range(shards):
+        if i not in missing and str(i) not in counts:
+            table = read_table(shard_path(manifest.folder, i), allow_empty=True)
+            counts[str(i)] = count_unsupported(table.data, bounds)
+    return {k: v for k, v in counts.items() if int(k) not in missing}

@@ -116,11 +116,15 @@ def test_same_seed_same_file_different_seed_different(tmp_path: Path,
     assert files[0].read_bytes() == files[1].read_bytes() != files[2].read_bytes()
 
 
-def test_existing_output_is_replaced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_existing_output_is_replaced_only_with_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "c.parquet"
-    for n in ("50", "80"):
-        assert run(["simulate", "camelback", "-n", n, "-o", str(out), "-q"], capsys)[0] == 0
-    assert len(read_table(out)) == 80
+    assert run(["simulate", "camelback", "-n", "50", "-o", str(out), "-q"], capsys)[0] == 0
+    before = out.read_bytes()
+    code, _, stderr = run(["simulate", "camelback", "-n", "80", "-o", str(out), "-q"], capsys)
+    assert_one_line_error(code, stderr, f"{out} exists; pass --force to replace it")
+    assert out.read_bytes() == before
+    assert run(["simulate", "camelback", "-n", "80", "-o", str(out), "-q", "--force"], capsys)[0] == 0
+    assert len(read_table(out)) == 80 and os.listdir(tmp_path) == ["c.parquet"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,8 +216,8 @@ def test_failed_run_leaves_existing_output_untouched(tmp_path: Path,
     out = tmp_path / "e.parquet"
     assert run(["simulate", "electron", "-n", "100", "-o", str(out), "-q"], capsys)[0] == 0
     before = out.read_bytes()
-    code, _, stderr = run(["simulate", "electron", "-n", "100", "--fixed", "nan,1,1", "-o", str(out)],
-                          capsys)
+    code, _, stderr = run(["simulate", "electron", "-n", "100", "--fixed", "nan,1,1", "-o", str(out),
+                           "--force"], capsys)
     assert_one_line_error(code, stderr, "--fixed needs a positive pT")
     assert out.read_bytes() == before and os.listdir(tmp_path) == ["e.parquet"]
 

@@ -107,6 +107,7 @@ def test_connects_to_a_running_scheduler(ring, tmp_path) -> None:
 def test_bad_parallel_requests(ring, tmp_path, capsys, extra, match) -> None:
     assert_user_error(capsys, "generate", "--model", ring / "m.pt", "--events", 100,
                       "--out", tmp_path / "d", *extra, match=match)
+    assert list(tmp_path.iterdir()) == []  # no folder, no manifest left by the failed run
 
 
 def test_a_root_name_is_refused_for_a_dataset(ring, tmp_path, capsys) -> None:

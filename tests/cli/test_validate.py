@@ -54,6 +54,23 @@ def test_validate_writes_report_and_prints_a_summary(tables, tmp_path, capsys) -
     assert metrics["summary"]["counts"]["fail"] == 0
 
 
+def test_the_default_cap_on_generated_events_is_stated(tables, tmp_path, capsys, monkeypatch) -> None:
+    import flashgen.cli.validate as validate_cli
+    from flashgen.cli.main import build_parser
+
+    args = build_parser().parse_args(["validate", "-r", "r.parquet", "-g", "g.parquet", "-o", "v"])
+    assert args.max_events == validate_cli.DEFAULT_MAX_EVENTS == 100_000  # a cap by default
+    monkeypatch.setattr(validate_cli, "DEFAULT_MAX_EVENTS", 1000)  # below these tables' 3,000 events
+    rc = main(["validate", "--reference", str(tables["ring_ref"]), "--generated", str(tables["ring_gen"]),
+               "--out", str(tmp_path / "rep"), "--repeats", "2"])
+    assert rc == 0
+    assert ("compared 1,000 of 3,000 generated (--max-events 1,000) with 1,000 of 3,000 reference "
+            "(--max-events 1,000) events in ") in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert metrics["settings"]["max_events"] == 1000
+    assert metrics["samples"]["generated"]["n_used"] == 1000 and metrics["samples"]["generated"]["n_events"] == 3000
+
+
 def test_validate_quiet_features_and_max_events(tables, tmp_path, capsys) -> None:
     out = tmp_path / "rep"
     rc = main(["validate", "-r", str(tables["electron_ref"]), "-g", str(tables["electron_gen"]),
@@ -118,7 +135,7 @@ def test_validate_help_states_units_and_defaults(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["validate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for phrase in ("GeV", "rad", "(default 0)", "(default 10)", "default: all events",
+    for phrase in ("GeV", "rad", "(default 0)", "(default 10)", "default 100,000",
                    "report.html", "metrics.json", "--quiet"):
         assert phrase in text
 

@@ -123,7 +123,7 @@ def test_worth_names_its_binning_and_warns_where_the_bins_are_sparse(smoothed: P
     assert "G = 11 there is not reliable" in lines[0]
     # --quiet keeps the warning
     code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "5000", "-q",
-                         "--out", tmp_path / "r5000.json")
+                         "--out", tmp_path / "r5000.json", "--force")
     assert code == 0 and out == "" and err.startswith("flashgen: warning: at 5,000")
 
 

@@ -68,15 +68,18 @@ def register(sub: Any) -> None:
     p.add_argument("--out", "-o", required=True, help="result file (.json)")
     p.add_argument("--plot", default=None, help="also plot MSE vs events to this file (.png or .pdf)")
     p.add_argument("--markdown", default=None, help="also write the tables as Markdown (.md)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing result, plot or Markdown file; a file of another kind (a model, a table, ...) "
+                   "is never replaced (default: refuse it)")
     add_common(p)
     p.set_defaults(func=_run)
 
 
-def _check(path: str | None, suffixes: tuple[str, ...]) -> None:
+def _check(path: str | None, suffixes: tuple[str, ...], force: bool) -> None:
     from ..files import check_output_path
 
     if path is not None:
-        check_output_path(path, suffixes=suffixes)
+        check_output_path(path, suffixes=suffixes, overwrite=force)
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -90,9 +93,9 @@ def _run(args: argparse.Namespace) -> None:
     from ..training import TrainSettings
     from ..studies.amplification_report import format_summary, markdown_report, plot_amplification
 
-    _check(args.out, (".json",))
-    _check(args.plot, (".png", ".pdf", ".svg"))
-    _check(args.markdown, (".md",))
+    _check(args.out, (".json",), args.force)
+    _check(args.plot, (".png", ".pdf", ".svg"), args.force)
+    _check(args.markdown, (".md",), args.force)
     if args.repeats < 2:
         raise FlashgenError("--repeats must be at least 2 to give an uncertainty")
     if min(args.quantiles) < 2:

@@ -43,6 +43,9 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=seed_int, default=0, help="generation seed (default 0)")
     p.add_argument("--out", "-o", default="flashgen-bench.json",
                    help="JSON result file (default ./flashgen-bench.json)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing result file at --out; a file of another kind (a model, a table, ...) "
+                   "is never replaced (default: refuse it)")
     add_common(p)
     p.set_defaults(func=_run)
 
@@ -56,7 +59,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..files import check_disk, check_output_path, write_json
     from ..models import load_model
 
-    out = check_output_path(args.out, suffixes=(".json",))
+    out = check_output_path(args.out, suffixes=(".json",), overwrite=args.force)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise FlashgenError("--device cuda requested but no CUDA device is available")
     conditions = read_table(args.conditions) if args.conditions else None

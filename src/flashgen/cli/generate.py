@@ -66,6 +66,12 @@ def register(sub: Any) -> None:
                    help="generate into a dataset folder on the workers of a running Dask scheduler "
                    "(e.g. tcp://host:8786) instead of local ones; they must see the model, the "
                    "conditions and --out under the same paths")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output table; with --workers/--scheduler, a dataset "
+                   "folder made with other settings (its shards are removed first). A file of "
+                   "another kind (a model, JSON, ...) is never replaced (default: refuse an existing "
+                   "table; a dataset folder of the same settings is resumed, or left as it is when "
+                   "complete)")
     p.add_argument("--shard-chunks", type=positive_int,
                    help="with --workers/--scheduler: chunks per shard file (default 50, i.e. 10^6 "
                    "events at the default chunk size)")
@@ -93,7 +99,8 @@ def _run(args: argparse.Namespace) -> None:
     sharded = args.workers is not None or args.scheduler is not None
     if args.shard_chunks is not None and not sharded:
         raise FlashgenError("--shard-chunks applies to a dataset folder: add --workers N (or --scheduler)")
-    check_output_path(args.out, inputs=[args.model, args.conditions], directory=sharded)
+    check_output_path(args.out, inputs=[args.model, args.conditions], directory=sharded,
+                      overwrite=args.force)
     if args.events is None and args.conditions is None:
         raise FlashgenError("give --events N (or --conditions TABLE for a conditional model)")
     if args.oversample is not None and args.conditions is None:
@@ -148,7 +155,10 @@ def _run_sharded(args: argparse.Namespace) -> None:
                           _device(args.device))
     result = generate_sharded(args.model, args.out, args.events or 0, sampling=sampling,
                               conditions_path=args.conditions, oversample=args.oversample,
-                              placement=placement, quiet=args.quiet, warn=warning)
+                              placement=placement, quiet=args.quiet, warn=warning, force=args.force)
     size = sum(f.stat().st_size for f in Path(result.path).glob("part-*.parquet"))
+    if result.events == 0:
+        say(args, f"dataset {result.path} is already complete ({size / 1e6:.1f} MB); nothing left to do")
+        return
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s); dataset {result.path} ({size / 1e6:.1f} MB)")

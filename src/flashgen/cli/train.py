@@ -91,6 +91,10 @@ def register(sub: Any) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its checkpoint (same command), ending "
                    "exactly as an uninterrupted run would")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing model file at --out; a file of another kind (a table, "
+                   "JSON, ...) is never replaced (default: refuse it; with --resume an existing "
+                   "model file is reported as done)")
     p.add_argument("--ensemble", type=positive_int, metavar="M",
                    help="train M >= 4 members into one model file: member m on bootstrap resample "
                    "m//2 of the table with its own seed (pairs differ only in seed), so that "
@@ -112,12 +116,18 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     from ..data import read_table
-    from ..files import check_output_path
+    from ..files import TABLE_FORMATS, check_output_path
     from ..sources.registry import get_preset
     from ..training.fit import Columns, Split, TrainSettings, loop_config, model_config
 
     config = model_config(args.model, args.preset, dict(args.set))  # bad settings fail before reading
-    check_output_path(args.out, suffixes=None, inputs=[args.data])
+    out = check_output_path(args.out, suffixes=None, inputs=[args.data], kind="model",
+                            overwrite=args.force or args.resume)
+    if out.suffix.lower() in (*TABLE_FORMATS, ".json"):
+        from ..errors import FlashgenError
+
+        raise FlashgenError(f"{out}: a model file is not a table or JSON; give a name such as "
+                            f"{out.with_suffix('.pt')}")
     table = read_table(args.data)
     steps = args.steps
     if args.epochs:

@@ -61,6 +61,9 @@ def register(sub: Any) -> None:
                    help="training events of the model (default: recorded in the generated table "
                    "by flashgen generate)")
     p.add_argument("--out", "-o", required=True, help="JSON file to write (.json; required, no default)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing JSON file at --out; a file of another kind (a model, a table, ...) "
+                   "is never replaced (default: refuse it)")
     p.add_argument("--format", choices=("json", "pyhf"), default="json",
                    help="json: edges, fraction, sigma, band_low, band_high, n_eff_bins, n_eff, "
                    "amplification (default); pyhf: a pyhf sample (counts, normfactor and a "
@@ -84,7 +87,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..stats.histogram_worth import (describe, equal_population_edges, member_ids, observable_values,
                                          pyhf_sample, recorded_ensemble, resolution, worth_of_sample)
 
-    check_output_path(args.out, suffixes=(".json",), inputs=[args.generated])
+    check_output_path(args.out, suffixes=(".json",), inputs=[args.generated], overwrite=args.force)
     if args.pyhf_events is not None and (not np.isfinite(args.pyhf_events) or args.pyhf_events <= 0):
         raise FlashgenError(f"--pyhf-events must be a positive number, got {args.pyhf_events}")
     several = args.bins is not None and len(args.bins) > 1
