@@ -283,3 +283,16 @@ def test_reflection_folds_to_one_half_space_and_unfolds_symmetrically(muons):
 def test_reflection_needs_its_reference_among_the_columns():
     with pytest.raises(FlashgenError, match="reference column 'x'"):
         Reflection(["a", "b"], "x")
+
+
+def test_a_constant_column_is_restored_exactly_and_survives_the_state(rng):
+    n = 500
+    cols = {"x": _t(rng.normal(0, 1, n)), "one": _t(np.ones(n)), "nvtx": _t(np.ones(n))}
+    pipe = Pipeline(list(cols), [Dequantize("nvtx")])
+    pipe.fit(cols, torch.Generator().manual_seed(0))
+    assert pipe.constants == {"one": 1.0, "nvtx": 1.0}
+    noise = torch.randn(n, len(pipe.model_columns), dtype=torch.float64) * 3  # anything a network makes
+    for p in (pipe, Pipeline.from_state(pipe.state())):
+        back = p.inverse(noise)
+        assert bool((back["one"] == 1.0).all()) and bool((back["nvtx"] == 1.0).all())
+        assert not bool((back["x"] == 1.0).all())

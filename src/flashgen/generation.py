@@ -123,7 +123,8 @@ def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
                          conditions: dict[str, torch.Tensor] | None,
                          generator: torch.Generator) -> tuple[dict[str, torch.Tensor], int]:
     """``n`` events in physical columns, every feature inside the model's support (its training
-    range widened by :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`): events beyond it are
+    range widened by :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`; for an unconditional
+    model: a conditional one follows its conditions, :func:`generate` counts): events beyond it are
     redrawn (same condition rows), which truncates the model's density to the support; returns
     the columns and the number of events that were beyond it at first. A model that keeps generating beyond it after
     :data:`MAX_REDRAWS` rounds is broken (an error, not a file). Events outside the preset's
@@ -136,7 +137,7 @@ def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
         return model.features.inverse(z.double(), cond, generator, exact=True)
 
     cols = draw(None)
-    bounds = {name: lim for name, lim in model.support.items() if name in cols}
+    bounds = {} if model.conditions is not None else {name: lim for name, lim in model.support.items() if name in cols}
     accept = acceptance(model)
     if not bounds and accept is None:
         return cols, 0
@@ -276,8 +277,13 @@ def count_unsupported(chunk: dict[str, np.ndarray], bounds: dict[str, tuple[floa
     return 0 if beyond is None else int(np.count_nonzero(beyond))
 
 
-def unsupported_message(count: int, total: int) -> str:
-    """The warning about generated events beyond the model's training range."""
+def unsupported_message(count: int, total: int, redrawn: bool = True) -> str:
+    """The warning about generated events beyond the model's training range (``redrawn``: or
+    outside its source's acceptance, and redrawn; else counted)."""
+    if not redrawn:
+        return (f"{count:,} of {total:,} generated events ({count / max(total, 1):.2%}) have a feature beyond "
+                f"the model's training range (+{SUPPORT_MARGIN * 100:g} % margin): the model extrapolates there; "
+                "check its training (more --steps, another --seed) and the conditions")
     return (f"{count:,} of {total:,} generated events ({count / max(total, 1):.2%}) had a feature beyond "
             f"the model's training range (+{SUPPORT_MARGIN * 100:g} % margin) or lay outside its source's acceptance, "
             "and were redrawn: the model extrapolates there; check its training (more --steps, another --seed)")
@@ -436,8 +442,11 @@ class GenerationResult:
     events: int
     seconds: float
     redrawn: int | None = None
-    """Events redrawn because a feature fell beyond the model's training range (+ margin);
-    ``None``: the model file records no range (nothing is redrawn)."""
+    """Events redrawn because a feature fell beyond the model's training range (+ margin) or
+    outside its preset's acceptance; ``None``: nothing is checked."""
+    unsupported: int | None = None
+    """For a conditional model: events with a feature beyond the training range (+ margin),
+    counted, not redrawn; ``None`` otherwise."""
 
     @property
     def events_per_second(self) -> float:
@@ -520,8 +529,12 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
         sink = TableWriter(out, columns, meta)
     start = time.perf_counter()
     members = model.members if isinstance(model, EnsembleModel) else [model]
-    checked = any(m.support or acceptance(m) is not None for m in members)  # anything redrawn at all
-    redrawn = 0
+    conditional = bool(model.condition_names)
+    # beyond the training range: redrawn for a model of the whole event, counted for a
+    # conditional one (whose conditions may lead there, e.g. with --allow-extrapolation)
+    checked = any((m.support and not conditional) or acceptance(m) is not None for m in members)
+    bounds = model.support if conditional else {}
+    redrawn = unsupported = 0
     warned: list[str] = []  # the domain warning, if any, already covers extrapolated features
 
     def relay(message: str) -> None:
@@ -534,10 +547,18 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
                                  allow_extrapolation=sampling.allow_extrapolation, warn=relay,
                                  threads=sampling.threads):
             redrawn += redrawn_events(chunk)
+            if bounds:
+                unsupported += count_unsupported(chunk, bounds)
             writer.write(as_precision(chunk, precision, keep=model.condition_names))
             bar.update(len(next(iter(chunk.values()))))
         if checked:  # recorded when the writer has not yet written its metadata (first row group)
             writer.meta["redrawn"] = {"events": redrawn, "of": total}
-    if redrawn and warn is not None and not warned:
-        warn(unsupported_message(redrawn, total))
-    return GenerationResult(Path(out), total, time.perf_counter() - start, redrawn if checked else None)
+        if bounds:
+            writer.meta["unsupported"] = {"events": unsupported, "of": total}
+    if warn is not None and not warned:
+        if redrawn:
+            warn(unsupported_message(redrawn, total))
+        if unsupported:
+            warn(unsupported_message(unsupported, total, redrawn=False))
+    return GenerationResult(Path(out), total, time.perf_counter() - start, redrawn if checked else None,
+                            unsupported if bounds else None)

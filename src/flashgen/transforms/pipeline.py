@@ -86,6 +86,7 @@ class Pipeline:
         self.model_columns: list[str] = []
         self.mean = torch.zeros(0)
         self.std = torch.ones(0)
+        self.constants: dict[str, float] = {}
 
     def _through(self, cols: Columns, generator: torch.Generator | None, fit: bool) -> Columns:
         for step in self.steps:
@@ -102,6 +103,10 @@ class Pipeline:
                 shape ``(n_events,)``.
         """
         need(cols, self.columns + self.conditions, "preprocessing")
+        # a column with one value in every training row is restored exactly on the way back
+        # (whatever the network makes of it, e.g. nvtx = 1 without pileup)
+        self.constants = {c: float(cols[c][0]) for c in self.columns
+                          if len(cols[c]) > 1 and bool((cols[c] == cols[c][0]).all())}
         out = self._through({k: cols[k] for k in self.columns + self.conditions}, generator, fit=True)
         self.model_columns = list(out)
         if not self.model_columns:
@@ -125,7 +130,8 @@ class Pipeline:
     def inverse(self, z: Tensor, conditions: Columns | None = None,
                 generator: torch.Generator | None = None, exact: bool = True,
                 keep: Sequence[str] = ()) -> Columns:
-        """Model matrix ``(n_events, len(model_columns))`` -> physical columns (``self.columns``).
+        """Model matrix ``(n_events, len(model_columns))`` -> physical columns (``self.columns``);
+        a column that was constant in the training rows comes back as exactly that constant.
 
         Arguments:
             z: model-side values.
@@ -146,13 +152,15 @@ class Pipeline:
         for step in reversed(self.steps):
             cols = step.inverse(cols, generator, exact=exact)
             kept.update({k: cols[k] for k in keep if k in cols})
+        for c, value in getattr(self, "constants", {}).items():
+            cols[c] = torch.full_like(cols[c], value)
         return {**kept, **{c: cols[c] for c in self.columns}}
 
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted pipeline (plain values and tensors)."""
         return {"columns": self.columns, "conditions": self.conditions,
                 "steps": [s.state() for s in self.steps], "model_columns": self.model_columns,
-                "mean": self.mean.double(), "std": self.std.double()}
+                "mean": self.mean.double(), "std": self.std.double(), "constants": dict(self.constants)}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Pipeline:
@@ -160,4 +168,5 @@ class Pipeline:
         p = cls(state["columns"], [Transform.from_state(s) for s in state["steps"]], state["conditions"])
         p.model_columns = list(state["model_columns"])
         p.mean, p.std = state["mean"].double(), state["std"].double()
+        p.constants = dict(state.get("constants", {}))  # none in files written before 2026-12-06
         return p

@@ -55,10 +55,17 @@ def muon_pair_steps(vectors: Sequence[Sequence[str]] = (), symmetric: bool = Fal
     ]
 
 
-def feature_steps(count_jets: bool = False, symmetric: bool = False, acceptance: bool = False) -> list[Any]:
+def feature_steps(count_jets: bool = False, symmetric: bool = True, acceptance: bool = True) -> list[Any]:
     """The zmumu preset's flow preprocessing; ``count_jets`` adds the number of jets above
     10 GeV as a discrete coordinate of its own (:class:`~flashgen.transforms.Multiplicity`);
-    ``symmetric`` folds the reflection symmetries (:func:`muon_pair_steps`)."""
+    ``symmetric`` folds the reflection symmetries and ``acceptance`` keeps both muons inside
+    the detector (:func:`muon_pair_steps`).
+
+    Measured at the main job's member budget (5,719 training events, 3,000 steps, one flow,
+    seed 11, 20,000 generated against the 1,906 held-out events): classifier AUC 0.571 and 6
+    failing checks without either; 0.554 / 7 with the folds alone (whose 6-9 % of events with
+    a muon beyond |eta| = 2.4 the generator now redraws: 0.547); 0.543 / 6 with both, 0.3 %
+    redrawn, the μ0 pz check passing."""
     from ...transforms import Asinh, Dequantize, Log, Multiplicity, SortDescending, ZeroPadding
 
     count = [Multiplicity(list(JETS), JET_PT_MIN, "n_jets"), Dequantize("n_jets")] if count_jets else []
