@@ -30,7 +30,7 @@ import numpy as np
 from .data import GENERATED_DATASET_MANIFEST, EventTable, TableWriter, read_table
 from .errors import FlashgenError
 from .files import file_digest, remove_temporaries, undo_new_folder
-from .generation import (Conditions, GenerationResult, Oversampled, Sampling, as_precision,
+from .generation import (Conditions, GenerationResult, Oversampled, Sampling, acceptance, as_precision,
                          check_disk, check_domain, chunks_between, count_unsupported, metadata,
                          output_columns, redrawn_events, unsupported_message)
 from .manifest import Manifest
@@ -120,8 +120,9 @@ class ShardJob:
 @dataclass(frozen=True)
 class ShardDone:
     """What :func:`generate_shard` wrote: ``events``, and ``redrawn``, how many of them were
-    redrawn because a feature fell beyond the model's training range (+ margin;
-    :func:`~flashgen.generation.redrawn_events`), ``None`` when the model file records no range."""
+    redrawn because a feature fell beyond the model's training range (+ margin) or outside its
+    source's acceptance (:func:`~flashgen.generation.redrawn_events`), ``None`` when nothing is
+    redrawn for this model."""
 
     events: int
     redrawn: int | None
@@ -141,7 +142,6 @@ def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None)
     if table is not None and oversample is not None:
         table = Oversampled(table, oversample)
     meta = {**metadata(model, seed, chunk_size), "shard": index, "events_first": start}
-    bounds = model.support
     redrawn = 0
     before = torch.get_num_threads()
     if threads is not None:
@@ -155,7 +155,14 @@ def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None)
                     on_chunk(len(next(iter(chunk.values()))))
     finally:
         torch.set_num_threads(before)
-    return ShardDone(stop - start, redrawn if bounds else None)
+    return ShardDone(stop - start, redrawn if _redraws(model) else None)
+
+
+def _redraws(model: FlashModel | EnsembleModel) -> bool:
+    """Whether generation redraws anything for ``model`` (a member records its training range,
+    or its preset an acceptance), as :func:`flashgen.generation.generate` decides."""
+    members = model.members if isinstance(model, EnsembleModel) else [model]
+    return any(m.support or acceptance(m) is not None for m in members)
 
 
 def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[str], n_events: int, *,
@@ -187,7 +194,8 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
 
     Returns:
         The folder, the events written by this call, its seconds and the events of the whole
-        dataset redrawn beyond the training range (``None`` when the model records no range).
+        dataset redrawn beyond the training range or the acceptance (``None`` when nothing is
+        redrawn for this model).
 
     Raises:
         FlashgenError: bad sizes, an unusable folder or model, other settings than the stored
@@ -298,10 +306,10 @@ def _recorded_counts(manifest: Manifest, model: FlashModel | EnsembleModel, shar
     """Events redrawn beyond the training range in each finished shard (by shard number), from
     the manifest; where a run of a flashgen that did not redraw wrote the shard (no record),
     the events it holds beyond the range (:func:`~flashgen.generation.count_unsupported`).
-    ``None`` when the model file records no training range."""
-    bounds = model.support
-    if not bounds:
+    ``None`` when nothing is redrawn for this model."""
+    if not _redraws(model):
         return None
+    bounds = model.support
     stored = manifest.state.get("redrawn_by_shard")
     counts = {k: v for k, v in stored.items() if isinstance(v, int)} if isinstance(stored, dict) else {}
     for i in range(shards):
