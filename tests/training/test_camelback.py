@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -22,11 +20,12 @@ def quantile_mse(x: np.ndarray, k: int) -> float:
 @pytest.mark.parametrize("data_seed", [3, 4])
 def test_flow_on_100_events_beats_the_training_sample(data_seed: int) -> None:
     table = simulate_toy("camelback", 100, seed=data_seed)
-    cpu = time.process_time()
     model = train(table, "flow", preset="camelback")
-    cpu = time.process_time() - cpu
     x = sample(model, 100_000, seed=1)["x"]
-    assert cpu < 60, f"training took {cpu:.0f} s of CPU"
+    # cheap by construction (seconds of CPU): the preset's short schedule on a small network
+    result, config = model.info["result"], model.info["config"]
+    assert result["steps"] == config["steps"] == 2000 and config["batch_size"] == 100
+    assert model.n_parameters() < 1_000
     # each mode is learnt from ~50 events: its mean is known to 1/sqrt(50) = 0.14, allow 3 sigma
     assert np.mean(x[x < 0]) == pytest.approx(-4.0, abs=0.42)
     assert np.mean(x[x > 0]) == pytest.approx(4.0, abs=0.42)

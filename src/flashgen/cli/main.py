@@ -45,16 +45,32 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum: int, frame: Any) -> None:
+    # once: a second SIGTERM during the clean-up it starts is ignored, so the clean-up finishes
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``flashgen`` with ``argv``; return the exit code (0 ok, 1 a result the command was asked
-    to fail on, e.g. ``validate --fail-on fail``, 2 user error, 130 interrupted, 143 terminated)."""
+    to fail on, e.g. ``validate --fail-on fail``, 2 user error, 130 interrupted, 143 terminated).
+
+    SIGTERM is handled from the first line on, before the subcommands (and torch) are imported
+    and long before any output or temporary file can exist, so that a signal that arrives as a
+    temporary file appears still removes it."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    except Terminated:  # while the parsers were built: nothing was written
+        sys.stderr.write("flashgen: terminated\n")
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     set_quiet(getattr(args, "quiet", False))
-    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         code = args.func(args)
     except FlashgenError as err:
@@ -82,8 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"{name[:60]}...; choose a shorter name or path\n")
             return 2
         raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     return code if isinstance(code, int) else 0
 
 
