@@ -492,7 +492,7 @@ def _worth_of_run(generated: Any, observable: str, edges: np.ndarray) -> dict[st
 
 
 def _summarise(job: _Job) -> dict[str, Any]:
-    from .validation.summary import worst_feature
+    from .validation.summary import distances, headline, worst_feature
 
     stages = job.state["stages"]
     sim, gen, trained = stages["simulate"], stages["generate"], stages["train"]
@@ -533,6 +533,8 @@ def _summarise(job: _Job) -> dict[str, Any]:
             "classifier_auc": clf["auc"] if clf else None,
             "classifier_auc_err": clf["auc_err"] if clf else None,
             "worst_feature": worst_feature(metrics),
+            "headline": headline(metrics) if metrics else None,
+            "distances": distances(metrics) if metrics else {},
         },
         "worth": stages.get("validate", {}).get("worth"),
         "stages": {name: stages.get(name, {}).get("seconds") for name in STAGES},

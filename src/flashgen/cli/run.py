@@ -132,6 +132,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     worst = val["worst_feature"]
     auc = ("classifier AUC n/a (too few events)" if val["classifier_auc"] is None else
            f"classifier AUC {val['classifier_auc']:.3f} ± {val['classifier_auc_err']:.3f}")
+    if val["classifier_auc"] is not None and val.get("headline"):
+        auc = val["headline"]  # the AUC, then FPD and KPD beside their truth-vs-truth floors
     worst_text = ("worst feature n/a" if worst is None else
                   f"worst feature {worst['name']} (KS {worst['ks_stat']:.3f}, W1/σ "
                   f"{_f(worst['w1_norm'], '.3f')}, {worst['status']})")
