@@ -3,7 +3,8 @@
 The output is a folder::
 
     DIR/_flashgen_generate.json     manifest: model digest, events, seed, chunk and shard sizes;
-                                    events redrawn beyond the model's training range, per shard and in all
+                                    events redrawn (or, for a conditional model, counted) beyond
+                                    the model's training range, per shard and in all
     DIR/part-00000.parquet ...      shard i: chunks [i * chunks_per_shard, (i + 1) * chunks_per_shard)
 
 Chunk ``k`` is made by :func:`flashgen.generation.make_chunk` from ``derive_seed(seed, k)``
@@ -119,13 +120,15 @@ class ShardJob:
 
 @dataclass(frozen=True)
 class ShardDone:
-    """What :func:`generate_shard` wrote: ``events``, and ``redrawn``, how many of them were
-    redrawn because a feature fell beyond the model's training range (+ margin) or outside its
-    source's acceptance (:func:`~flashgen.generation.redrawn_events`), ``None`` when nothing is
-    redrawn for this model."""
+    """What :func:`generate_shard` wrote, counted as :func:`flashgen.generation.generate` does:
+    ``events``; ``redrawn``, how many were redrawn because a feature fell beyond the model's
+    training range (+ margin) or outside its preset's acceptance, ``None`` when nothing is
+    redrawn for this model; ``unsupported``, for a conditional model, how many have a feature
+    beyond the training range (counted, not redrawn), else ``None``."""
 
     events: int
     redrawn: int | None
+    unsupported: int | None = None
 
 
 def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None) -> ShardDone:
@@ -142,7 +145,8 @@ def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None)
     if table is not None and oversample is not None:
         table = Oversampled(table, oversample)
     meta = {**metadata(model, seed, chunk_size), "shard": index, "events_first": start}
-    redrawn = 0
+    checked, bounds = _checks(model)
+    redrawn = unsupported = 0
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -150,19 +154,24 @@ def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None)
         with TableWriter(shard_path(folder, index), output_columns(model, table), meta) as out:
             for chunk in chunks_between(model, seed, chunk_size, start, stop, table, threads):
                 redrawn += redrawn_events(chunk)
+                if bounds:
+                    unsupported += count_unsupported(chunk, bounds)
                 out.write(as_precision(chunk, precision, keep=model.condition_names))
                 if on_chunk is not None:
                     on_chunk(len(next(iter(chunk.values()))))
     finally:
         torch.set_num_threads(before)
-    return ShardDone(stop - start, redrawn if _redraws(model) else None)
+    return ShardDone(stop - start, redrawn if checked else None, unsupported if bounds else None)
 
 
-def _redraws(model: FlashModel | EnsembleModel) -> bool:
-    """Whether generation redraws anything for ``model`` (a member records its training range,
-    or its preset an acceptance), as :func:`flashgen.generation.generate` decides."""
+def _checks(model: FlashModel | EnsembleModel) -> tuple[bool, dict[str, tuple[float, float]]]:
+    """What :func:`flashgen.generation.generate` checks for ``model``: whether anything is
+    redrawn (the training range of a model of the whole event, or its preset's acceptance), and
+    the training range whose excess is counted instead (a conditional model's; else empty)."""
     members = model.members if isinstance(model, EnsembleModel) else [model]
-    return any(m.support or acceptance(m) is not None for m in members)
+    conditional = bool(model.condition_names)
+    checked = any((m.support and not conditional) or acceptance(m) is not None for m in members)
+    return checked, (model.support if conditional else {})
 
 
 def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[str], n_events: int, *,
@@ -183,19 +192,20 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         oversample: rows per condition row (columns ``event`` and ``copy``), or None.
         placement: workers or scheduler, chunks per shard, device (:class:`Placement`).
         quiet: no progress bar.
-        warn: receives the warning about conditions outside the training domain and the one
-            about generated events beyond the model's training range, which are redrawn as in
-            :func:`~flashgen.generation.generate` (counted in every shard, summed over the
-            dataset, recorded in its manifest as ``redrawn``, and per shard as
-            ``redrawn_by_shard``; not warned again when conditions outside the training domain
-            were reported).
+        warn: receives the warning about conditions outside the training domain and those about
+            generated events beyond the model's training range (or its preset's acceptance),
+            redrawn or, for a conditional model, counted as in :func:`~flashgen.generation.generate`:
+            counted in every shard, summed over the dataset and recorded in its manifest as
+            ``redrawn`` and ``unsupported`` (per shard as ``redrawn_by_shard`` and
+            ``unsupported_by_shard``); not warned again when conditions outside the training
+            domain were reported.
         force: replace a generated dataset made with other settings (its shards are removed
             first) instead of refusing it.
 
     Returns:
-        The folder, the events written by this call, its seconds and the events of the whole
-        dataset redrawn beyond the training range or the acceptance (``None`` when nothing is
-        redrawn for this model).
+        The folder, the events written by this call, its seconds, and the events of the whole
+        dataset redrawn and beyond the training range as in
+        :class:`~flashgen.generation.GenerationResult`.
 
     Raises:
         FlashgenError: bad sizes, an unusable folder or model, other settings than the stored
@@ -256,8 +266,8 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
         remaining = sum(bounds[i][1] - bounds[i][0] for i in missing)
         check_disk(folder / "part.parquet", remaining, n_columns, itemsize)
         counts = _recorded_counts(manifest, model, len(bounds), missing)
-        if counts is not None:
-            manifest.state["redrawn_by_shard"] = counts  # filled in as shards finish
+        for key, per_shard in counts.items():
+            manifest.state[f"{key}_by_shard"] = per_shard  # filled in as shards finish
         start = time.perf_counter()
         with ExitStack() as stack:
             executor = Executor(stack, placement.workers, placement.scheduler, len(missing))
@@ -270,20 +280,27 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
             def done(job: tuple[ShardJob], result: ShardDone) -> None:
                 if executor.parallel:  # in this process the bar advances chunk by chunk
                     bar.update(result.events)
-                if counts is not None and result.redrawn is not None:
-                    counts[str(job[0].index)] = result.redrawn
+                for key, per_shard in counts.items():
+                    value = getattr(result, key)
+                    if value is not None:
+                        per_shard[str(job[0].index)] = value
+                if counts:
                     manifest.save()
 
             executor.map(generate_shard, jobs, on_done=done, local={"on_chunk": bar.update})
         seconds = time.perf_counter() - start
-    redrawn = sum(counts.values()) if counts is not None else None
+    totals = {key: sum(per_shard.values()) for key, per_shard in counts.items()}
     manifest.state.update({"complete": True, "shards": len(bounds)})
-    if redrawn is not None:
-        manifest.state["redrawn"] = {"events": redrawn, "of": total}
+    for key, events in totals.items():
+        manifest.state[key] = {"events": events, "of": total}
     manifest.save()
-    if redrawn and warn is not None and not warned:
-        warn(unsupported_message(redrawn, total))
-    return GenerationResult(folder, remaining, seconds, redrawn)
+    redrawn, unsupported = totals.get("redrawn"), totals.get("unsupported")
+    if warn is not None and not warned:
+        if redrawn:
+            warn(unsupported_message(redrawn, total))
+        if unsupported:
+            warn(unsupported_message(unsupported, total, redrawn=False))
+    return GenerationResult(folder, remaining, seconds, redrawn, unsupported)
 
 
 def _start_afresh(manifest: Manifest) -> None:
@@ -302,18 +319,22 @@ def _start_afresh(manifest: Manifest) -> None:
 
 
 def _recorded_counts(manifest: Manifest, model: FlashModel | EnsembleModel, shards: int,
-                     missing: list[int]) -> dict[str, int] | None:
-    """Events redrawn beyond the training range in each finished shard (by shard number), from
-    the manifest; where a run of a flashgen that did not redraw wrote the shard (no record),
-    the events it holds beyond the range (:func:`~flashgen.generation.count_unsupported`).
-    ``None`` when nothing is redrawn for this model."""
-    if not _redraws(model):
-        return None
-    bounds = model.support
-    stored = manifest.state.get("redrawn_by_shard")
-    counts = {k: v for k, v in stored.items() if isinstance(v, int)} if isinstance(stored, dict) else {}
-    for i in range(shards):
-        if i not in missing and str(i) not in counts:
-            table = read_table(shard_path(manifest.folder, i), allow_empty=True)
-            counts[str(i)] = count_unsupported(table.data, bounds)
-    return {k: v for k, v in counts.items() if int(k) not in missing}
+                     missing: list[int]) -> dict[str, dict[str, int]]:
+    """The counts of :class:`ShardDone` that ``model`` has (``"redrawn"``, ``"unsupported"``),
+    each by finished shard (number as text), from the manifest. A finished shard without a record
+    (written by a flashgen that did not count) is counted from its events: those beyond the
+    training range (:func:`~flashgen.generation.count_unsupported`), which are what a redrawing
+    run would have redrawn (the acceptance aside)."""
+    checked, bounds = _checks(model)
+    counts: dict[str, dict[str, int]] = {}
+    for key, applies in (("redrawn", checked), ("unsupported", bool(bounds))):
+        if not applies:
+            continue
+        stored = manifest.state.get(f"{key}_by_shard")
+        known = {k: v for k, v in stored.items() if isinstance(v, int)} if isinstance(stored, dict) else {}
+        for i in range(shards):
+            if i not in missing and str(i) not in known:
+                table = read_table(shard_path(manifest.folder, i), allow_empty=True)
+                known[str(i)] = count_unsupported(table.data, model.support)
+        counts[key] = {k: v for k, v in known.items() if int(k) not in missing}
+    return counts

@@ -217,3 +217,28 @@ def test_sharded_generation_counts_events_beyond_the_training_range_as_one_file_
     assert sum(manifest["redrawn_by_shard"].values()) == expected["events"]
     assert np.array_equal(read_table(tmp_path / "d")["x"], single["x"])
     assert np.all(np.abs(single["x"]) <= 0.84)  # within the support: range + 10 % margin
+
+
+def test_sharded_generation_counts_a_conditional_model_beyond_its_range_as_one_file_does(
+        capsys, tmp_path: Path) -> None:
+    data = tmp_path / "el.parquet"
+    assert run(capsys, "simulate", "electron", "-n", 3000, "-o", data, "-q")[0] == 0
+    assert run(capsys, "train", "--data", data, "-m", "flow", "--preset", "electron", "--steps", 20,
+               "--set", "transforms=1", "--set", "hidden=8,8", "-o", tmp_path / "el.pt", "-q")[0] == 0
+    model = FlashModel.load(tmp_path / "el.pt")
+    model.info["support"] = {"pt": [0.0, 3.0]}  # a conditional model's excess is counted, not redrawn
+    narrow = model.save(tmp_path / "narrow.pt")
+    argv = ["generate", "--model", narrow, "--conditions", data, "--chunk-size", 500, "--seed", 3, "-q"]
+    code, _, single_err = run(capsys, *argv, "-o", tmp_path / "g.parquet")
+    assert code == 0
+    single = read_table(tmp_path / "g.parquet")
+    expected = single.meta["unsupported"]
+    assert expected["of"] == 3000 and expected["events"] > 100
+    code, _, err = run(capsys, *argv, "--workers", 1, "--shard-chunks", 2, "-o", tmp_path / "d")
+    lines = err.strip().splitlines()
+    assert code == 0 and len(lines) == 1 and lines[0].startswith("flashgen: warning: ")
+    assert err == single_err and f"{expected['events']:,} of 3,000 generated events" in err
+    manifest = json.loads((tmp_path / "d" / RUN_FILE).read_text())
+    assert manifest["unsupported"] == expected and "redrawn" not in manifest
+    assert sum(manifest["unsupported_by_shard"].values()) == expected["events"]
+    np.testing.assert_array_equal(read_table(tmp_path / "d")["pt"], single["pt"])
