@@ -132,7 +132,7 @@ def _oversampling(model: Path, conditions: Path, work: Path, seed: int) -> dict[
     for k in KS:
         out = work / f"over{k}.parquet"
         seconds = _flashgen("generate", "--model", model, "--conditions", conditions, "--oversample", k,
-                            "--seed", seed, "--out", out)
+                            "--seed", seed, "--out", out, "--force")
         table = read_table(out)
         rows[k] = {"seconds": seconds, "rows": len(table)}
         event = np.asarray(table["event"])
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     write_table(reference.select([c.name for c in GEN_ONLY_COLUMNS]), conditions)
     generated_file = args.cache / "generated.parquet"
     gen_seconds = _flashgen("generate", "--model", model, "--conditions", conditions, "--seed", 3,
-                            "--out", generated_file)
+                            "--out", generated_file, "--force")
     generated = read_table(generated_file)
     ref_summary, gen_summary = flash_summary(reference), flash_summary(generated)
     comparison = _compare(ref_summary, gen_summary)

@@ -391,7 +391,7 @@ def test_temporary_file_refused_is_one_clear_error(tmp_path: Path, monkeypatch) 
 def test_check_output_path_rules(tmp_path: Path) -> None:
     existing = write_table(sample_table(3), tmp_path / "e.parquet")
     assert check_output_path(existing) == existing
-    with pytest.raises(FlashgenError, match="exists; remove it"):
+    with pytest.raises(FlashgenError, match="exists; pass --force to replace it"):
         check_output_path(existing, overwrite=False)
     with pytest.raises(FlashgenError, match="is not a directory"):
         check_output_path(existing, directory=True)

@@ -10,7 +10,8 @@ import torch
 
 from flashgen.errors import FlashgenError
 from flashgen.sources.zmumu.physics import MUON_MASS
-from flashgen.transforms import (Asinh, AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, Logit, Dequantize, Log, Multiplicity, OnShellEnergy,
+from flashgen.transforms import (Asinh, AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, Logit, Dequantize, Log,
+                                 Multiplicity, OnShellEnergy,
                                  Pipeline, Reflection, Residual, SortDescending, Transform, ZeroPadding)
 
 
