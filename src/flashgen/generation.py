@@ -38,7 +38,8 @@ from .seeds import derive_seed
 
 __all__ = ["COPY_COLUMN", "DEFAULT_CHUNK", "EVENT_COLUMN", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult",
            "Oversampled", "Sampling", "as_precision", "check_disk",
-           "check_domain", "chunks_between", "count_unsupported", "default_threads", "generate", "redrawn_events",
+           "acceptance", "check_domain", "checked_support", "chunks_between", "count_unsupported", "default_threads",
+           "generate", "redrawn_events", "unsupported_message",
            "generate_columns", "in_threads", "iter_chunks", "make_chunk", "member_split", "metadata", "sample"]
 
 AnyModel = FlashModel | EnsembleModel
@@ -173,6 +174,17 @@ def acceptance(model: FlashModel) -> Acceptance | None:
     if accept is None or not set(accept.columns) <= set(model.feature_names):
         return None
     return accept
+
+
+def checked_support(model: AnyModel) -> tuple[bool, dict[str, tuple[float, float]]]:
+    """What generation checks for ``model``: whether any event can be redrawn (beyond the
+    training range of a model of the whole event, or outside its preset's :func:`acceptance`),
+    and the training range whose excess is counted instead (a conditional model's, whose
+    conditions may lead there; else empty)."""
+    members = model.members if isinstance(model, EnsembleModel) else [model]
+    conditional = bool(model.condition_names)
+    checked = any((m.support and not conditional) or acceptance(m) is not None for m in members)
+    return checked, (model.support if conditional else {})
 
 
 def redrawn_events(chunk: dict[str, np.ndarray]) -> int:
@@ -528,12 +540,7 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
     else:
         sink = TableWriter(out, columns, meta)
     start = time.perf_counter()
-    members = model.members if isinstance(model, EnsembleModel) else [model]
-    conditional = bool(model.condition_names)
-    # beyond the training range: redrawn for a model of the whole event, counted for a
-    # conditional one (whose conditions may lead there, e.g. with --allow-extrapolation)
-    checked = any((m.support and not conditional) or acceptance(m) is not None for m in members)
-    bounds = model.support if conditional else {}
+    checked, bounds = checked_support(model)
     redrawn = unsupported = 0
     warned: list[str] = []  # the domain warning, if any, already covers extrapolated features
 

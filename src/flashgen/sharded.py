@@ -31,8 +31,8 @@ import numpy as np
 from .data import GENERATED_DATASET_MANIFEST, EventTable, TableWriter, read_table
 from .errors import FlashgenError
 from .files import file_digest, remove_temporaries, undo_new_folder
-from .generation import (Conditions, GenerationResult, Oversampled, Sampling, acceptance, as_precision,
-                         check_disk, check_domain, chunks_between, count_unsupported, metadata,
+from .generation import (Conditions, GenerationResult, Oversampled, Sampling, as_precision,
+                         check_disk, check_domain, checked_support, chunks_between, count_unsupported, metadata,
                          output_columns, redrawn_events, unsupported_message)
 from .manifest import Manifest
 from .models.ensemble import EnsembleModel, load_model
@@ -145,7 +145,7 @@ def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None)
     if table is not None and oversample is not None:
         table = Oversampled(table, oversample)
     meta = {**metadata(model, seed, chunk_size), "shard": index, "events_first": start}
-    checked, bounds = _checks(model)
+    checked, bounds = checked_support(model)
     redrawn = unsupported = 0
     before = torch.get_num_threads()
     if threads is not None:
@@ -162,16 +162,6 @@ def generate_shard(job: ShardJob, on_chunk: Callable[[int], None] | None = None)
     finally:
         torch.set_num_threads(before)
     return ShardDone(stop - start, redrawn if checked else None, unsupported if bounds else None)
-
-
-def _checks(model: FlashModel | EnsembleModel) -> tuple[bool, dict[str, tuple[float, float]]]:
-    """What :func:`flashgen.generation.generate` checks for ``model``: whether anything is
-    redrawn (the training range of a model of the whole event, or its preset's acceptance), and
-    the training range whose excess is counted instead (a conditional model's; else empty)."""
-    members = model.members if isinstance(model, EnsembleModel) else [model]
-    conditional = bool(model.condition_names)
-    checked = any((m.support and not conditional) or acceptance(m) is not None for m in members)
-    return checked, (model.support if conditional else {})
 
 
 def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[str], n_events: int, *,
@@ -325,7 +315,7 @@ def _recorded_counts(manifest: Manifest, model: FlashModel | EnsembleModel, shar
     (written by a flashgen that did not count) is counted from its events: those beyond the
     training range (:func:`~flashgen.generation.count_unsupported`), which are what a redrawing
     run would have redrawn (the acceptance aside)."""
-    checked, bounds = _checks(model)
+    checked, bounds = checked_support(model)
     counts: dict[str, dict[str, int]] = {}
     for key, applies in (("redrawn", checked), ("unsupported", bool(bounds))):
         if not applies:
