@@ -15,7 +15,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("flashgen.errors", "flashgen.progress", "flashgen.files", "flashgen.seeds", "flashgen.extras",
      "flashgen.manifest", "flashgen.executor", "flashgen.domain", "flashgen.arguments"),
     # 1: event tables and invertible preprocessing
-    ("flashgen.data", "flashgen.transforms", "flashgen.nanoaod", "flashgen.distances"),
+    ("flashgen.data", "flashgen.collections", "flashgen.transforms", "flashgen.nanoaod", "flashgen.distances"),
     # 2: what the reference sources are, and the networks
     ("flashgen.sources", "flashgen.models"),
     # 3: fitting a model to a table, and sampling a model file to a table

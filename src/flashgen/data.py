@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .collections import Collections, branches_to_read, flatten, jagged_branches
 from .errors import FlashgenError
 from .files import TABLE_FORMATS, AtomicStream, check_output_path, plain
 
@@ -339,7 +340,7 @@ def write_table(table: EventTable, path: str | os.PathLike[str]) -> Path:
 
 
 def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = None, *,
-               allow_empty: bool = False) -> EventTable:
+               allow_empty: bool = False, collections: Collections | str | None = None) -> EventTable:
     """Read a Parquet file, a folder of Parquet shards or a ROOT file into an :class:`EventTable`.
 
     Arguments:
@@ -347,26 +348,33 @@ def read_table(path: str | os.PathLike[str], columns: Sequence[str] | None = Non
             name order (hidden and ``_``-prefixed files are skipped).
         columns: columns to read (all when ``None``); unknown names raise a clear error.
         allow_empty: accept a table with no rows.
+        collections: for a NanoAOD-like file with jagged collections (``nMuon``,
+            ``Muon_pt[nMuon]``, ...): the objects to keep, e.g. ``"Muon:2,Jet:4"``, flattened
+            into columns ``Muon_0_pt``, ... (:mod:`flashgen.collections`; recorded in the
+            table's ``meta["collections"]``). A file written by ``flashgen generate --format
+            nanoaod`` from such a model records its own and needs none.
 
     Raises:
         FlashgenError: missing, empty, truncated or corrupt file; unknown columns; NaN/inf in a
-            column whose schema does not allow it.
+            column whose schema does not allow it; jagged collections without ``collections``, or
+            ``collections`` the file does not have.
     """
     p = Path(path)
     if not p.exists():
         raise FlashgenError(f"{p} does not exist")
     fmt = table_format(p)
+    spec = Collections.parse(collections) if isinstance(collections, str) else collections
     if fmt == "dataset":
         shards = sorted(s for s in p.glob("*.parquet") if not s.name.startswith((".", "_")))
         _refuse_unfinished(p, len(shards))
         if not shards:
             raise FlashgenError(f"{p} is a folder without Parquet shards (*.parquet)")
-        table = EventTable.concat([_read_parquet(s, columns) for s in shards])
+        table = EventTable.concat([_read_parquet(s, columns, spec) for s in shards])
         table.meta["shards"] = len(shards)
     elif fmt == "parquet":
-        table = _read_parquet(p, columns)
+        table = _read_parquet(p, columns, spec)
     else:
-        table = _read_root(p, columns)
+        table = _read_root(p, columns, spec)
     table.meta["source"] = str(p)
     if not allow_empty and len(table) == 0:
         raise FlashgenError(f"{p} holds no events")
@@ -410,7 +418,7 @@ def _manifest(path: Path) -> dict[str, Any]:
     return content if isinstance(content, dict) else {}
 
 
-def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:
+def _read_parquet(path: Path, columns: Sequence[str] | None, spec: Collections | None = None) -> EventTable:
     import pyarrow.parquet as pq
 
     _require_bytes(path)
@@ -418,6 +426,11 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
         schema_meta = pf.schema_arrow.metadata or {}
+        cols, meta = _parse_meta(schema_meta.get(META_KEY.encode()))
+        branches = jagged_branches(pf.schema_arrow)
+        if spec is not None or any(branches.values()):
+            return _flattened(path, branches, _spec(path, branches, spec, meta), columns, meta,
+                              lambda wanted: _from_arrow(pf.read(columns=wanted)))
         _check_columns(path, names, columns)
         arrow = pf.read(columns=list(columns) if columns is not None else None)
     except FlashgenError:
@@ -425,12 +438,11 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> EventTable:
     except Exception as err:  # pyarrow raises several types for damaged files
         raise FlashgenError(f"cannot read {path}: not a valid Parquet file, truncated or corrupt "
                             f"({type(err).__name__})") from None
-    cols, meta = _parse_meta(schema_meta.get(META_KEY.encode()))
     data = {n: arrow.column(n).to_numpy(zero_copy_only=False) for n in arrow.column_names}
     return EventTable(data, {n: cols[n] for n in data if n in cols}, meta)
 
 
-def _read_root(path: Path, columns: Sequence[str] | None) -> EventTable:
+def _read_root(path: Path, columns: Sequence[str] | None, spec: Collections | None = None) -> EventTable:
     import uproot
 
     size = _require_bytes(path)
@@ -443,9 +455,14 @@ def _read_root(path: Path, columns: Sequence[str] | None) -> EventTable:
             if ROOT_TREE not in f:
                 raise FlashgenError(f"{path} has no TTree named '{ROOT_TREE}'")
             tree = f[ROOT_TREE]
+            meta_text = str(f[ROOT_META]) if ROOT_META in f else None
+            branches = jagged_branches(tree)
+            if spec is not None or any(branches.values()):
+                cols, meta = _parse_meta(meta_text)
+                return _flattened(path, branches, _spec(path, branches, spec, meta), columns, meta,
+                                  lambda wanted: tree.arrays(wanted, library="ak", how=dict))
             _check_columns(path, list(tree.keys()), columns)
             data = tree.arrays(list(columns) if columns is not None else None, library="np")
-            meta_text = str(f[ROOT_META]) if ROOT_META in f else None
     except FlashgenError:
         raise
     except Exception as err:
@@ -454,6 +471,37 @@ def _read_root(path: Path, columns: Sequence[str] | None) -> EventTable:
     cols, meta = _parse_meta(meta_text)
     order = list(columns) if columns is not None else list(data)
     return EventTable({n: data[n] for n in order}, {n: cols[n] for n in order if n in cols}, meta)
+
+
+def _spec(path: Path, branches: Mapping[str, bool], spec: Collections | None,
+          meta: Mapping[str, Any]) -> Collections:
+    """The collections to flatten: those asked for, else those a file written by flashgen records."""
+    if spec is not None:
+        return spec
+    if isinstance(meta.get("collections"), str):
+        return Collections.parse(meta["collections"])
+    jagged = sorted({n.split("_", 1)[0] for n, j in branches.items() if j})
+    raise FlashgenError(f"{path} holds jagged collections ({', '.join(jagged)}): choose the objects to keep "
+                        f"as columns with --collections, e.g. {','.join(f'{c}:2' for c in jagged[:2])}")
+
+
+def _flattened(path: Path, branches: Mapping[str, bool], spec: Collections, columns: Sequence[str] | None,
+               meta: dict[str, Any], read: Any) -> EventTable:
+    """The table of a file with jagged collections: ``read(branch names)`` gives the branches,
+    :func:`~flashgen.collections.flatten` the columns."""
+    flat = flatten(read(branches_to_read(branches, spec, str(path))), spec, str(path))
+    _check_columns(path, list(flat.data), columns)
+    order = list(columns) if columns is not None else list(flat.data)
+    schema = {n: Column(n, *flat.units.get(n, ("", ""))) for n in order}
+    meta = {k: v for k, v in meta.items() if k not in ("format", "nanoaod_source")}
+    return EventTable({n: flat.data[n] for n in order}, schema, {**meta, "collections": str(spec)})
+
+
+def _from_arrow(arrow: Any) -> dict[str, Any]:
+    """Columns of a pyarrow table as awkward arrays (lists stay jagged)."""
+    import awkward as ak
+
+    return {name: ak.from_arrow(arrow.column(name), highlevel=True) for name in arrow.column_names}
 
 
 def _require_bytes(path: Path) -> int:

@@ -12,6 +12,12 @@ a jagged collection ``Muon`` becomes the counter ``nMuon`` (int32) and ``Muon_pt
 ...; a per-event record ``MET`` becomes ``MET_pt``, ``MET_phi``. The table's metadata (producer,
 seed, model) is stored as JSON in a ``TObjString`` named ``flashgen_meta`` beside the tree.
 
+A table of flattened collections (``nMuon``, ``Muon_0_pt``, ..., read with ``--collections``)
+is written back by the mapping of its :class:`~flashgen.collections.Collections` spec: jagged
+collections again, its per-event columns as branches of their own name and an ensemble's
+``member`` as ``flashgen_member``; :func:`rewrite_as_nanoaod` streams a table file into such a
+file, recording the spec so that :func:`flashgen.data.read_table` flattens it back by itself.
+
 Example (coffea):
     >>> from coffea.nanoevents import NanoEventsFactory, NanoAODSchema  # doctest: +SKIP
     >>> events = NanoEventsFactory.from_root({"gen.root": "Events"},  # doctest: +SKIP
@@ -29,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from .data import Column, EventTable
+from .data import META_KEY, Column, EventTable
 from .files import AtomicStream, check_output_path, plain
 
-__all__ = ["LUMINOSITY_BLOCK", "RUN", "TREE", "NanoAODWriter", "branches", "write_nanoaod"]
+__all__ = ["LUMINOSITY_BLOCK", "RUN", "TREE", "NanoAODWriter", "branches", "rewrite_as_nanoaod", "write_nanoaod"]
 
 TREE = "Events"
 """Name of the TTree, as in NanoAOD."""
@@ -149,4 +155,32 @@ def write_nanoaod(table: EventTable, path: str | os.PathLike[str], *, profile: A
     with NanoAODWriter(path, list(table.columns.values()), table.meta, profile=profile) as writer:
         for start in range(0, len(table), chunk_size):
             writer.write(table.take(slice(start, start + chunk_size)))
+    return writer.path
+
+
+def rewrite_as_nanoaod(table: str | os.PathLike[str], path: str | os.PathLike[str], *, profile: Any,
+                       meta: Mapping[str, Any] | None = None) -> Path:
+    """Stream the Parquet file ``table`` (as :class:`~flashgen.data.TableWriter` writes it) into
+    ``path`` (``.root``) as NanoAOD-like ``Events``, row group by row group (memory stays flat).
+
+    Arguments:
+        table: a Parquet table file.
+        path: target ``.root`` file (written atomically).
+        profile: the NanoAOD mapping (a source profile, or a
+            :class:`~flashgen.collections.Collections` spec for flattened collections).
+        meta: metadata added to the table's own (e.g. ``{"collections": "Muon:2"}``).
+
+    Returns:
+        ``path``.
+    """
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(table)
+    stored = (pf.schema_arrow.metadata or {}).get(META_KEY.encode())
+    own = {k: v for k, v in json.loads(stored).items() if k != "columns"} if stored else {}
+    names = pf.schema_arrow.names
+    with NanoAODWriter(path, names, {**own, **dict(meta or {})}, profile=profile) as writer:
+        for group in range(pf.num_row_groups):
+            arrow = pf.read_row_group(group)
+            writer.write({n: arrow.column(n).to_numpy() for n in names})
     return writer.path

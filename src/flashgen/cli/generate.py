@@ -49,7 +49,10 @@ def register(sub: Any) -> None:
                    help="table: the model's columns, .parquet or .root by the suffix of --out "
                    "(default); nanoaod: a ROOT file (.root) with a NanoAOD-like Events tree "
                    "(run, luminosityBlock, event, nMuon, Muon_pt, ..., float32) that a coffea "
-                   "NanoAOD analysis reads, for models of a source with a NanoAOD mapping (zmumu)")
+                   "NanoAOD analysis reads, for models of a source with a NanoAOD mapping (zmumu) "
+                   "and models trained with --collections (their collections back as jagged "
+                   "branches, objects beyond nNAME dropped; from an ensemble also the branch "
+                   "flashgen_member, which 'flashgen worth' reads as 'member')")
     p.add_argument("--precision", choices=("float32", "float64"), default="float32",
                    help="storage of floating-point columns: float32 (7 significant digits, half the "
                    "bytes; default) or float64; integer columns stay integers")
@@ -122,17 +125,22 @@ def _run(args: argparse.Namespace) -> None:
     from ..models import EnsembleModel, load_model
 
     model = load_model(args.model, device=_device(args.device))
-    if args.format == "nanoaod" and isinstance(model, EnsembleModel):
-        raise FlashgenError(f"{args.model} is an ensemble; --format nanoaod writes the events of one "
-                            "model: write Parquet or ROOT (they keep the 'member' column)")
+    collections = model.info.get("collections") if args.format == "nanoaod" else None
+    if args.format == "nanoaod" and isinstance(model, EnsembleModel) and collections is None:
+        raise FlashgenError(f"{args.model} is an ensemble; --format nanoaod writes an ensemble's events "
+                            "(branch flashgen_member) only for a model trained with --collections: write "
+                            "Parquet or ROOT (they keep the 'member' column)")
     conditions = read_table(args.conditions) if args.conditions else None
     if conditions is not None and not model.condition_names:
         raise FlashgenError(f"{args.model} is unconditional; drop --conditions")
     if conditions is not None and args.oversample is not None:
         conditions = Oversampled(conditions, args.oversample)
     sampling = Sampling(args.seed, args.chunk_size or DEFAULT_CHUNK, args.precision, args.allow_extrapolation)
-    result = generate(model, args.out, args.events or 0, sampling=sampling, conditions=conditions,
-                      nanoaod=args.format == "nanoaod", quiet=args.quiet, warn=warning)
+    if collections is not None:
+        result = _generate_collections(model, args, sampling, conditions, collections)
+    else:
+        result = generate(model, args.out, args.events or 0, sampling=sampling, conditions=conditions,
+                          nanoaod=args.format == "nanoaod", quiet=args.quiet, warn=warning)
     say(args, f"generated {result.events:,} events in {result.seconds:.2f} s "
               f"({result.events_per_second:,.0f} events/s) with {model.kind}"
               + (f" (ensemble of {len(model)}, column 'member')" if isinstance(model, EnsembleModel) else "")
@@ -140,6 +148,34 @@ def _run(args: argparse.Namespace) -> None:
                  if args.oversample is not None else "")
               + f"; wrote {result.path} "
               f"({Path(result.path).stat().st_size / 1e6:.1f} MB)")
+
+
+def _generate_collections(model: Any, args: argparse.Namespace, sampling: Any, conditions: Any,
+                          collections: str) -> Any:
+    """``--format nanoaod`` for a model trained on flattened collections (``--collections``):
+    generate its table into a hidden temporary Parquet file beside --out, then write that back as
+    jagged collections (:func:`flashgen.nanoaod.rewrite_as_nanoaod`); the temporary file goes
+    either way."""
+    import dataclasses
+    import tempfile
+    import time
+
+    import numpy as np
+
+    from ..collections import Collections
+    from ..generation import generate
+    from ..nanoaod import rewrite_as_nanoaod
+
+    out = Path(args.out)
+    spec = Collections.parse(collections)
+    spec.nanoaod({c.name: np.zeros(0) for c in model.output_columns})  # columns it cannot write back fail here
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent) as tmp:
+        table = Path(tmp) / "events.parquet"
+        result = generate(model, table, args.events or 0, sampling=sampling, conditions=conditions,
+                          quiet=args.quiet, warn=warning)
+        rewrite_as_nanoaod(table, out, profile=spec, meta={"collections": str(spec)})
+    return dataclasses.replace(result, path=out, seconds=time.perf_counter() - start)
 
 
 def _run_sharded(args: argparse.Namespace) -> None:

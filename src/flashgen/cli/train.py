@@ -9,7 +9,7 @@ from typing import Any
 
 from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
 
-__all__ = ["register", "checkpoint_path"]
+__all__ = ["COLLECTIONS_HELP", "checkpoint_path", "collections_spec", "register"]
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -29,6 +29,26 @@ def _fraction(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"'{text}' must be in [0, 1)")
     return value
+
+
+def collections_spec(text: str) -> Any:
+    """``--collections NAME:N[,NAME:N...]`` as a :class:`flashgen.collections.Collections`."""
+    from ..collections import Collections
+    from ..errors import FlashgenError
+
+    try:
+        return Collections.parse(text)
+    except FlashgenError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+COLLECTIONS_HELP = ("for a NanoAOD-like file (.root with a TTree 'Events', or its Parquet "
+                    "equivalent) with jagged collections: keep the first N objects of each named "
+                    "collection (branches NAME_field counted by nNAME) as columns NAME_i_field "
+                    "(i < N) plus the count nNAME; missing objects are padded (0 for pt and mass, "
+                    "-10 otherwise) and dropped again where nNAME says so; per-event branches "
+                    "(MET_pt, PV_npvs, ...) are kept as they are. NAME:N:F1+F2 keeps only the "
+                    "fields F1, F2 (e.g. Muon:2:pt+eta+phi; default: every field)")
 
 
 def checkpoint_path(out: str | Path) -> Path:
@@ -68,6 +88,10 @@ def register(sub: Any) -> None:
                    "that is not a condition)")
     p.add_argument("--conditions", type=csv_list, metavar="C,D,...",
                    help="columns to condition on (default: the preset's, else none)")
+    p.add_argument("--collections", type=collections_spec, metavar="NAME:N[,NAME:N...]",
+                   help=COLLECTIONS_HELP + "; the model records them, and 'flashgen generate "
+                   "--format nanoaod' writes its events back as jagged collections (default: none; "
+                   "a file with jagged collections needs it)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=positive_int,
                         help="optimisation steps, also of a detection-efficiency classifier "
@@ -128,7 +152,7 @@ def _run(args: argparse.Namespace) -> None:
 
         raise FlashgenError(f"{out}: a model file is not a table or JSON; give a name such as "
                             f"{out.with_suffix('.pt')}")
-    table = read_table(args.data)
+    table = read_table(args.data, collections=args.collections)
     steps = args.steps
     if args.epochs:
         pre = get_preset(args.preset) if args.preset else None
@@ -170,6 +194,7 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
         except UnhealthyModel:
             ckpt.unlink(missing_ok=True)  # a rerun with other settings starts afresh
             raise
+        _record_collections(model, table)
         model.save(out)
     ckpt.unlink(missing_ok=True)
     result = model.info["result"]
@@ -183,6 +208,19 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
               + (f"; conditions {', '.join(model.condition_names)}" if model.condition_names else "") + ")")
 
 
+def _record_collections(model: Any, table: Any) -> bool:
+    """Record in ``model`` (and in each member of an ensemble) the collections its table was
+    flattened with (``info["collections"]``), for ``flashgen generate --format nanoaod``;
+    whether there were any."""
+    spec = table.meta.get("collections")
+    if spec is None:
+        return False
+    for member in getattr(model, "members", [model]):
+        member.info["collections"] = spec
+    model.info["collections"] = spec
+    return True
+
+
 def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
     from ..training.bootstrap import Workers, train_ensemble
 
@@ -194,6 +232,8 @@ def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any])
     with Timer() as t:
         ensemble = train_ensemble(table, args.ensemble, args.model, out=out,
                                   workers=Workers(args.workers, args.scheduler), **options)
+        if _record_collections(ensemble, table):
+            ensemble.save(out)
     info = ensemble.info["ensemble"]
     say(args, f"trained an ensemble of {len(ensemble)} {args.model} models ({info['resamples']} bootstrap "
               f"resamples of {info['train_events']:,} events x 2 seeds) in {t.seconds:.1f} s; wrote {out} "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
+from .train import collections_spec
 
 __all__ = ["DEFAULT_MAX_EVENTS", "register"]
 
@@ -32,6 +33,10 @@ def register(sub: Any) -> None:
                         "column 'member', not compared) the histograms draw the 68 %% band "
                         "inherited from the training sample, the χ² checks include it and the "
                         "report gives each quantity's n_eff")
+    parser.add_argument("--collections", type=collections_spec, metavar="NAME:N[,NAME:N...]",
+                        help="flatten the reference's jagged collections as 'flashgen train "
+                        "--collections' does (give the model's, so that the columns match); a "
+                        "generated NanoAOD file of such a model is flattened by itself (default: none)")
     parser.add_argument("--out", "-o", required=True,
                         help="output folder for report.html, metrics.json and PNGs (created; "
                         "its parent must exist; an earlier report there is replaced only with --force)")
@@ -77,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
         raise FlashgenError(f"--repeats {args.repeats:,} is more than {MAX_REPEATS:,}: each repeat "
                             "recomputes every metric; 10-100 resolve the noise to a few per cent")
     with Timer() as t:
-        reference = read_table(args.reference)
+        reference = read_table(args.reference, collections=args.collections)
         generated = read_table(args.generated)
         settings = ValidationSettings(features=args.features, max_events=args.max_events,
                                       seed=args.seed, repeats=args.repeats)
