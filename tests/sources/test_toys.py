@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 from flashgen.errors import FlashgenError
-from flashgen.sources.toys import TOYS, CamelBack, Ring, Shell, simulate_toy
+from flashgen.sources.toys import TABLE_TOYS, TOYS, CamelBack, MixedTable, Ring, Shell, simulate_toy
 
 N = 200_000
 P_MIN = 1e-3  # smallest accepted KS p-value for the truth (seeds are fixed, so no flakiness)
@@ -235,3 +235,34 @@ def test_simulate_toy_seeded() -> None:
 def test_simulate_unknown_toy() -> None:
     with pytest.raises(FlashgenError, match="unknown toy 'donut'; choose from camelback, ring"):
         simulate_toy("donut", 10, seed=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The mixed table: one column of every kind, with exact marginal truth
+
+
+def test_mixed_table_columns_kinds_and_exact_marginals() -> None:
+    truth = MixedTable()
+    table = simulate_toy("mixed", N, seed=4)
+    assert table.names == list(truth.columns) and "mixed" not in TOYS and "mixed" in TABLE_TOYS
+    assert table.columns["pt"].unit == "GeV" and table.columns["phi"].unit == "rad"
+    assert table["njet"].dtype == np.int64 and table["tight"].dtype == np.float64
+    for c in truth.columns:
+        lo, hi = truth.support[c]
+        assert table[c].min() >= lo and table[c].max() <= hi, c
+    for c in truth.integer:
+        assert np.array_equal(table[c], np.floor(table[c])), c
+    for c, masses in truth.point_masses().items():
+        for value, p in masses.items():
+            assert within(np.mean(table[c] == value), p, math.sqrt(p * (1 - p) / N) + 1e-12), c
+    for c in ("pt", "btag", "eta", "phi", "mass"):  # continuous: the exact CDF passes a KS test
+        assert stats.kstest(table[c], lambda x, c=c: truth.cdf(c, x)).pvalue > P_MIN, c
+    # discrete and zero-inflated columns: the CDF at the support points
+    assert within(np.mean(table["njet"] <= 2), float(truth.cdf("njet", 2.0)), math.sqrt(0.25 / N))
+    assert within(np.mean(table["iso"] <= 0.1), float(truth.cdf("iso", 0.1)), math.sqrt(0.25 / N))
+    assert within(np.mean(table["tight"]), 0.3, math.sqrt(0.21 / N))
+    # the one correlation: log pT rises by pt_slope per jet
+    slope = np.polyfit(table["njet"], np.log(table["pt"]), 1)[0]
+    assert within(slope, truth.pt_slope, truth.pt_sigma / math.sqrt(N * truth.njet_mean))
+    with pytest.raises(FlashgenError, match="unknown column 'x' of the mixed toy"):
+        truth.cdf("x", np.zeros(1))

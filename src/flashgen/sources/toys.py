@@ -5,6 +5,11 @@ probability integral transform: coordinates that are independent and uniform on 
 the truth. Equal-probability bins ("quantiles") of the truth are equal-width bins of those
 coordinates, which is how samples are scored against the truth (see :mod:`flashgen.stats`).
 
+:class:`MixedTable` is a toy *table*: one column of every kind an analysis table holds
+(heavy-tailed, bounded, periodic, integer, zero-inflated, 0/1, peaked, constant) with exact
+marginal CDFs, supports and point masses, for the automatic preprocessing of tables without a
+preset (:mod:`flashgen.transforms.auto`).
+
 References:
     Butter, Diefenbacher, Kasieczka, Nachman, Plehn, "GANplifying event samples",
     SciPost Phys. 10 (2021) 139, arXiv:2008.06545 (camel back and ring).
@@ -27,7 +32,8 @@ from ..models.gan import GANConfig
 from ..models.wgan_gp import WGANGPConfig
 from .registry import Preset, Profile, register_profile
 
-__all__ = ["CamelBack", "PROFILES", "Ring", "Shell", "ToyDensity", "TOYS", "simulate_toy"]
+__all__ = ["CamelBack", "MixedTable", "PROFILES", "Ring", "Shell", "TABLE_TOYS", "ToyDensity", "TOYS",
+           "simulate_toy"]
 
 
 class ToyDensity(ABC):
@@ -174,23 +180,156 @@ def Ring(radius: float = 1.0, width: float = 0.1) -> Shell:
 
 
 TOYS = {"camelback": CamelBack, "ring": Ring}
+"""Toy densities with an exact pdf and PIT (what amplification and coverage studies need)."""
+
+
+@dataclass(frozen=True)
+class MixedTable:
+    """A table of the column kinds real analysis tables hold, with exact marginal truth.
+
+    Nine columns (``columns``), each of a kind that a plain standardisation gets wrong:
+
+    - ``pt`` (GeV): heavy-tailed, ``log pt ~ N(pt_mu + pt_slope * njet, pt_sigma)``, so the
+      leading pT rises with the jet multiplicity (the table's one correlation);
+    - ``btag``: a score in [0, 1], ``Beta(btag_a, btag_b)``;
+    - ``eta``: ``N(0, eta_sigma)`` truncated to ``|eta| <= eta_max`` (a detector acceptance);
+    - ``phi`` (rad): uniform in ``[-pi, pi)``;
+    - ``njet``: a multiplicity, ``Poisson(njet_mean)``, stored as int64;
+    - ``iso``: a relative isolation, exactly 0 with probability ``iso_zero``, else
+      exponential with mean ``iso_mean``;
+    - ``tight``: a 0/1 identification flag, 1 with probability ``tight_p``, stored as float64;
+    - ``mass`` (GeV): a Breit-Wigner of ``mass_peak`` and ``mass_width`` truncated to the
+      analysis window ``mass_window``;
+    - ``weight``: 1 for every event (a constant column).
+
+    Every column but ``pt`` and ``njet`` is independent of the others. :meth:`cdf` gives the
+    exact marginal CDFs, :attr:`support` the physical support, :meth:`point_masses` the exact
+    probability of every value that holds a finite fraction of the events.
+    """
+
+    pt_mu: float = 3.2
+    pt_slope: float = 0.15
+    pt_sigma: float = 0.5
+    btag_a: float = 2.0
+    btag_b: float = 5.0
+    eta_sigma: float = 1.5
+    eta_max: float = 2.5
+    njet_mean: float = 3.0
+    iso_zero: float = 0.35
+    iso_mean: float = 0.15
+    tight_p: float = 0.3
+    mass_peak: float = 91.1876
+    mass_width: float = 2.4952
+    mass_window: tuple[float, float] = (60.0, 120.0)
+
+    columns = ("pt", "btag", "eta", "phi", "njet", "iso", "tight", "mass", "weight")
+    units = {"pt": "GeV", "phi": "rad", "mass": "GeV"}
+    descriptions = {
+        "pt": "transverse momentum of the leading object (lognormal, rising with njet)",
+        "btag": "a classifier score in [0, 1] (beta distribution)",
+        "eta": "pseudorapidity within the acceptance |eta| <= 2.5 (truncated Gaussian)",
+        "phi": "azimuth, uniform in [-pi, pi)",
+        "njet": "jet multiplicity (Poisson)",
+        "iso": "relative isolation: exactly 0 in 35 % of events, else exponential",
+        "tight": "identification flag, 0 or 1",
+        "mass": "invariant mass, Breit-Wigner truncated to the window 60-120 GeV",
+        "weight": "event weight, 1 for every event",
+    }
+
+    @property
+    def support(self) -> dict[str, tuple[float, float]]:
+        """Closed physical support ``[low, high]`` of every column."""
+        return {"pt": (0.0, math.inf), "btag": (0.0, 1.0), "eta": (-self.eta_max, self.eta_max),
+                "phi": (-math.pi, math.pi), "njet": (0.0, math.inf), "iso": (0.0, math.inf),
+                "tight": (0.0, 1.0), "mass": self.mass_window, "weight": (1.0, 1.0)}
+
+    @property
+    def integer(self) -> tuple[str, ...]:
+        """Columns whose values are integers."""
+        return ("njet", "tight", "weight")
+
+    def point_masses(self) -> dict[str, dict[float, float]]:
+        """Exact probabilities of the values that hold a finite fraction of a continuous
+        column's events (the exact 0 of ``iso``, the constant ``weight``)."""
+        return {"iso": {0.0: self.iso_zero}, "weight": {1.0: 1.0}}
+
+    def _mass_cdf(self, x: np.ndarray) -> np.ndarray:
+        lo, hi = (stats.cauchy.cdf(w, self.mass_peak, self.mass_width / 2) for w in self.mass_window)
+        inside = (stats.cauchy.cdf(x, self.mass_peak, self.mass_width / 2) - lo) / (hi - lo)
+        return np.clip(inside, 0.0, 1.0)
+
+    def _eta(self) -> Any:
+        a = self.eta_max / self.eta_sigma
+        return stats.truncnorm(-a, a, loc=0.0, scale=self.eta_sigma)
+
+    def sample(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``n`` events: column name -> array of shape ``(n,)``."""
+        njet = rng.poisson(self.njet_mean, n)
+        pt = np.exp(self.pt_mu + self.pt_slope * njet + self.pt_sigma * rng.standard_normal(n))
+        btag = rng.beta(self.btag_a, self.btag_b, n)
+        eta = self._eta().ppf(rng.random(n))
+        phi = rng.uniform(-math.pi, math.pi, n)
+        iso = np.where(rng.random(n) < self.iso_zero, 0.0, rng.exponential(self.iso_mean, n))
+        tight = (rng.random(n) < self.tight_p).astype(np.float64)
+        lo, hi = (stats.cauchy.cdf(w, self.mass_peak, self.mass_width / 2) for w in self.mass_window)
+        mass = stats.cauchy.ppf(lo + (hi - lo) * rng.random(n), self.mass_peak, self.mass_width / 2)
+        mass = np.clip(mass, *self.mass_window)  # the quantile of an edge may round past it
+        return {"pt": pt, "btag": btag, "eta": eta, "phi": phi, "njet": njet.astype(np.int64),
+                "iso": iso, "tight": tight, "mass": mass, "weight": np.ones(n)}
+
+    def cdf(self, name: str, x: np.ndarray) -> np.ndarray:
+        """Exact marginal CDF ``P(column <= x)`` of column ``name`` at ``x``."""
+        x = np.asarray(x, dtype=np.float64)
+        if name == "pt":
+            k = np.arange(0, 80)
+            weights = stats.poisson.pmf(k, self.njet_mean)
+            with np.errstate(divide="ignore"):
+                z = (np.log(np.maximum(x, 0.0))[..., None] - self.pt_mu - self.pt_slope * k) / self.pt_sigma
+            return (special.ndtr(z) * weights).sum(axis=-1)
+        if name == "btag":
+            return stats.beta.cdf(x, self.btag_a, self.btag_b)
+        if name == "eta":
+            return self._eta().cdf(x)
+        if name == "phi":
+            return np.clip((x + math.pi) / (2 * math.pi), 0.0, 1.0)
+        if name == "njet":
+            return stats.poisson.cdf(np.floor(x), self.njet_mean)
+        if name == "iso":
+            return np.where(x < 0, 0.0, self.iso_zero + (1 - self.iso_zero) * -np.expm1(-np.maximum(x, 0) / self.iso_mean))
+        if name == "tight":
+            return np.where(x < 0, 0.0, np.where(x < 1, 1 - self.tight_p, 1.0))
+        if name == "mass":
+            return self._mass_cdf(x)
+        if name == "weight":
+            return np.where(x < 1, 0.0, 1.0)
+        raise FlashgenError(f"unknown column '{name}' of the mixed toy; choose from {', '.join(self.columns)}")
+
+
+TABLE_TOYS = {"mixed": MixedTable}
+"""Toy tables with exact marginal truth (no joint density): :meth:`MixedTable.sample` writes
+columns of every kind an analysis table holds."""
 
 
 def simulate_toy(name: str, n_events: int, seed: int, **params: Any) -> EventTable:
-    """Sample ``n_events`` from toy ``name`` (``camelback`` or ``ring``) into a table.
+    """Sample ``n_events`` from toy ``name`` (``camelback``, ``ring`` or ``mixed``) into a table.
 
     Arguments:
-        name: which toy.
+        name: which toy (:data:`TOYS` or :data:`TABLE_TOYS`).
         n_events: number of events (>= 1).
         seed: seed of the numpy generator; the same seed gives the same table.
         params: constructor arguments of the toy (e.g. ``width=0.2`` for the ring).
     """
-    if name not in TOYS:
-        raise FlashgenError(f"unknown toy '{name}'; choose from {', '.join(TOYS)}")
-    toy = TOYS[name](**params)
-    points = toy.sample(n_events, np.random.default_rng(seed))
-    data = {c: points[:, j] for j, c in enumerate(toy.columns)}
-    cols = {c: Column(c, "", f"coordinate {c} of the {name} toy") for c in toy.columns}
+    if name in TABLE_TOYS:
+        table = TABLE_TOYS[name](**params)
+        data = table.sample(n_events, np.random.default_rng(seed))
+        cols = {c: Column(c, table.units.get(c, ""), table.descriptions[c]) for c in table.columns}
+    elif name in TOYS:
+        toy = TOYS[name](**params)
+        points = toy.sample(n_events, np.random.default_rng(seed))
+        data = {c: points[:, j] for j, c in enumerate(toy.columns)}
+        cols = {c: Column(c, "", f"coordinate {c} of the {name} toy") for c in toy.columns}
+    else:
+        raise FlashgenError(f"unknown toy '{name}'; choose from {', '.join([*TOYS, *TABLE_TOYS])}")
     meta = {"producer": f"flashgen simulate {name}", "seed": seed, "toy": name, "toy_params": params}
     return EventTable(data, cols, meta)
 
@@ -265,4 +404,9 @@ PROFILES = (
         columns=(Column("x", "", "coordinate x of the ring toy"),
                  Column("y", "", "coordinate y of the ring toy")),
         truths={"ring": Ring}, cli=_ring_cli)),
+    register_profile(Profile(
+        name="mixed", description="a table of every column kind: heavy-tailed, bounded, periodic, "
+        "integer, zero-inflated, 0/1, peaked, constant",
+        columns=tuple(Column(c, MixedTable.units.get(c, ""), MixedTable.descriptions[c])
+                      for c in MixedTable.columns))),
 )

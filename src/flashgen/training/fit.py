@@ -32,7 +32,7 @@ from ..models.config import ModelConfig
 from ..models.interface import LatentGenerator, Trainable
 from ..models.efficiency import EfficiencyClassifier
 from ..sources.registry import Preset, get_preset, quantity
-from ..transforms import Dequantize, Pipeline, Transform
+from ..transforms import AutoPlan, Pipeline, Transform
 from .health import check_health, outside_fraction, training_support
 from .trainer import TrainConfig, Trainer, check_setting
 
@@ -197,8 +197,12 @@ def model_config(model: str, preset: str | Preset | None = None,
 
 
 def default_steps(features: list[str], dtypes: dict[str, np.dtype]) -> list[Transform]:
-    """Preprocessing without a preset: dequantise integer-valued columns, standardise the rest."""
-    return [Dequantize(f) for f in features if np.issubdtype(dtypes[f], np.integer)]
+    """Preprocessing without a preset: one :class:`~flashgen.transforms.AutoPlan` step that
+    chooses each feature's treatment from its training values when it is fitted (integers,
+    point masses, bounds, angles, logs, constants: :mod:`flashgen.transforms.auto`); the
+    values decide, so ``dtypes`` (kept for callers) are not needed. The fitted plan is stored
+    in the model's ``info["plan"]``."""
+    return [AutoPlan(features)]
 
 
 def _versions() -> dict[str, str]:
@@ -341,6 +345,9 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
         "versions": _versions(), "seconds": time.perf_counter() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    plans = [s.plan for s in fpipe.steps if isinstance(s, AutoPlan)]
+    if plans:  # the automatic per-column preprocessing, for `inspect`: Plan.from_dict(...).describe()
+        info["plan"] = plans[0]
     if conds:  # where the conditions were seen: generation warns about rows outside it
         finite = np.all([np.isfinite(np.asarray(table[c], dtype=np.float64)) for c in conds], axis=0)
         info["domain"] = Domain.fit({c: np.asarray(table[c], dtype=np.float64)[finite] for c in conds}).state()

@@ -17,15 +17,24 @@ from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logi
                       Residual, SortDescending, ZeroPadding)
 from .kinematics import AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, MatchedObjects, OnShellEnergy
 from .symmetry import Reflection
+from .columns import Angle, BoundedIntegers, Clip, Constant, DiscreteValues, Peak, PointMass
+from .auto import AutoPlan, ColumnPlan, Plan, plan_columns
 
 __all__ = [
     "AbsoluteValue",
+    "Angle",
     "Asinh",
+    "AutoPlan",
     "AzimuthalRotation",
+    "BoundedIntegers",
+    "Clip",
+    "ColumnPlan",
     "Columns",
+    "Constant",
     "Dequantize",
     "DimuonMass",
     "DimuonMassInAcceptance",
+    "DiscreteValues",
     "GaussianSmear",
     "Log",
     "Logit",
@@ -33,9 +42,13 @@ __all__ = [
     "Multiplicity",
     "OnShellEnergy",
     "Pipeline",
+    "Peak",
+    "Plan",
+    "PointMass",
     "Reflection",
     "Residual",
     "SortDescending",
     "Transform",
     "ZeroPadding",
+    "plan_columns",
 ]

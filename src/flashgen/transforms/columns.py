@@ -403,3 +403,300 @@ class Residual(Transform):
 def wrap_angle(angle: Tensor) -> Tensor:
     """Angles wrapped to [-pi, pi)."""
     return torch.remainder(angle + math.pi, 2 * math.pi) - math.pi
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps of the automatic per-column plan (:mod:`flashgen.transforms.auto`); any preset may use
+# them too.
+
+__all__ += ["Angle", "BoundedIntegers", "Clip", "Constant", "DiscreteValues", "Peak", "PointMass"]
+
+DEQUANTIZE_EDGE = 1e-6
+""":class:`BoundedIntegers` draws its noise in ``[DEQUANTIZE_EDGE, 1 - DEQUANTIZE_EDGE)``: no
+value lands on an integer, so the floor of the round trip never rounds down by an ulp."""
+
+
+class Constant(Transform):
+    """A column with one value in every training event: dropped from the model columns and
+    restored exactly (a network never has to learn a zero-width distribution).
+
+    Arguments:
+        column: column name.
+    """
+
+    kind = "constant"
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.value: float | None = None
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "constant column")
+        x = cols[self.column]
+        if x.numel() == 0 or not bool((x == x[0]).all()):
+            raise FlashgenError(f"column '{self.column}' is not constant; do not drop it")
+        self.value = float(x[0])
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {k: v for k, v in cols.items() if k != self.column}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        if not cols:
+            raise FlashgenError(f"cannot restore the constant column '{self.column}': no other column "
+                                "gives the number of events")
+        like = next(iter(cols.values()))
+        return {**cols, self.column: torch.full(like.shape, float(self.value), dtype=like.dtype,  # type: ignore[arg-type]
+                                                device=like.device)}
+
+
+class Clip(Transform):
+    """Keep a column within ``[low, high]`` (its training range): the forward map clamps
+    held-out or new events beyond it (so a following :class:`Logit` or :class:`Log` fitted on
+    the training events never sees a value it cannot map), the exact inverse clamps generated ones.
+
+    Arguments:
+        column: column name.
+        low, high: the closed interval (same unit as the column); ``None`` leaves a side open.
+    """
+
+    kind = "clip"
+
+    def __init__(self, column: str, low: float | None = None, high: float | None = None) -> None:
+        if low is not None and high is not None and not low <= high:
+            raise FlashgenError(f"clip needs low <= high, got {low} > {high}")
+        self.column = column
+        self.low = None if low is None else float(low)
+        self.high = None if high is None else float(high)
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "clip")
+
+    def _clamp(self, cols: Columns) -> Columns:
+        return {**cols, self.column: cols[self.column].clamp(self.low, self.high)}
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return self._clamp(cols)
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return self._clamp(cols) if exact else cols
+
+
+class BoundedIntegers(Transform):
+    """Integers in ``[low, high]`` -> an unbounded continuous coordinate, and back exactly.
+
+    ``y = logit((x - low + u) / (high - low + 1))`` with ``u ~ U[δ, 1 - δ)``
+    (δ = :data:`DEQUANTIZE_EDGE`): dequantisation as in :class:`Dequantize`, then a logit on the
+    interval the dequantised values fill, so a smooth model has no hard edge to learn and every
+    generated value is an integer in ``[low, high]`` (``floor`` of the inverse, clamped). For a
+    0/1 flag, a charge, a multiplicity. Values beyond ``[low, high]`` (held-out events) are
+    clamped to it.
+
+    Arguments:
+        column: an integer-valued column.
+        low, high: the smallest and largest integer (e.g. the training range).
+    """
+
+    kind = "bounded_integers"
+
+    def __init__(self, column: str, low: float, high: float) -> None:
+        if low != math.floor(low) or high != math.floor(high) or not low <= high:
+            raise FlashgenError(f"bounded integers need integers low <= high, got {low}, {high}")
+        self.column, self.low, self.high = column, float(low), float(high)
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low + 1
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "bounded integers")
+        x = cols[self.column]
+        if not torch.equal(x, torch.floor(x)):
+            raise FlashgenError(f"column '{self.column}' is not integer-valued; do not dequantise it")
+        if bool(((x < self.low) | (x > self.high)).any()):
+            raise FlashgenError(f"column '{self.column}' has values outside [{self.low:g}, {self.high:g}]")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        x = cols[self.column].clamp(self.low, self.high)
+        u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        t = (x - self.low + DEQUANTIZE_EDGE + (1 - 2 * DEQUANTIZE_EDGE) * u) / self.width
+        return {**cols, self.column: torch.log(t) - torch.log1p(-t)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        x = self.low + self.width * torch.sigmoid(cols[self.column])
+        if exact:
+            x = torch.floor(x).clamp(self.low, self.high)
+        return {**cols, self.column: x}
+
+
+class DiscreteValues(Transform):
+    """A column with a few distinct values (a working point 0.5 / 0.8 / 0.9, a charge ±1 stored
+    as float) -> the index of its value, ``0 .. len(values) - 1`` (follow it with
+    :class:`BoundedIntegers`); the exact inverse returns the value of the rounded index.
+
+    Arguments:
+        column: column name.
+        values: every value the column takes, any order (same unit as the column); a held-out
+            value not among them is mapped to the nearest one.
+    """
+
+    kind = "discrete_values"
+
+    def __init__(self, column: str, values: list[float]) -> None:
+        self.column = column
+        self.values = sorted({float(v) for v in values})
+        if not self.values:
+            raise FlashgenError("discrete values need at least one value")
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "discrete values")
+        x = cols[self.column]
+        known = torch.tensor(self.values, dtype=x.dtype, device=x.device)
+        if not bool(torch.isin(x, known).all()):
+            raise FlashgenError(f"column '{self.column}' takes values other than {self.values}")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        x = cols[self.column]
+        known = torch.tensor(self.values, dtype=x.dtype, device=x.device)
+        above = torch.searchsorted(known, x).clamp(max=len(self.values) - 1)
+        below = (above - 1).clamp(min=0)
+        nearest = torch.where((x - known[below]).abs() <= (known[above] - x).abs(), below, above)
+        return {**cols, self.column: nearest.to(x.dtype)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        i = cols[self.column].clamp(0, len(self.values) - 1)
+        known = torch.tensor(self.values, dtype=i.dtype, device=i.device)
+        if exact:
+            return {**cols, self.column: known[torch.round(i).long()]}
+        lo = torch.floor(i).long().clamp(max=len(self.values) - 1)
+        hi = (lo + 1).clamp(max=len(self.values) - 1)
+        return {**cols, self.column: known[lo] + (i - lo.to(i.dtype)) * (known[hi] - known[lo])}
+
+
+class PointMass(Transform):
+    """A value that holds a finite fraction of the events (an isolation of exactly 0, a default
+    -999) modelled as such and restored exactly.
+
+    Forward adds the 0/1 indicator ``name`` (1 where the column equals ``value``; follow it with
+    :class:`BoundedIntegers` over ``[0, 1]``) and fills the column of those events with values
+    drawn from the other events of the batch, so that the column holds only its continuous part
+    (a following :class:`Log` or :class:`Logit` sees no spike). The exact inverse sets the column
+    to ``value`` where the indicator is 1 and drops the indicator: the fraction of events at
+    ``value`` is the model's fraction of indicators, and every other event keeps the continuous
+    part. Unlike :class:`ZeroPadding`, the spike needs no empty gap beside it.
+
+    Arguments:
+        column: column name.
+        value: the value of the spike (same unit as the column).
+        name: the indicator column added on the model side (default ``<column>_at_<value>``).
+    """
+
+    kind = "point_mass"
+
+    def __init__(self, column: str, value: float, name: str | None = None) -> None:
+        self.column, self.value = column, float(value)
+        self.name = str(name) if name is not None else f"{column}_at_{self.value:g}"
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "point mass")
+        if self.name in cols:
+            raise FlashgenError(f"point-mass indicator column '{self.name}' already exists; give another name")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        x = cols[self.column]
+        spike = x == self.value
+        rest = x[~spike]
+        if rest.numel() and bool(spike.any()):
+            pick = torch.randint(rest.numel(), x.shape, generator=generator, device=x.device)
+            x = torch.where(spike, rest[pick], x)
+        return {**cols, self.column: x, self.name: spike.to(x.dtype)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        out = {k: v for k, v in cols.items() if k != self.name}
+        if exact:
+            x = cols[self.column]
+            out[self.column] = torch.where(cols[self.name] >= 0.5, torch.full_like(x, self.value), x)
+        return out
+
+
+class Angle(Transform):
+    """An azimuth ``phi`` -> a point of an annulus, ``(r cos phi, r sin phi)``, with a random
+    radius ``r = exp(0.25 z)``, ``z ~ N(0, 1)``; the inverse is ``atan2``.
+
+    A periodic column has no edges in this representation (a smooth model of ``phi`` itself
+    leaks beyond ±π and cannot know that the two ends meet); the random radius makes the pair a
+    full two-dimensional density (a circle alone would be degenerate), and it is discarded by
+    the inverse, which always lies in ``[low, low + 2π]``. Forward adds the columns
+    ``<column>_x`` and ``<column>_y`` in place of the column.
+
+    Arguments:
+        column: column name, an angle in radians.
+        low: start of the angle's period: ``-π`` (default) for ``[-π, π]``, 0 for ``[0, 2π)``.
+    """
+
+    kind = "angle"
+
+    def __init__(self, column: str, low: float = -math.pi) -> None:
+        self.column, self.low = column, float(low)
+
+    @property
+    def outputs(self) -> tuple[str, str]:
+        return f"{self.column}_x", f"{self.column}_y"
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "angle")
+        taken = [c for c in self.outputs if c in cols]
+        if taken:
+            raise FlashgenError(f"angle step for '{self.column}' needs column name(s) {', '.join(taken)}, "
+                                "which the table already uses")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        phi = cols[self.column]
+        r = torch.exp(0.25 * torch.randn(phi.shape, generator=generator, dtype=phi.dtype, device=phi.device))
+        out = {k: v for k, v in cols.items() if k != self.column}
+        cx, cy = self.outputs
+        return {**out, cx: r * torch.cos(phi), cy: r * torch.sin(phi)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        cx, cy = self.outputs
+        phi = torch.atan2(cols[cy], cols[cx])  # in [-π, π]
+        if self.low != -math.pi:
+            phi = self.low + torch.remainder(phi - self.low, 2 * math.pi)
+        out = {k: v for k, v in cols.items() if k not in (cx, cy)}
+        return {**out, self.column: phi}
+
+
+class Peak(Transform):
+    """``y = asinh((x - center) / scale)``: a narrow peak with long tails (a resonance's mass,
+    a response) made roughly Gaussian: linear within ``scale`` of ``center``, logarithmic
+    beyond. After the standardisation (which divides by a width that the tails dominate) the
+    core would otherwise be a small fraction of a unit wide, finer than a flow's spline bins
+    resolve.
+
+    Arguments:
+        column: column name.
+        center: where the peak is (the column's unit at this step, e.g. the median).
+        scale: the core's width (e.g. the interquartile range / 1.349), > 0.
+    """
+
+    kind = "peak"
+
+    def __init__(self, column: str, center: float, scale: float) -> None:
+        if not scale > 0:
+            raise FlashgenError(f"peak scale must be positive, got {scale}")
+        self.column, self.center, self.scale = column, float(center), float(scale)
+
+    def fit(self, cols: Columns) -> None:
+        need(cols, [self.column], "peak transform")
+
+    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
+        return {**cols, self.column: torch.asinh((cols[self.column] - self.center) / self.scale)}
+
+    def inverse(self, cols: Columns, generator: torch.Generator | None = None,
+                exact: bool = True) -> Columns:
+        return {**cols, self.column: self.center + self.scale * torch.sinh(cols[self.column])}
