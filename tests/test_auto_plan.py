@@ -265,6 +265,20 @@ def test_override_errors_are_one_clear_message(mixed, choice, message) -> None:
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+def test_auto_plan_takes_overrides_and_refuses_unknown_ones_at_once(mixed) -> None:
+    step = AutoPlan(list(mixed), {"mass": "logit", "iso": "standard"})
+    step.fit(tensors(mixed))
+    plan = step.planned()
+    assert (plan["mass"].kind, plan["iso"].kind, plan["pt"].kind) == ("logit", "standard", "log")
+    assert Transform.from_state(step.state()).planned() == plan
+    with pytest.raises(FlashgenError, match="plan override names unknown column"):
+        AutoPlan(["pt"], {"eta": "logit"})
+    with pytest.raises(FlashgenError, match="unknown kind"):
+        AutoPlan(["pt"], {"pt": "gaussian"})
+    with pytest.raises(FlashgenError, match="not fitted"):
+        AutoPlan(["pt"]).planned()
+
+
 # ---------------------------------------------------------------------------------------------
 # Acceptance (issue 26): `flashgen train` without a preset, then `flashgen generate`
 

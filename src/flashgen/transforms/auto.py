@@ -59,7 +59,7 @@ from .columns import Angle, BoundedIntegers, Clip, Constant, DiscreteValues, Log
 from .pipeline import Columns, Transform, need
 
 __all__ = ["KINDS", "PEAK", "POINT_MASS", "SHAPE_KINDS", "AutoPlan", "ColumnPlan", "Evidence", "Plan", "Shape",
-           "plan_columns"]
+           "check_overrides", "plan_columns"]
 
 KINDS = {
     "constant": "one value in every event: dropped and restored exactly",
@@ -509,16 +509,7 @@ class Plan:
             FlashgenError: an unknown column or kind, or a kind the column's values do not
                 allow (e.g. ``integer`` for a column with fractions).
         """
-        unknown = [n for n in choices if n not in self.names]
-        if unknown:
-            raise FlashgenError(f"plan override names unknown column(s) {', '.join(map(repr, unknown))}; "
-                                f"columns: {', '.join(self.names)}")
-        kinds = _all_kinds()
-        bad = {n: k for n, k in choices.items() if k not in kinds}
-        if bad:
-            raise FlashgenError("plan override has unknown kind(s) "
-                                + ", ".join(f"{k!r} for '{n}'" for n, k in bad.items())
-                                + f"; choose from {', '.join(kinds)}")
+        check_overrides(choices, self.names)
         out = []
         for c in self.columns:
             if c.name in choices and choices[c.name] != c.kind:
@@ -537,6 +528,24 @@ class Plan:
         """Inverse of :meth:`as_dict`."""
         return cls(tuple(ColumnPlan(c["name"], c["kind"], c["why"], dict(c["params"]),
                                     Evidence.from_dict(c["evidence"])) for c in d["columns"]))
+
+
+def check_overrides(choices: Mapping[str, str], columns: list[str]) -> None:
+    """Refuse overrides of unknown columns or with unknown kinds, before any data is read.
+
+    Raises:
+        FlashgenError: one line naming the unknown columns or kinds and the choices.
+    """
+    unknown = [n for n in choices if n not in columns]
+    if unknown:
+        raise FlashgenError(f"plan override names unknown column(s) {', '.join(map(repr, unknown))}; "
+                            f"columns: {', '.join(columns)}")
+    kinds = _all_kinds()
+    bad = {n: k for n, k in choices.items() if k not in kinds}
+    if bad:
+        raise FlashgenError("plan override has unknown kind(s) "
+                            + ", ".join(f"{k!r} for '{n}'" for n, k in bad.items())
+                            + f"; choose from {', '.join(kinds)}")
 
 
 def plan_columns(columns: Mapping[str, np.ndarray]) -> Plan:
@@ -577,7 +586,8 @@ class AutoPlan(Transform):
 
     Arguments:
         columns: the columns to plan (the features).
-        overrides: column -> kind, as :meth:`Plan.override` takes them.
+        overrides: column -> kind, as :meth:`Plan.override` takes them (unknown columns and
+            kinds are refused here; a kind the values do not allow, when fitted).
     """
 
     kind = "auto_plan"
@@ -585,6 +595,7 @@ class AutoPlan(Transform):
     def __init__(self, columns: list[str], overrides: Mapping[str, str] | None = None) -> None:
         self.columns = list(columns)
         self.overrides = dict(overrides or {})
+        check_overrides(self.overrides, self.columns)
         self.plan: dict[str, Any] | None = None
         self.steps: list[dict[str, Any]] = []
 
