@@ -12,6 +12,7 @@ copied into the output.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import deque
@@ -119,51 +120,81 @@ concatenate), the events redrawn because they fell beyond the model's support
 MAX_REDRAWS = 20
 """Rounds of redrawing events beyond the model's support before generation gives up."""
 
+SPARE_FRACTION = 0.02
+"""Extra events an unconditional model draws with each chunk to replace refused ones."""
+
 
 def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
                          conditions: dict[str, torch.Tensor] | None,
                          generator: torch.Generator) -> tuple[dict[str, torch.Tensor], int]:
     """``n`` events in physical columns, every feature inside the model's support (its training
-    range widened by :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`; for an unconditional
-    model: a conditional one follows its conditions, :func:`generate` counts): events beyond it are
-    redrawn (same condition rows), which truncates the model's density to the support; returns
-    the columns and the number of events that were beyond it at first. A model that keeps generating beyond it after
-    :data:`MAX_REDRAWS` rounds is broken (an error, not a file). Events outside the preset's
-    :func:`acceptance` (e.g. a muon beyond the detector) are redrawn the same way."""
-    def draw(rows: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        k = n if rows is None else int(rows.numel())
+    range widened by :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`, for a model of the whole
+    event: a conditional one follows its conditions and :func:`generate` counts) and inside its
+    preset's :func:`acceptance` (e.g. no muon beyond the detector). Events outside are redrawn,
+    which truncates the model's density to that region: an unconditional model draws
+    :data:`SPARE_FRACTION` more events at once and fills the refused rows from the spares (one
+    network pass per chunk); a row with conditions is redrawn with its own condition, several
+    candidates at a time. Returns the columns and how many of the first ``n`` events were outside.
+    A model still outside after :data:`MAX_REDRAWS` rounds is broken (an error, not a file)."""
+    bounds = {} if model.conditions is not None else \
+        {name: lim for name, lim in model.support.items() if name in model.feature_names}
+    accept = acceptance(model)
+
+    def draw(k: int, rows: torch.Tensor | None) -> dict[str, torch.Tensor]:
         cc = c if rows is None else c[rows]
         cond = conditions if rows is None or conditions is None else {k_: v[rows] for k_, v in conditions.items()}
         z = model.network.sample(k, cc if model.conditions is not None else None, generator)
         return model.features.inverse(z.double(), cond, generator, exact=True)
 
-    cols = draw(None)
-    bounds = {} if model.conditions is not None else {name: lim for name, lim in model.support.items() if name in cols}
-    accept = acceptance(model)
-    if not bounds and accept is None:
-        return cols, 0
-    redrawn, rows = 0, torch.arange(n)
-    for attempt in range(MAX_REDRAWS + 1):
-        beyond = torch.zeros(int(rows.numel()), dtype=torch.bool)
-        for name, (lo, hi) in bounds.items():
-            values = cols[name][rows].cpu()
-            beyond |= (values < lo) | (values > hi)
+    names = list(bounds)
+    low = torch.tensor([bounds[k][0] for k in names], dtype=torch.float64, device=c.device)
+    high = torch.tensor([bounds[k][1] for k in names], dtype=torch.float64, device=c.device)
+
+    def outside(part: dict[str, torch.Tensor]) -> torch.Tensor:
+        m = len(next(iter(part.values())))
+        out = torch.zeros(m, dtype=torch.bool, device=c.device)
+        if names:
+            x = torch.stack([part[k] for k in names], dim=1)
+            out |= ((x < low) | (x > high)).any(dim=1)
         if accept is not None:
-            inside = accept.inside({c: cols[c][rows].cpu().numpy() for c in accept.columns})
-            beyond |= torch.from_numpy(~np.asarray(inside, dtype=bool))
-        rows = rows[beyond]
+            inside = accept.inside({k: part[k].cpu().numpy() for k in accept.columns})
+            out |= torch.from_numpy(~np.asarray(inside, dtype=bool)).to(out.device)
+        return out
+
+    if not bounds and accept is None:
+        return draw(n, None), 0
+    conditional = model.conditions is not None
+    spare = 0 if conditional else int(math.ceil(SPARE_FRACTION * n)) + 16
+    cols = draw(n + spare, None)
+    bad = outside(cols)
+    rows = torch.nonzero(bad[:n]).flatten()
+    redrawn = int(rows.numel())
+    if redrawn:
+        cols = {k: v.clone() for k, v in cols.items()}
+    if spare:
+        good_spares = torch.nonzero(~bad[n:]).flatten() + n
+        use = min(int(rows.numel()), int(good_spares.numel()))
+        for k in cols:
+            cols[k][rows[:use]] = cols[k][good_spares[:use]]
+        rows = rows[use:]
+        cols = {k: v[:n] for k, v in cols.items()}
+    for _ in range(MAX_REDRAWS):
         if rows.numel() == 0:
             return cols, redrawn
-        if attempt == 0:
-            redrawn = int(rows.numel())
-        fresh = draw(rows)
-        for name in cols:
-            cols[name] = cols[name].clone()
-            cols[name][rows] = fresh[name]
+        reps = max(2, -(-64 // int(rows.numel())))  # candidates per row, at least ~64 in all
+        candidates = rows.repeat(reps)  # row i's candidates at i, i + k, i + 2k, ...
+        fresh = draw(int(candidates.numel()), candidates if conditional else None)
+        ok = ~outside(fresh).view(reps, -1)
+        found = ok.any(dim=0)
+        pick = ok.to(torch.int8).argmax(dim=0) * rows.numel() + torch.arange(rows.numel())
+        for k in cols:
+            cols[k][rows[found]] = fresh[k][pick[found]]
+        rows = rows[~found]
+    if rows.numel() == 0:
+        return cols, redrawn
     raise FlashgenError(f"{int(rows.numel()):,} of {n:,} events still lie beyond the model's training range "
                         f"(+{SUPPORT_MARGIN:.0%} margin) or its source's acceptance after {MAX_REDRAWS} redraws: "
-                        "the model is broken; "
-                        "retrain it (more --steps, another --seed)")
+                        "the model is broken; retrain it (more --steps, another --seed)")
 
 
 def acceptance(model: FlashModel) -> Acceptance | None:
