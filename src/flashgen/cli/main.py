@@ -17,7 +17,7 @@ __all__ = ["main", "build_parser"]
 
 # Each module registers its subcommand(s) with ``register(subparsers)``; imported lazily so
 # that ``flashgen simulate`` does not pay for importing torch.
-SUBCOMMANDS = ["simulate", "train", "generate", "validate", "worth", "amplify", "bench", "run"]
+SUBCOMMANDS = ["simulate", "train", "generate", "validate", "worth", "amplify", "bench", "run", "inspect"]
 
 
 def build_parser() -> Parser:

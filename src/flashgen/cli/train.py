@@ -21,6 +21,14 @@ def _setting(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
+def _choice(text: str) -> tuple[str, str]:
+    """``column=kind`` as ``(column, kind)`` (checked against the columns when training starts)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"'{text}' must look like column=kind, e.g. pt=log")
+    return key.strip(), value.strip()
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -61,6 +69,7 @@ def register(sub: Any) -> None:
     from ..models import MODELS
     from ..sources.registry import PRESETS
     from ..training.fit import DEFAULT_VAL_FRACTION
+    from ..transforms.auto import KINDS
 
     families = "; ".join(f"{name}: {MODELS[name].summary()}" for name in sorted(MODELS))
     p = sub.add_parser(
@@ -108,6 +117,15 @@ def register(sub: Any) -> None:
     p.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="model hyperparameter, repeatable, e.g. --set transforms=8 "
                    "--set hidden=256,256 (default: the preset's, else the model's)")
+    p.add_argument("--preprocess", type=_choice, action="append", default=[], metavar="COLUMN=KIND",
+                   help="without --preset: replace the automatic preprocessing of a column, "
+                   "repeatable, e.g. --preprocess pt=log --preprocess njet=integer; kinds: "
+                   f"{', '.join(sorted(KINDS))}, a kind+peak, or point_mass+KIND "
+                   "(default: chosen from the values; see --plan)")
+    p.add_argument("--plan", action="store_true",
+                   help="print each feature's preprocessing (without --preset: the automatic plan "
+                   "chosen from the values, with --preprocess applied; with it: the preset's steps) "
+                   "and exit without training")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="seeds the split, preprocessing noise, initialisation and training (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -145,6 +163,15 @@ def _run(args: argparse.Namespace) -> None:
     from ..training.fit import Columns, Split, TrainSettings, loop_config, model_config
 
     config = model_config(args.model, args.preset, dict(args.set))  # bad settings fail before reading
+    chosen = dict(args.preprocess)
+    if chosen and args.preset:
+        from ..errors import FlashgenError
+
+        raise FlashgenError(f"--preprocess chooses the automatic preprocessing of a table without a "
+                            f"preset; preset {args.preset} brings its own: drop one of them")
+    if args.plan:
+        _print_plan(args, chosen)
+        return
     out = check_output_path(args.out, suffixes=None, inputs=[args.data], kind="model",
                             overwrite=args.force or args.resume)
     if out.suffix.lower() in (*TABLE_FORMATS, ".json"):
@@ -162,7 +189,7 @@ def _run(args: argparse.Namespace) -> None:
     settings = TrainSettings(steps=steps, batch_size=args.batch_size, snapshot_every=args.snapshot_every,
                              val_fraction=args.val_fraction, seed=args.seed, device=args.device,
                              quiet=args.quiet)
-    options = {"columns": Columns(args.features, args.conditions), "preset": args.preset,
+    options = {"columns": Columns(args.features, args.conditions, preprocessing=chosen), "preset": args.preset,
                "settings": settings, "config": config}
     if args.ensemble:
         _run_ensemble(args, table, options)
@@ -172,6 +199,32 @@ def _run(args: argparse.Namespace) -> None:
 
         raise FlashgenError("--workers and --scheduler run the members of an ensemble: add --ensemble M")
     _train_one(args, table, options)
+
+
+def _print_plan(args: argparse.Namespace, chosen: dict[str, str]) -> None:
+    """``--plan``: each feature's preprocessing, as training would choose it (on every row of
+    the table; training plans on its training split), without training."""
+    import numpy as np
+
+    from ..data import read_table
+    from ..sources.registry import get_preset
+    from ..training.fit import Columns, resolve_columns
+    from ..transforms.auto import check_overrides, plan_columns
+
+    table = read_table(args.data, collections=args.collections)
+    preset = get_preset(args.preset) if args.preset else None
+    cols = resolve_columns(table, preset, Columns(args.features, args.conditions))
+    if preset is not None and set(cols.features) == set(preset.features):
+        print(f"preset {preset.name}: {args.model} preprocessing of {len(cols.features)} features, in order:")
+        for step in preset.steps_for(args.model):
+            state = {k: v for k, v in step.state().items() if k != "kind"}
+            print(f"  {step.kind}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+        return
+    check_overrides(chosen, list(cols.features))
+    plan = plan_columns({c: np.asarray(table[c], dtype=np.float64) for c in cols.features}).override(chosen)
+    print(f"automatic preprocessing of {len(cols.features)} features ({len(table):,} rows of {args.data}):")
+    print(plan.describe())
+    print("change a choice with --preprocess COLUMN=KIND")
 
 
 def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:

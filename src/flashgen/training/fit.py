@@ -17,7 +17,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -87,11 +87,15 @@ class Columns:
         conditions: condition columns (``None``: the preset's, else none).
         efficiency: a 0/1 column learnt by a detection-efficiency classifier (features are then
             learnt where it is 1); set by :func:`resolve_columns` from the preset.
+        preprocessing: column -> preprocessing kind overriding the automatic plan of a table
+            without a preset (:meth:`flashgen.transforms.auto.Plan.override`), e.g.
+            ``{"pt": "standard"}``.
     """
 
     features: Sequence[str] | None = None
     conditions: Sequence[str] | None = None
     efficiency: str | None = None
+    preprocessing: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def all(self) -> list[str]:
@@ -119,7 +123,11 @@ def resolve_columns(table: EventTable, preset: Preset | None, columns: Columns |
     if preset is not None and preset.efficiency_required and eff is None:
         raise FlashgenError(f"preset {preset.name} learns the efficiency from a 0/1 column "
                             f"'{preset.efficiency}', which the table lacks; {preset.efficiency_hint}")
-    resolved = Columns(feats, cond, eff)
+    chosen = dict(columns.preprocessing) if columns is not None else {}
+    if chosen and preset is not None:
+        raise FlashgenError(f"preset {preset.name} brings its own preprocessing; choose a column's "
+                            "preprocessing only without --preset")
+    resolved = Columns(feats, cond, eff, chosen)
     table.select(resolved.all)  # clear error for unknown columns
     return resolved
 
@@ -196,13 +204,15 @@ def model_config(model: str, preset: str | Preset | None = None,
     return get_model(model).config_class.build(pre.hparams.get(model) if pre else None, config)
 
 
-def default_steps(features: list[str], dtypes: dict[str, np.dtype]) -> list[Transform]:
+def default_steps(features: list[str], dtypes: dict[str, np.dtype],
+                  overrides: Mapping[str, str] | None = None) -> list[Transform]:
     """Preprocessing without a preset: one :class:`~flashgen.transforms.AutoPlan` step that
     chooses each feature's treatment from its training values when it is fitted (integers,
-    point masses, bounds, angles, logs, constants: :mod:`flashgen.transforms.auto`); the
-    values decide, so ``dtypes`` (kept for callers) are not needed. The fitted plan is stored
-    in the model's ``info["plan"]``."""
-    return [AutoPlan(features)]
+    point masses, bounds, angles, logs, constants: :mod:`flashgen.transforms.auto`), with
+    ``overrides`` (column -> kind) replacing its choices; the values decide, so ``dtypes``
+    (kept for callers) are not needed. The fitted plan is stored in the model's
+    ``info["plan"]``."""
+    return [AutoPlan(features, overrides)]
 
 
 def _versions() -> dict[str, str]:
@@ -282,7 +292,7 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
     gen = torch.Generator().manual_seed(seed)
     feats, conds = cols.features, cols.conditions
     fpipe = Pipeline(feats, pre.steps_for(model) if own else
-                     default_steps(feats, {f: table[f].dtype for f in feats}), conds)
+                     default_steps(feats, {f: table[f].dtype for f in feats}, cols.preprocessing), conds)
     x_train = fpipe.fit(_tensors(table, feats + conds, train_rows), gen)
     x_val = fpipe.forward(_tensors(table, feats + conds, val_rows), gen)
     cpipe = None
