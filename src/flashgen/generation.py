@@ -441,7 +441,10 @@ def _ensemble_chunk(model: EnsembleModel, seed: int, index: int, start: int, sto
     for j, count in enumerate(member_split(stop - start, len(model), index)):
         if count == 0:
             continue
-        part = _rows(model.members[j], derive_seed(seed, index, j), first, first + int(count), conditions)
+        try:
+            part = _rows(model.members[j], derive_seed(seed, index, j), first, first + int(count), conditions)
+        except FlashgenError as err:  # say which member is broken
+            raise FlashgenError(f"ensemble member {j} of {len(model)}: {err}") from None
         part[MEMBER_COLUMN.name] = np.full(int(count), j, dtype=np.int16)
         parts.append(part)
         first += count

@@ -188,3 +188,16 @@ def test_the_zmumu_acceptance_is_the_muon_identification_cut() -> None:
     cols = {"mu0_px": pt, "mu0_py": np.zeros(4), "mu0_pz": pt * np.sinh(eta),
             "mu1_px": np.full(4, 30.0), "mu1_py": np.zeros(4), "mu1_pz": np.zeros(4)}
     assert ACCEPTANCE.inside(cols).tolist() == [True, False, False, True]
+
+
+def test_a_broken_ensemble_member_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "e.pt"
+    ens = train_ensemble(simulate_toy("camelback", 400, 2), 4, "flow", out=out, workers=Workers(1),
+                         preset="camelback", settings=TrainSettings(steps=30, seed=1, device="cpu"))
+    # a member whose events all lie beyond its range (the Z→μμ main job's member 3 with its
+    # weights times 10^6 does this: "ensemble member 3 of 8: 2,500 of 2,500 events still lie
+    # beyond ..."; a 1-D camel-back spline stays bounded whatever its weights, so the range moves)
+    ens.members[2].info["support"] = {"x": [100.0, 101.0]}
+    with pytest.raises(FlashgenError, match="ensemble member 2 of 4: .*still lie beyond"):
+        generate(ens, tmp_path / "g.parquet", 4000, sampling=Sampling(seed=1), quiet=True)
+    assert not (tmp_path / "g.parquet").exists()
