@@ -87,9 +87,9 @@ def smoothed(tmp_path_factory) -> Path:
 
 def test_worth_names_its_binning_and_warns_where_the_bins_are_sparse(smoothed: Path, tmp_path: Path,
                                                                       capsys) -> None:
-    """400 training events: 20 equal-population bins hold 20 each (no warning); 5,000 hold 0.08
-    each, fewer than the 8 members in every bin, and G there (11 against 2.4 at 20 bins) is
-    flagged as not reliable."""
+    """400 training events: 20 equal-population bins hold 20 each (no warning); with 200 training
+    events 50 bins hold 4 each, fewer than 5 and than the 8 members, and G there is flagged as not
+    reliable; 5,000 bins are beyond the calibrated binning and G is not stated at all."""
     code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "20",
                          "--out", tmp_path / "r20.json")
     assert code == 0 and err == ""
@@ -100,64 +100,85 @@ def test_worth_names_its_binning_and_warns_where_the_bins_are_sparse(smoothed: P
     assert out.startswith("8,000 generated events are worth ≈") and " at 20 equal-population bins of x in [" in out
     assert out.strip().endswith(f"[8 members]; wrote {tmp_path / 'r20.json'}")
     assert w["train_events"] == 400 and w["amplification"] == pytest.approx(2.36, abs=0.01)
-    assert w["sparse_bins"] == 0 and w["empty_bins"] == 0 and w["reliable"] is True
+    assert w["sparse_bins"] == 0 and w["empty_bins"] == 0 and w["reliable"] is True and w["withheld"] is None
     assert w["mean_training_events_per_bin"] == pytest.approx(20)
     assert w["min_training_events_per_bin"] == pytest.approx(20)
     # one binning: the curve holds it, with the top-level numbers
     assert len(w["curve"]) == 1 and w["curve"][0]["n_eff"] == w["n_eff"]
     assert w["curve"][0]["amplification"] == w["amplification"] and w["curve"][0]["text"] == b["text"]
 
+    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "50",
+                         "--train-events", "200", "--out", tmp_path / "r50.json")
+    assert code == 0
+    sparse = json.loads((tmp_path / "r50.json").read_text())
+    assert sparse["reliable"] is False and sparse["withheld"] is None and sparse["amplification"] > 0
+    assert sparse["sparse_bins"] == 50 and sparse["mean_training_events_per_bin"] == pytest.approx(4)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flashgen: warning: at 50 equal-population bins of x in [")
+    assert "4 training events on average (fewer than 5)" in lines[0]
+    assert "50 of 50 populated bins hold fewer training events than the ensemble's 8 members" in lines[0]
+    assert f"G = {sparse['amplification']:.2g} there is not reliable" in lines[0]
+    # --quiet keeps the warning
+    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "50", "-q",
+                         "--train-events", "200", "--out", tmp_path / "r50.json", "--force")
+    assert code == 0 and out == "" and err.startswith("flashgen: warning: at 50 equal-population bins")
+
     code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "5000",
                          "--out", tmp_path / "r5000.json")
-    assert code == 0
+    assert code == 0 and err == ""
     fine = json.loads((tmp_path / "r5000.json").read_text())
-    assert fine["binning"]["bins"] == 5000 and fine["reliable"] is False
-    assert fine["amplification"] == pytest.approx(10.5, abs=0.05)
+    reason = ("5,000 bins are finer than the calibrated range (at most 50 bins, benchmarks/results/worth.md): "
+              "there the members share an error the ensemble cannot see")
+    assert fine["binning"]["bins"] == 5000 and fine["reliable"] is False and fine["withheld"] == reason
+    assert fine["amplification"] is None and fine["n_eff"] is None
+    assert len(fine["sigma"]) == 5000 and fine["curve"][0]["withheld"] == reason
+    assert fine["curve"][0]["amplification"] is None and fine["curve"][0]["n_eff"] is None
+    # the sparsity is still recorded: 8,000 generated events in 5,000 bins, 0.05 or 0.1 training events each
     assert fine["sparse_bins"] == 5000 and fine["mean_training_events_per_bin"] == pytest.approx(0.08)
-    # 8,000 generated events in 5,000 bins: 1 or 2 each, 0.05 or 0.1 of the 400 training events
     assert fine["min_training_events_per_bin"] == pytest.approx(0.05)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("flashgen: warning: at 5,000 equal-population bins of x in [")
-    assert "0.08 training events on average (fewer than 5)" in lines[0]
-    assert "5,000 of 5,000 populated bins hold fewer training events than the ensemble's 8 members" in lines[0]
-    assert "G = 11 there is not reliable" in lines[0]
-    # --quiet keeps the warning
-    code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x", "--bins", "5000", "-q",
-                         "--out", tmp_path / "r5000.json", "--force")
-    assert code == 0 and out == "" and err.startswith("flashgen: warning: at 5,000")
+    text = fine["binning"]["text"]
+    assert out.strip() == (f"8,000 generated events in x: G not stated at {text} [8 members]: {reason}; "
+                           f"wrote {tmp_path / 'r5000.json'}")
 
 
 def test_worth_as_a_curve_over_resolutions(smoothed: Path, tmp_path: Path, capsys) -> None:
-    """--bins 5,20,100,5000 on the smoothed camel back: G grows with the resolution (1.8, 2.4,
-    4.6, 10.5), one line each; 100 bins hold 4 training events each (fewer than 5, and than the
-    8 members) and 5,000 hold 0.08, so those two are warned about."""
+    """--bins 5,20,100,5000 on the smoothed camel back: G at 5 and 20 bins (1.8, 2.4); 100 and
+    5,000 bins are finer than the calibrated 50, so their lines say G is not stated, and why."""
     code, out, err = run(capsys, "worth", "--generated", smoothed, "--observable", "x",
                          "--bins", "5,20,100,5000", "--out", tmp_path / "curve.json")
-    assert code == 0
+    assert code == 0 and err == ""
     w = json.loads((tmp_path / "curve.json").read_text())
     curve = w["curve"]
     assert [c["bins"] for c in curve] == [5, 20, 100, 5000]
-    amps = [c["amplification"] for c in curve]
-    assert amps == pytest.approx([1.80, 2.36, 4.65, 10.52], abs=0.01)
-    assert all(a < b for a, b in zip(amps, amps[1:]))
+    assert [c["amplification"] for c in curve[:2]] == pytest.approx([1.80, 2.36], abs=0.01)
+    assert [c["amplification"] for c in curve[2:]] == [None, None] and [c["n_eff"] for c in curve[2:]] == [None, None]
+    assert [c["withheld"] is None for c in curve] == [True, True, False, False]
     assert [c["reliable"] for c in curve] == [True, True, False, False]
     assert [c["sparse_bins"] for c in curve] == [0, 0, 100, 5000]
     assert [c["mean_training_events_per_bin"] for c in curve] == pytest.approx([80, 20, 4, 0.08])
-    for c in curve:
+    for c in curve[:2]:
         assert c["n_eff"] == pytest.approx(c["amplification"] * 400) and c["chosen"] == "equal-population"
     # the top-level keys are the first binning's, as with one number
-    assert len(w["edges"]) == 6 and w["binning"]["bins"] == 5 and w["amplification"] == amps[0]
-    assert w["reliable"] is True and w["sparse_bins"] == 0
+    assert len(w["edges"]) == 6 and w["binning"]["bins"] == 5 and w["amplification"] == curve[0]["amplification"]
+    assert w["reliable"] is True and w["sparse_bins"] == 0 and w["withheld"] is None
     lines = out.strip().splitlines()
     assert len(lines) == 5 and lines[-1] == f"wrote {tmp_path / 'curve.json'} (G at 4 resolutions, key 'curve')"
-    for line, k, g in zip(lines, ("5", "20", "100", "5,000"), ("1.8", "2.4", "4.6", "11")):
+    for line, k, g in zip(lines, ("5", "20"), ("1.8", "2.4")):
         assert line.startswith("8,000 generated events are worth ≈") and f"(G = {g} over 400 training" in line
         assert f" at {k} equal-population bins of x in [" in line and line.endswith("[8 members]")
-    warnings = err.strip().splitlines()
-    assert len(warnings) == 2 and all(x.startswith("flashgen: warning: ") for x in warnings)
-    assert warnings[0].startswith("flashgen: warning: at 100 equal-population bins of x in [")
-    assert "4 training events on average (fewer than 5)" in warnings[0] and "100 of 100 populated" in warnings[0]
-    assert warnings[1].startswith("flashgen: warning: at 5,000 equal-population bins")
+    for line, c in zip(lines[2:4], curve[2:]):
+        assert line == f"8,000 generated events in x: G not stated at {c['text']} [8 members]: {c['withheld']}"
+    assert curve[2]["withheld"].startswith("100 bins are finer than the calibrated range (at most 50 bins")
+
+
+def test_the_help_states_the_calibrated_binning(capsys) -> None:
+    from flashgen.stats.histogram_worth import CALIBRATED_BINS
+
+    code, out, _ = run(capsys, "worth", "--help")
+    assert code == 0
+    flat = " ".join(out.split())
+    assert f"stated at up to {CALIBRATED_BINS} bins, the calibrated range" in flat
+    assert f"G is stated up to {CALIBRATED_BINS} bins" in flat
 
 
 def test_worth_at_given_edges_names_them(smoothed: Path, tmp_path: Path, capsys) -> None:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from flashgen.errors import FlashgenError
-from flashgen.stats.histogram_worth import (MIN_TRAINING_PER_BIN, binning, default_groups, describe,
-                                            equal_population_edges, inherited_variance, member_fractions,
-                                            member_ids, pyhf_sample, resolution, worth_from_fractions,
-                                            worth_of_sample)
+from flashgen.stats.histogram_worth import (CALIBRATED_BINS, MIN_TRAINING_PER_BIN, binning, default_groups,
+                                            describe, equal_population_edges, inherited_variance,
+                                            member_fractions, member_ids, pyhf_sample, resolution,
+                                            withheld_reason, worth_from_fractions, worth_of_sample)
 
 
 def _synthetic(rng: np.random.Generator, bins: int, resamples: int, copies: int, p: float,
@@ -192,22 +192,27 @@ def test_resolution_counts_training_events_per_bin() -> None:
     assert r.mean_training_events_per_bin == pytest.approx(50, rel=1e-2)
     assert r.min_training_events_per_bin == pytest.approx(1000 / 19, rel=1e-2)
     assert r.warning(1.0) is None and r.text == "20 bins of x in [0, 20] (given edges)"
-    # 1,000 in 2,000 bins: 0.5 on average, every populated bin below the 4 members
+    # 10 in 40 bins: 0.25 on average, every populated bin below the 4 members
+    r = resolution(_worth_at(40, 10))
+    assert r.sparse_bins == 39 and r.empty_bins == 1 and r.reliable is False and r.withheld is None
+    assert r.mean_training_events_per_bin == pytest.approx(0.25, rel=1e-2)
+    assert r.mean_training_events_per_bin < MIN_TRAINING_PER_BIN
+    text = r.warning(9.2)
+    assert text is not None and text.startswith("at 40 bins of x in [0, 40] (given edges), the bins hold 0.25 ")
+    assert "39 of 39 populated bins hold fewer training events than the ensemble's 4 members" in text
+    assert "G = 9.2 there is not reliable" in text and "\n" not in text
+    # 1,000 in 2,000 bins: beyond the calibrated binning G is withheld, whatever the sparsity
     r = resolution(_worth_at(2000, 1000))
     assert r.sparse_bins == 1999 and r.empty_bins == 1 and r.reliable is False
     assert r.mean_training_events_per_bin == pytest.approx(0.5, rel=1e-2)
-    assert r.mean_training_events_per_bin < MIN_TRAINING_PER_BIN
-    text = r.warning(9.2)
-    assert text is not None and text.startswith("at 2,000 bins of x in [0, 2000] (given edges), the bins hold 0.5 ")
-    assert "1,999 of 1,999 populated bins hold fewer training events than the ensemble's 4 members" in text
-    assert "G = 9.2 there is not reliable" in text and "\n" not in text
+    assert r.warning(9.2) == "at 2,000 bins of x in [0, 2000] (given edges), G is not stated: " + withheld_reason(2000)
     # few on average only: 200 events in 50 bins hold 4.1 each, which the 4 members do not exceed...
     r = resolution(_worth_at(50, 200))
     assert r.sparse_bins == 0 and r.reliable is False and "fewer than 5" in r.warning()
     # ...and 8 members make those bins sparse too
     assert resolution(_worth_at(50, 200, members=8)).sparse_bins == 49
     # without the training size nothing is known about the training events per bin
-    r = resolution(_worth_at(2000, None))
+    r = resolution(_worth_at(40, None))
     assert r.reliable is None and r.sparse_bins is None and r.warning() is None and r.empty_bins == 1
 
 
@@ -226,3 +231,52 @@ def test_member_ids_must_be_integers() -> None:
         worth_of_sample(values, np.arange(12) % 4 + 0.25, np.linspace(0, 1, 3))
     same = worth_of_sample(values, (np.arange(12) % 4).astype(float), np.linspace(0, 1, 3))
     assert same.members == 4
+
+
+def _two_pairs(bins: int, d: float = 0.002, e: float = 0.001) -> np.ndarray:
+    """4 members in 2 resample pairs, every bin at 1/K: pair b at 1/K ± d, its members ± e (signs
+    alternating over the bins, so each member's fractions sum to 1). Per bin: within-pair variance
+    2e², between-pair part (2d² − e²) · 1.5, noise 2e² / 4: σ² = 3d² − e² = 1.1e-5."""
+    sign = np.where(np.arange(bins) % 2 == 0, 1.0, -1.0)
+    pair, member = np.array([1, 1, -1, -1])[:, None], np.array([1, -1, 1, -1])[:, None]
+    return 1.0 / bins + sign * (pair * d + member * e)
+
+
+def test_g_is_withheld_beyond_the_calibrated_binning() -> None:
+    """At 50 bins (the finest calibrated, benchmarks/results/worth.md) G is stated; at 52 it is
+    withheld with the reason: amplification None, n_eff only the variance behind the band."""
+    assert CALIBRATED_BINS == 50 and withheld_reason(50) is None
+    reason = ("52 bins are finer than the calibrated range (at most 50 bins, benchmarks/results/worth.md): "
+              "there the members share an error the ensemble cannot see")
+    assert withheld_reason(52) == reason
+    assert withheld_reason(1000).startswith("1,000 bins are finer than the calibrated range")
+
+    stated = worth_from_fractions(_two_pairs(50), np.arange(51.0), train_events=1000, generated_events=50_000,
+                                  observable="x")
+    np.testing.assert_allclose(stated.sigma**2, 1.1e-5, rtol=1e-9)
+    assert stated.n_eff == pytest.approx(0.02 * 0.98 / 1.1e-5, rel=1e-9)  # 1,781.8
+    assert stated.amplification == pytest.approx(1.7818, abs=1e-4) and stated.withheld is None
+    assert describe(stated, at="50 bins of x") == ("50,000 generated events are worth ≈ 1,800 simulated events in x "
+                                                   "(G = 1.8 over 1,000 training events) at 50 bins of x")
+    r = resolution(stated)
+    assert r.reliable is True and r.withheld is None and r.warning(stated.amplification) is None
+    assert stated.to_json()["n_eff"] == pytest.approx(1781.818, abs=1e-3) and stated.to_json()["withheld"] is None
+
+    fine = worth_from_fractions(_two_pairs(52), np.arange(53.0), train_events=1000, generated_events=52_000,
+                                observable="x")
+    # the band is kept; G and the histogram's n_eff are not stated
+    np.testing.assert_allclose(fine.sigma**2, 1.1e-5, rtol=1e-9)
+    assert fine.n_eff == pytest.approx((1 / 52) * (51 / 52) / 1.1e-5, rel=1e-9)
+    assert fine.amplification is None and fine.withheld == reason
+    out = fine.to_json()
+    assert out["n_eff"] is None and out["amplification"] is None and out["withheld"] == reason
+    assert len(out["sigma"]) == 52 and out["band_low"][0] < out["fraction"][0] < out["band_high"][0]
+    r = resolution(fine)
+    assert describe(fine, at=r.text) == "52,000 generated events in x: G not stated at 52 bins of x in [0, 52] (given edges)"
+    assert describe(fine, "GeV") == "52,000 generated events in x [GeV]: G not stated"
+    # 1,000 training events in 52 bins hold 19 each: not sparse, yet not stated
+    assert r.sparse_bins == 0 and r.reliable is False and r.withheld == reason
+    assert r.warning() == f"at 52 bins of x in [0, 52] (given edges), G is not stated: {reason}"
+    assert r.sparsity()["withheld"] == reason
+    # withheld with or without the training size: n_eff is the same statement as G
+    assert worth_from_fractions(_two_pairs(52), np.arange(53.0)).withheld == reason

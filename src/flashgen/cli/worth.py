@@ -41,9 +41,12 @@ def register(sub: Any) -> None:
         "(key 'oversampling'); without 'member' that is all it reports. The forecast sees no "
         "bias the members share; benchmarks/results/worth.md shows its calibration where the "
         "truth is exact. G holds at the binning it was computed in (named in the output): "
-        "finer bins give a larger G, and where the bins hold few training events (fewer than 5 "
-        "on average, or fewer than the ensemble's members in a bin) it is not reliable and a "
-        "warning says so. --bins K1,K2,... states G at several resolutions (key 'curve').")
+        "finer bins give a larger G. G and the histogram's n_eff are stated at up to 50 bins, the "
+        "calibrated range; at finer binnings the line says 'G not stated' with the reason, and the "
+        "JSON has amplification and n_eff null and the reason in 'withheld' (the per-bin band is "
+        "kept). Where the bins hold few training events (fewer than 5 on average, or fewer than the "
+        "ensemble's members in a bin) a warning says G is not reliable. --bins K1,K2,... states G "
+        "at several resolutions (key 'curve').")
     p.add_argument("--generated", "-g", required=True,
                    help="generated table (.parquet, .root or a Parquet dataset folder) with column 'member' "
                    "and/or 'event'")
@@ -56,7 +59,8 @@ def register(sub: Any) -> None:
     binning.add_argument("--bins", type=_bins, metavar="K[,K2,...]",
                          help="K equal-population bins of the generated sample (default 20); several, "
                          "comma-separated (e.g. 10,20,50,100), give G as a curve over resolutions: one "
-                         "line each and the JSON list 'curve' (the other keys are the first binning's)")
+                         "line each and the JSON list 'curve' (the other keys are the first binning's); "
+                         "G is stated up to 50 bins")
     p.add_argument("--train-events", type=positive_int, metavar="N",
                    help="training events of the model (default: recorded in the generated table "
                    "by flashgen generate)")
@@ -137,13 +141,13 @@ def _run(args: argparse.Namespace) -> None:
                     "curve": [_curve_entry(w, r) for w, r in results],
                     **({"oversampling": over.to_json()} if over is not None else {})}, args.out)
     for w, r in results:
-        line = describe(w, unit) + f" at {r.text} [{w.members} members]"
+        line = describe(w, unit, at=r.text) + f" [{w.members} members]" + (f": {w.withheld}" if w.withheld else "")
         say(args, line + ("" if several else f"; wrote {args.out}"))
     if several:
         say(args, f"wrote {args.out} (G at {len(results)} resolutions, key 'curve')")
     for w, r in results:
         message = r.warning(w.amplification)
-        if message:
+        if message and not w.withheld:  # a withheld G says why on its own line
             warning(message)
     if over is not None:
         say(args, _describe_oversampling(over, args.observable))
@@ -152,10 +156,12 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _curve_entry(worth: Any, res: Any) -> dict[str, Any]:
-    """One resolution of the curve: the binning, n_eff, G and how sparse its bins are."""
+    """One resolution of the curve: the binning, n_eff, G (both ``None`` where withheld, with the
+    reason in ``withheld``) and how sparse its bins are."""
     import numpy as np
 
-    return {**res.to_json(), "n_eff": float(worth.n_eff) if np.isfinite(worth.n_eff) else None,
+    stated = worth.withheld is None and np.isfinite(worth.n_eff)
+    return {**res.to_json(), "n_eff": float(worth.n_eff) if stated else None,
             "amplification": worth.amplification, **res.sparsity()}
 
 

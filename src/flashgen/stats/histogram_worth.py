@@ -34,6 +34,16 @@ amplification is ``G = n_eff / N_train``. The
 forecast uses no truth and sees no bias shared by all members; ``benchmarks/bench_worth.py``
 checks it against the measured G where the truth is exact.
 
+G and the histogram's n_eff are stated only at binnings of at most :data:`CALIBRATED_BINS` bins,
+the finest at which that check held for every training size (camel back, 100 to 10,000 training
+events, ``benchmarks/results/worth.md``, "Sparse regime"). At 200 and 1,000 bins the members share
+an error (the model's bias in the valley between the humps and in the tails, the same in every
+repetition) that dominates the measured error once the training sample's own fluctuation is
+small: the forecast G was 1.9-2.6x the measured one with 1,000 and 10,000 training events. Finer
+binnings get :attr:`Worth.withheld` (the reason) instead of G; their per-bin band is kept. The
+training events per bin were not what failed: with 100 training events the forecast held at 0.5
+per bin (K = 200).
+
 References:
     Efron, Tibshirani, "An Introduction to the Bootstrap", Chapman & Hall (1993), ch. 6 and 19.
     Matchev, Roman, Shyamsundar, SciPost Phys. 12 (2022) 104, arXiv:2002.06307.
@@ -52,12 +62,18 @@ from scipy import stats
 
 from ..errors import FlashgenError
 
-__all__ = ["LEVEL", "MIN_TRAINING_PER_BIN", "Resolution", "Variance", "Worth", "bin_index", "binning", "check_edges",
-           "default_groups", "inherited_variance", "member_fractions", "member_ids", "resolution", "round_count",
-           "recorded_ensemble", "worth_from_fractions", "worth_of_sample"]
+__all__ = ["CALIBRATED_BINS", "LEVEL", "MIN_TRAINING_PER_BIN", "Resolution", "Variance", "Worth", "bin_index",
+           "binning", "check_edges", "default_groups", "inherited_variance", "member_fractions", "member_ids",
+           "resolution", "round_count", "recorded_ensemble", "withheld_reason", "worth_from_fractions",
+           "worth_of_sample"]
 
 LEVEL = 0.68
 """Probability content of the band."""
+
+CALIBRATED_BINS = 50
+"""Finest binning, in bins, at which G and the histogram's n_eff are stated: the finest at which
+the forecast G was within 25 % of the measured one for 100, 1,000 and 10,000 training events
+(benchmarks/results/worth.md, "Sparse regime"; 1.9-2.6x at 200 and 1,000 bins)."""
 
 MIN_TRAINING_PER_BIN = 5.0
 """Fewest expected training events per bin, on average over the bins, at which a worth is stated
@@ -158,16 +174,22 @@ class Worth:
     sigma_training: np.ndarray
     sigma_noise: np.ndarray
     observable: str = ""
+    withheld: str | None = None
+    """Why G and the histogram's n_eff are not stated at this binning (:func:`withheld_reason`),
+    ``None`` where they are; :attr:`amplification` is then ``None`` and :attr:`n_eff` is only the
+    variance behind the band."""
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON values (an infinite n_eff, from a bin with no spread, becomes ``None``)."""
+        """Plain JSON values (an infinite n_eff, from a bin with no spread, becomes ``None``; so do
+        ``n_eff`` and ``amplification`` where they are withheld, with the reason in ``withheld``)."""
         def arr(x: np.ndarray) -> list[float | None]:
             return [float(v) if np.isfinite(v) else None for v in np.asarray(x, dtype=np.float64)]
 
+        stated = self.withheld is None and np.isfinite(self.n_eff)
         return {"observable": self.observable, "edges": arr(self.edges), "fraction": arr(self.fraction),
                 "sigma": arr(self.sigma), "band_low": arr(self.band_low), "band_high": arr(self.band_high),
                 "level": LEVEL, "n_eff_bins": arr(self.n_eff_bins),
-                "n_eff": float(self.n_eff) if np.isfinite(self.n_eff) else None,
+                "n_eff": float(self.n_eff) if stated else None, "withheld": self.withheld,
                 "amplification": self.amplification, "train_events": self.train_events,
                 "generated_events": self.generated_events, "members": self.members,
                 "resamples": self.resamples, "sigma_training": arr(self.sigma_training),
@@ -187,6 +209,10 @@ def worth_from_fractions(fractions: np.ndarray, edges: np.ndarray, *, groups: np
         train_events: size ``N`` of the training sample (gives the amplification ``n_eff / N``).
         generated_events: events behind the histogram (reported only).
         observable: name of the histogrammed quantity (reported only).
+
+    Returns:
+        The :class:`Worth`; beyond :data:`CALIBRATED_BINS` bins with :attr:`Worth.withheld` set
+        and no amplification.
     """
     edges = check_edges(edges)
     if np.shape(fractions)[-1] != len(edges) - 1:
@@ -210,9 +236,20 @@ def worth_from_fractions(fractions: np.ndarray, edges: np.ndarray, *, groups: np
         if train_events < 1:
             raise FlashgenError(f"the number of training events must be positive, got {train_events}")
         amp = n_eff / train_events if np.isfinite(n_eff) else None
+    withheld = withheld_reason(len(edges) - 1)
     return Worth(np.asarray(edges, dtype=np.float64), p, sigma, np.maximum(p - t * sigma, 0.0),
-                 np.minimum(p + t * sigma, 1.0), n_bins, n_eff, amp, train_events, generated_events,
-                 fractions.shape[0], var.resamples, np.sqrt(var.training), np.sqrt(var.noise), observable)
+                 np.minimum(p + t * sigma, 1.0), n_bins, n_eff, None if withheld else amp, train_events,
+                 generated_events, fractions.shape[0], var.resamples, np.sqrt(var.training), np.sqrt(var.noise),
+                 observable, withheld)
+
+
+def withheld_reason(bins: int) -> str | None:
+    """Why G and the histogram's n_eff are not stated at ``bins`` bins, ``None`` where they are
+    (at most :data:`CALIBRATED_BINS`)."""
+    if bins <= CALIBRATED_BINS:
+        return None
+    return (f"{bins:,} bins are finer than the calibrated range (at most {CALIBRATED_BINS} bins, "
+            "benchmarks/results/worth.md): there the members share an error the ensemble cannot see")
 
 
 def bin_index(values: np.ndarray, edges: np.ndarray, flow: bool = False) -> tuple[np.ndarray, int]:
@@ -332,14 +369,19 @@ def equal_population_edges(values: np.ndarray, bins: int) -> np.ndarray:
     return edges
 
 
-def describe(worth: Worth, unit: str = "") -> str:
-    """One line: what the generated events are worth in this observable."""
+def describe(worth: Worth, unit: str = "", at: str = "") -> str:
+    """One line: what the generated events are worth in this observable (at the binning ``at``,
+    e.g. :attr:`Resolution.text`), or, where that is withheld, that G is not stated (the reason is
+    :attr:`Worth.withheld`)."""
     what = f"{worth.observable}" + (f" [{unit}]" if unit else "")
+    where = f" at {at}" if at else ""
+    if worth.withheld:
+        return f"{worth.generated_events:,} generated events in {what}: G not stated{where}"
     line = (f"{worth.generated_events:,} generated events are worth ≈ {round_count(worth.n_eff):,} simulated "
             f"events in {what}")
     if worth.amplification is not None and worth.train_events:
         line += f" (G = {worth.amplification:.2g} over {worth.train_events:,} training events)"
-    return line
+    return line + where
 
 
 @dataclass(frozen=True)
@@ -353,7 +395,8 @@ class Resolution:
     events of a bin are expected from the pooled generated fraction: ``p_k * N_train``. A bin is
     *sparse* when it is populated (``p_k > 0``) and that is fewer than the ensemble's members; the
     statement is *not reliable* when any bin is sparse or the bins hold fewer than
-    :data:`MIN_TRAINING_PER_BIN` training events on average.
+    :data:`MIN_TRAINING_PER_BIN` training events on average. Beyond :data:`CALIBRATED_BINS` bins G
+    is not stated at all (:attr:`withheld`).
     """
 
     bins: int
@@ -373,10 +416,15 @@ class Resolution:
     """Smallest ``p_k * N_train`` over the populated bins."""
     sparse_bins: int | None
     """Populated bins expected to hold fewer training events than the ensemble has members."""
+    withheld: str | None = None
+    """Why G is not stated at this binning (:attr:`Worth.withheld`), ``None`` where it is."""
 
     @property
     def reliable(self) -> bool | None:
-        """``False`` when the bins are too sparse for G to mean anything; ``None`` without ``N_train``."""
+        """``False`` when G is withheld or the bins are too sparse for it to mean anything; ``None``
+        otherwise without ``N_train``."""
+        if self.withheld:
+            return False
         if self.sparse_bins is None or self.mean_training_events_per_bin is None:
             return None
         return self.sparse_bins == 0 and not self._few_on_average
@@ -387,7 +435,10 @@ class Resolution:
         return mean is not None and mean < MIN_TRAINING_PER_BIN * (1 - 1e-9)
 
     def warning(self, amplification: float | None = None) -> str | None:
-        """One line saying why G at this binning is not reliable (``None`` when it is or is unknown)."""
+        """One line saying why G at this binning is not stated or not reliable (``None`` when it is
+        or that is unknown)."""
+        if self.withheld:
+            return f"at {self.text}, G is not stated: {self.withheld}"
         if self.reliable is not False:
             return None
         assert self.mean_training_events_per_bin is not None and self.sparse_bins is not None
@@ -411,10 +462,12 @@ class Resolution:
 
     def sparsity(self) -> dict[str, Any]:
         """How many training events the bins hold (``sparse_bins``, ``empty_bins``, the mean and
-        smallest expected training events per bin, ``reliable``)."""
+        smallest expected training events per bin, ``reliable``) and why G is not stated there
+        (``withheld``, ``None`` where it is)."""
         return {"sparse_bins": self.sparse_bins, "empty_bins": self.empty_bins,
                 "mean_training_events_per_bin": self.mean_training_events_per_bin,
-                "min_training_events_per_bin": self.min_training_events_per_bin, "reliable": self.reliable}
+                "min_training_events_per_bin": self.min_training_events_per_bin, "reliable": self.reliable,
+                "withheld": self.withheld}
 
 
 def binning(edges: np.ndarray, observable: str, *, unit: str = "", chosen: str = "edges") -> dict[str, Any]:
@@ -451,7 +504,7 @@ def resolution(worth: Worth, *, unit: str = "", chosen: str = "edges") -> Resolu
         # a relative tolerance: equal-population bins of N = K * M events hold M each, not 3.99999
         sparse = int(np.count_nonzero(populated & (expected < worth.members * (1 - 1e-9))))
     return Resolution(k, b["low"], b["high"], unit, chosen, b["text"], worth.members, int(np.count_nonzero(~populated)),
-                      mean, least, sparse)
+                      mean, least, sparse, worth.withheld)
 
 
 def round_count(x: float) -> int:

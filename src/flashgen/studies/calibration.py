@@ -74,7 +74,8 @@ class CalibrationResult:
 
     Attributes:
         fractions: ``K -> (repeats, members, K)`` fractions of each member's events per bin.
-        single: ``K -> (repeats, K)`` fractions of the single model's events (``members * n_gen``).
+        single: ``K -> (repeats, K)`` fractions of the single model's events (``members * n_gen``);
+            empty when the study trained no single model (``single_G`` is then ``None``).
         copies: members per bootstrap resample.
     """
 
@@ -110,7 +111,8 @@ class CalibrationResult:
             naive.append(np.mean(np.abs(w.fraction - p) <= f[r].std(axis=0, ddof=1)))
             var_sum.append(np.sum(w.fraction * (1 - w.fraction)) / w.n_eff)  # the variance behind n_eff
             sq_sum.append(np.sum((w.fraction - p) ** 2))
-            single_sq.append(np.sum((self.single[k][r] - p) ** 2))
+            if k in self.single:
+                single_sq.append(np.sum((self.single[k][r] - p) ** 2))
             within.append(v.within.mean())
             between.append(v.between.mean())
         spread = k * p * (1 - p)
@@ -126,7 +128,7 @@ class CalibrationResult:
 
         forecast, forecast_err = g(var_sum)
         measured, measured_err = g(sq_sum)
-        single, single_err = g(single_sq)
+        single, single_err = g(single_sq) if k in self.single else (None, None)
         cov, cov_err = m(cover)
         nv, nv_err = m(naive)
         return {"name": self.name, "bins": k, "n_train": self.n_train, "members": self.members,
@@ -153,6 +155,8 @@ class CalibrationDesign:
         bins: numbers of equal-probability bins to histogram.
         repeats: independent training samples (>= 2).
         seed: master seed.
+        single: also train one model on the unresampled sample (``single_G``; it costs one
+            training more per repetition).
     """
 
     n_train: int = 100
@@ -162,6 +166,7 @@ class CalibrationDesign:
     bins: tuple[int, ...] = (10, 20, 50)
     repeats: int = 20
     seed: int = 0
+    single: bool = True
 
 
 def calibration_study(truth: ToyDensity, trainer: Trainer, design: CalibrationDesign = CalibrationDesign(), *,
@@ -180,9 +185,10 @@ def calibration_study(truth: ToyDensity, trainer: Trainer, design: CalibrationDe
     if copies < 2 or members < 2 * copies or repeats < 2 or n_train < 2:
         raise FlashgenError("need copies >= 2, members >= 2 * copies, repeats >= 2 and n_train >= 2")
     tasks = [_Task(truth, trainer, n_train, n_gen * (members if m == SINGLE else 1), tuple(bins), seed,
-                   r, m, copies) for r in range(repeats) for m in [SINGLE, *range(members)]]
+                   r, m, copies) for r in range(repeats)
+             for m in [*([SINGLE] if design.single else []), *range(members)]]
     fractions = {k: np.empty((repeats, members, k)) for k in bins}
-    single = {k: np.empty((repeats, k)) for k in bins}
+    single = {k: np.empty((repeats, k)) for k in bins} if design.single else {}
     seconds = []
     start = time.perf_counter()
     for i, (f, s) in run_tasks(_run, tasks, workers=workers, desc=f"calibration {name}"):
