@@ -269,6 +269,7 @@ class SortDescending(Transform):
     """
 
     kind = "sort_descending"
+    orders = True
 
     def __init__(self, columns: list[str]) -> None:
         self.columns = list(columns)

@@ -32,6 +32,9 @@ class Transform(ABC):
 
     kind: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[Transform]]] = {}
+    orders: ClassVar[bool] = False
+    """The exact inverse orders its ``columns`` among themselves (a constant one among them is
+    left to it, not restored on its own by the :class:`Pipeline`)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -105,8 +108,9 @@ class Pipeline:
         need(cols, self.columns + self.conditions, "preprocessing")
         # a column with one value in every training row is restored exactly on the way back
         # (whatever the network makes of it, e.g. nvtx = 1 without pileup)
+        ordered = {c for step in self.steps if step.orders for c in getattr(step, "columns", ())}
         self.constants = {c: float(cols[c][0]) for c in self.columns
-                          if len(cols[c]) > 1 and bool((cols[c] == cols[c][0]).all())}
+                          if c not in ordered and len(cols[c]) > 1 and bool((cols[c] == cols[c][0]).all())}
         out = self._through({k: cols[k] for k in self.columns + self.conditions}, generator, fit=True)
         self.model_columns = list(out)
         if not self.model_columns:
