@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
              f"training range (+{r['margin']:.0%}) or the acceptance ({r['acceptance']}).", "",
              "| check | events |", "|---|---:|"]
     lines += [f"| \\|{c}\\| > {BEAM_ENERGY:g} GeV | {n:,} |" for c, n in r["beyond_beam_energy"].items()]
-    lines += [f"| outside the acceptance ({r['acceptance']}) | {r['outside_acceptance']:,} |",
+    lines += [f"| outside the acceptance ({r['acceptance'].replace('|', chr(92) + '|')}) | {r['outside_acceptance']:,} |",
               f"| any feature beyond its training range + {r['margin']:.0%} | "
               f"{sum(r['beyond_training_range'].values()):,} |", "",
               "| quantity | generated q99 | held-out q99 | generated max | held-out max |", "|---|---:|---:|---:|---:|"]
