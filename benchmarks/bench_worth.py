@@ -109,6 +109,14 @@ def _fractions(counts: list[list[str]], n_gen: int) -> np.ndarray:
     return np.asarray([[np.array(row.split(), dtype=np.float64) for row in rep] for rep in counts]) / n_gen
 
 
+def _all_bins(case: dict[str, Any]) -> dict[int, np.ndarray]:
+    """Fractions at every K of a sparse case from its counts at the finest K: each coarser
+    equal-probability bin is the union of K_max / K consecutive finest bins (K divides K_max)."""
+    finest = max(case["bins"])
+    fine = _fractions(case["counts"][str(finest)], 1)  # event counts, summed exactly
+    return {k: fine.reshape(*fine.shape[:2], k, finest // k).sum(axis=-1) / case["n_gen"] for k in case["bins"]}
+
+
 def _sparse_summary(result: Any, k: int) -> dict[str, Any]:
     """:meth:`CalibrationResult.summary` at ``k`` bins, with the sparsity (expected training events
     per bin, n_train / K, against the members), the share of the measured squared error that every
@@ -335,8 +343,7 @@ def _render(args: argparse.Namespace, payload: dict[str, Any]) -> None:
                                         "workers": case["by_bins"][0]["workers"]})
             case["by_bins"] = [result.summary(k) for k in BINS]
         for case in (sparse or {}).get("cases", {}).values():
-            result = _sparse_result(case, {k: _fractions(case["counts"][str(k)], case["n_gen"])
-                                           for k in case["bins"]}, case["meta"])
+            result = _sparse_result(case, _all_bins(case), case["meta"])
             case["by_bins"] = [_sparse_summary(result, k) for k in case["bins"]]
     write_results(payload, markdown(payload), args.out_dir, "worth")
 
@@ -374,11 +381,12 @@ def _run_sparse(args: argparse.Namespace, argv: list[str] | None, payload: dict[
             repeats=case["repeats"], seed=seed, single=False), name=key, workers=args.workers)
         meta = {"train_seconds": result.seconds, "wall_s": time.perf_counter() - t0,
                 "cpu_s": time.process_time() - c0, "workers": args.workers}
-        counts = {k: _counts(result.fractions[k], case["n_gen"]) for k in SPARSE_BINS}
+        finest = max(SPARSE_BINS)
+        stored = {**case, "meta": meta,
+                  "counts": {str(finest): _counts(result.fractions[finest], case["n_gen"])}}
         # the summaries from the stored counts, as --render --rescore recomputes them
-        result = _sparse_result(case, {k: _fractions(c, case["n_gen"]) for k, c in counts.items()}, meta)
-        sparse["cases"][key] = {**case, "meta": meta, "by_bins": [_sparse_summary(result, k) for k in SPARSE_BINS],
-                                "counts": counts}
+        result = _sparse_result(case, _all_bins(stored), meta)
+        sparse["cases"][key] = {**stored, "by_bins": [_sparse_summary(result, k) for k in SPARSE_BINS]}
         for s in sparse["cases"][key]["by_bins"]:
             print(f"{key} K={s['bins']}: coverage {s['coverage']:.3f} ± {s['coverage_err']:.3f} "
                   f"(member spread {s['coverage_member_spread']:.3f}), G forecast {s['forecast_G']:.3g} "
