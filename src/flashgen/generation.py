@@ -136,8 +136,7 @@ def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
     network pass per chunk); a row with conditions is redrawn with its own condition, several
     candidates at a time. Returns the columns and how many of the first ``n`` events were outside.
     A model still outside after :data:`MAX_REDRAWS` rounds is broken (an error, not a file)."""
-    bounds = {} if model.conditions is not None else \
-        {name: lim for name, lim in model.support.items() if name in model.feature_names}
+    bounds = redrawn_range(model)
     accept = acceptance(model)
 
     def draw(k: int, rows: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -207,6 +206,14 @@ def acceptance(model: FlashModel) -> Acceptance | None:
     return accept
 
 
+def redrawn_range(model: FlashModel) -> dict[str, tuple[float, float]]:
+    """The training range (+ margin) outside which ``model``'s events are redrawn: a model of
+    the whole event's; none for a conditional one (its conditions may lead there: counted)."""
+    if model.conditions is not None:
+        return {}
+    return {name: lim for name, lim in model.support.items() if name in model.feature_names}
+
+
 def checked_support(model: AnyModel) -> tuple[bool, dict[str, tuple[float, float]]]:
     """What generation checks for ``model``: whether any event can be redrawn (beyond the
     training range of a model of the whole event, or outside its preset's :func:`acceptance`),
@@ -214,7 +221,7 @@ def checked_support(model: AnyModel) -> tuple[bool, dict[str, tuple[float, float
     conditions may lead there; else empty)."""
     members = model.members if isinstance(model, EnsembleModel) else [model]
     conditional = bool(model.condition_names)
-    checked = any((m.support and not conditional) or acceptance(m) is not None for m in members)
+    checked = any(redrawn_range(m) or acceptance(m) is not None for m in members)
     return checked, (model.support if conditional else {})
 
 

@@ -66,6 +66,5 @@ def describe(path: str) -> list[str]:
         for step in first.features.steps:
             if isinstance(step, AutoPlan):
                 continue
-            state = {k: v for k, v in step.state().items() if k != "kind"}
-            lines.append(f"  {step.kind}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+            lines.append(f"  {step.describe()}")
     return lines

@@ -217,8 +217,7 @@ def _print_plan(args: argparse.Namespace, chosen: dict[str, str]) -> None:
     if preset is not None and set(cols.features) == set(preset.features):
         print(f"preset {preset.name}: {args.model} preprocessing of {len(cols.features)} features, in order:")
         for step in preset.steps_for(args.model):
-            state = {k: v for k, v in step.state().items() if k != "kind"}
-            print(f"  {step.kind}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+            print(f"  {step.describe()}")
         return
     check_overrides(chosen, list(cols.features))
     plan = plan_columns({c: np.asarray(table[c], dtype=np.float64) for c in cols.features}).override(chosen)

@@ -80,13 +80,25 @@ class DimuonMass(Transform):
     def fit(self, cols: Columns) -> None:
         need(cols, self.mu0 + self.mu1, "dimuon mass")
 
-    def _transverse(self, cols: Columns) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        (x0, y0, _), (x1, y1, z1) = self.mu0, self.mu1
+    def _masses(self, cols: Columns) -> tuple[Tensor, Tensor, Tensor]:
+        """Both transverse masses and the product of the transverse momenta."""
+        (x0, y0, _), (x1, y1, _) = self.mu0, self.mu1
         m2 = self.mass**2
         mt0 = torch.sqrt(m2 + cols[x0] ** 2 + cols[y0] ** 2)
         mt1 = torch.sqrt(m2 + cols[x1] ** 2 + cols[y1] ** 2)
-        dot = cols[x0] * cols[x1] + cols[y0] * cols[y1]
-        return mt0, mt1, dot, torch.asinh(cols[z1] / mt1)
+        return mt0, mt1, cols[x0] * cols[x1] + cols[y0] * cols[y1]
+
+    def _transverse(self, cols: Columns) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        mt0, mt1, dot = self._masses(cols)
+        return mt0, mt1, dot, torch.asinh(cols[self.mu1[2]] / mt1)
+
+    def _rapidity_gap(self, cols: Columns, mt0: Tensor, mt1: Tensor, dot: Tensor) -> Tensor:
+        """Δy = y0 − y1 from m(μμ) and its sign column (a mass below the event's kinematic
+        minimum is read as Δy = 0)."""
+        cosh_dy = (cols[self.mll] ** 2 / 2 - self.mass**2 + dot) / (mt0 * mt1)
+        dy = torch.acosh(cosh_dy.clamp_min(1.0 + 1e-12))
+        # 1 means Δy > 0; dequantised values of 1 lie in [1, 2), of 0 in [0, 1)
+        return torch.where(cols[self.sign] >= 1.0, dy, -dy)
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         mt0, mt1, dot, rap1 = self._transverse(cols)
@@ -101,10 +113,7 @@ class DimuonMass(Transform):
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,
                 exact: bool = True) -> Columns:
         mt0, mt1, dot, rap1 = self._transverse(cols)
-        cosh_dy = (cols[self.mll] ** 2 / 2 - self.mass**2 + dot) / (mt0 * mt1)
-        dy = torch.acosh(cosh_dy.clamp_min(1.0 + 1e-12))
-        # 1 means Δy > 0; dequantised values of 1 lie in [1, 2), of 0 in [0, 1)
-        dy = torch.where(cols[self.sign] >= 1.0, dy, -dy)
+        dy = self._rapidity_gap(cols, mt0, mt1, dot)
         out = {k: v for k, v in cols.items() if k not in (self.mll, self.sign)}
         out[self.mu0[2]] = mt0 * torch.sinh(rap1 + dy)
         return out
@@ -157,10 +166,8 @@ class DimuonMassInAcceptance(DimuonMass):
 
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,
                 exact: bool = True) -> Columns:
-        mt0, mt1, dot, _ = self._transverse({**cols, self.mu1[2]: torch.zeros_like(cols[self.mll])})
-        cosh_dy = (cols[self.mll] ** 2 / 2 - self.mass**2 + dot) / (mt0 * mt1)
-        dy = torch.acosh(cosh_dy.clamp_min(1.0 + 1e-12))
-        dy = torch.where(cols[self.sign] >= 1.0, dy, -dy)
+        mt0, mt1, dot = self._masses(cols)
+        dy = self._rapidity_gap(cols, mt0, mt1, dot)
         half = self.y_max - dy.abs() / 2
         mid = torch.where(half > 0, half * (2 * torch.sigmoid(cols[self.mid]) - 1), torch.zeros_like(half))
         out = {k: v for k, v in cols.items() if k not in (self.mll, self.sign, self.mid)}

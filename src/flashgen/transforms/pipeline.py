@@ -58,6 +58,11 @@ class Transform(ABC):
         """Constructor arguments and fitted numbers as plain Python values."""
         return {"kind": self.kind, **self.__dict__}
 
+    def describe(self) -> str:
+        """One line: the kind and the settings of :meth:`state`, e.g. ``log: column=pt, ...``."""
+        settings = {k: v for k, v in self.state().items() if k != "kind"}
+        return f"{self.kind}: " + ", ".join(f"{k}={v}" for k, v in settings.items())
+
     @staticmethod
     def from_state(state: dict[str, Any]) -> Transform:
         """Rebuild a step from :meth:`state`."""
@@ -156,7 +161,7 @@ class Pipeline:
         for step in reversed(self.steps):
             cols = step.inverse(cols, generator, exact=exact)
             kept.update({k: cols[k] for k in keep if k in cols})
-        for c, value in getattr(self, "constants", {}).items():
+        for c, value in self.constants.items():
             cols[c] = torch.full_like(cols[c], value)
         return {**kept, **{c: cols[c] for c in self.columns}}
 
