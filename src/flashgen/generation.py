@@ -40,7 +40,7 @@ from .seeds import derive_seed
 __all__ = ["COPY_COLUMN", "DEFAULT_CHUNK", "EVENT_COLUMN", "EXTRAPOLATION_LIMIT", "PRECISIONS", "GenerationResult",
            "Oversampled", "Sampling", "as_precision", "check_disk",
            "acceptance", "check_domain", "checked_support", "chunks_between", "count_unsupported", "default_threads",
-           "generate", "redrawn_events", "unsupported_message",
+           "generate", "redrawn_events", "support_warnings", "unsupported_message",
            "generate_columns", "in_threads", "iter_chunks", "make_chunk", "member_split", "metadata", "sample"]
 
 AnyModel = FlashModel | EnsembleModel
@@ -327,6 +327,13 @@ def count_unsupported(chunk: dict[str, np.ndarray], bounds: dict[str, tuple[floa
     return 0 if beyond is None else int(np.count_nonzero(beyond))
 
 
+def support_warnings(redrawn: int | None, unsupported: int | None, total: int) -> list[str]:
+    """The warnings of a run of ``total`` events with ``redrawn`` events redrawn and
+    ``unsupported`` counted beyond the training range (:func:`unsupported_message`; none for 0)."""
+    return ([unsupported_message(redrawn, total)] if redrawn else []) + \
+        ([unsupported_message(unsupported, total, redrawn=False)] if unsupported else [])
+
+
 def unsupported_message(count: int, total: int, redrawn: bool = True) -> str:
     """The warning about generated events beyond the model's training range (``redrawn``: or
     outside its source's acceptance, and redrawn; else counted)."""
@@ -604,9 +611,7 @@ def generate(model: AnyModel, out: str | os.PathLike[str], n_events: int, *,
         if bounds:
             writer.meta["unsupported"] = {"events": unsupported, "of": total}
     if warn is not None and not warned:
-        if redrawn:
-            warn(unsupported_message(redrawn, total))
-        if unsupported:
-            warn(unsupported_message(unsupported, total, redrawn=False))
+        for message in support_warnings(redrawn, unsupported, total):
+            warn(message)
     return GenerationResult(Path(out), total, time.perf_counter() - start, redrawn if checked else None,
                             unsupported if bounds else None)

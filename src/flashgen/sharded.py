@@ -33,7 +33,7 @@ from .errors import FlashgenError
 from .files import file_digest, remove_temporaries, undo_new_folder
 from .generation import (Conditions, GenerationResult, Oversampled, Sampling, as_precision,
                          check_disk, check_domain, checked_support, chunks_between, count_unsupported, metadata,
-                         output_columns, redrawn_events, unsupported_message)
+                         output_columns, redrawn_events, support_warnings)
 from .manifest import Manifest
 from .models.ensemble import EnsembleModel, load_model
 from .models.flashmodel import FlashModel
@@ -286,10 +286,8 @@ def generate_sharded(model_path: str | os.PathLike[str], out: str | os.PathLike[
     manifest.save()
     redrawn, unsupported = totals.get("redrawn"), totals.get("unsupported")
     if warn is not None and not warned:
-        if redrawn:
-            warn(unsupported_message(redrawn, total))
-        if unsupported:
-            warn(unsupported_message(unsupported, total, redrawn=False))
+        for message in support_warnings(redrawn, unsupported, total):
+            warn(message)
     return GenerationResult(folder, remaining, seconds, redrawn, unsupported)
 
 
