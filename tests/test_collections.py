@@ -49,17 +49,22 @@ def nanoaod_events(n: int = EVENTS, seed: int = 0) -> dict[str, object]:
             **{f"PV_{x}": rng.normal(0, 0.01 if x != "z" else 4, n).astype(np.float32) for x in "xyz"}}
 
 
+def write_nanoaod(path: Path, events: dict[str, object]) -> Path:
+    """``events`` as a NanoAOD-like ROOT file (uproot: TTree Events, nMuon, Muon_pt[nMuon], ...)."""
+    with uproot.recreate(path) as f:
+        f.mktree("Events", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in events.items()},
+                 counter_name=lambda name: f"n{name}", field_name=lambda outer, inner: f"{outer}_{inner}")
+        f["Events"].extend(events)
+    return path
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     """The events as a ROOT file (uproot: nMuon, Muon_pt[nMuon], ...) and its Parquet equivalent
     (the same branches, jagged ones as list columns)."""
     folder = tmp_path_factory.mktemp("nano")
     events = nanoaod_events()
-    root = folder / "nano.root"
-    with uproot.recreate(root) as f:
-        f.mktree("Events", {k: v.type if isinstance(v, ak.Array) else v.dtype for k, v in events.items()},
-                 counter_name=lambda name: f"n{name}", field_name=lambda outer, inner: f"{outer}_{inner}")
-        f["Events"].extend(events)
+    root = write_nanoaod(folder / "nano.root", events)
     with uproot.open(root) as f:
         ak.to_parquet(f["Events"].arrays(library="ak"), folder / "nano.parquet")
     return {"root": root, "parquet": folder / "nano.parquet", "events": events}  # type: ignore[dict-item]

@@ -111,11 +111,21 @@ class RunSettings:
     ensemble: int = DEFAULT_ENSEMBLE
     workers: int = 2
     source: str = DEFAULT_SOURCE
+    data: str | None = None
+    features: tuple[str, ...] | None = None
+    conditions: tuple[str, ...] | None = None
+    collections: str | None = None
 
     def __post_init__(self) -> None:
         from .models import get_model
 
-        self.reference  # a clear error for a source without a part in the job
+        if self.data is None:
+            self.reference  # a clear error for a source without a part in the job
+            if (self.features, self.conditions, self.collections) != (None, None, None):
+                raise FlashgenError("features, conditions and collections choose the columns of your own "
+                                    "table: give the table (data) too")
+        else:
+            self._check_data()
 
         for name in ("events", "library_events", "validation_events", "workers", "ensemble"):
             value = getattr(self, name)
@@ -135,6 +145,25 @@ class RunSettings:
         if not (math.isfinite(self.pileup) and self.pileup >= 0):
             raise FlashgenError(f"pileup must be a number >= 0, got {self.pileup!r}")
 
+    def _check_data(self) -> None:
+        from .collections import Collections
+
+        if not isinstance(self.data, str) or not self.data:
+            raise FlashgenError(f"data must be the path of a table, got {self.data!r}")
+        for name in ("features", "conditions"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, tuple) or not value
+                                      or not all(isinstance(c, str) and c for c in value)):
+                raise FlashgenError(f"{name} must be a non-empty tuple of column names, got {value!r}")
+        if self.collections is not None:
+            object.__setattr__(self, "collections", str(Collections.parse(self.collections)))
+
+    @property
+    def preset(self) -> str | None:
+        """The training preset: the source's, or none for your own table (automatic
+        preprocessing, :mod:`flashgen.transforms.auto`)."""
+        return None if self.data is not None else self.reference.preset
+
     @property
     def reference(self) -> Any:
         """The source's :class:`~flashgen.sources.registry.ReferenceJob`."""
@@ -151,14 +180,22 @@ class RunSettings:
         return {name: getattr(self, name) for name in self.reference.options}
 
     def identity(self) -> dict[str, Any]:
-        """The settings that define the outputs (everything but ``workers``)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "workers"}
+        """The settings that define the outputs: everything but ``workers``; a job on a source
+        leaves out the table's settings, a job on your own table the simulation's."""
+        skip = {"workers", *(_SIMULATION if self.data is not None else _TABLE)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+
+_TABLE = ("data", "features", "conditions", "collections")
+"""Settings of a job on your own table (:attr:`RunSettings.data`)."""
+_SIMULATION = ("events", "pileup", "library_events", "source")
+"""Settings of a job that simulates its reference."""
 
 
 DEPENDS: dict[str, tuple[str, ...]] = {
-    "simulate": ("events", "seed", "pileup", "library_events", "source"),
+    "simulate": ("events", "seed", "pileup", "library_events", "source", "data", "collections"),
     "split": ("holdout",),
-    "train": ("model", "steps", "ensemble"),
+    "train": ("model", "steps", "ensemble", "features", "conditions"),
     "generate": ("factor",),
     "validate": ("validation_events",),
 }
@@ -225,6 +262,19 @@ def _mtime(path: Path) -> float:
     return path.stat().st_mtime
 
 
+def _stamp(path: Path) -> list[float]:
+    """Size and modification time of your own table (a folder: of its newest shard): whether
+    it changed since it was read."""
+    if not path.exists():
+        raise FlashgenError(f"{path} does not exist")
+    return [path.stat().st_size if path.is_file() else len(list(path.glob("*.parquet"))), _mtime(path)]
+
+
+def stage_label(stage: str, settings: RunSettings) -> str:
+    """A stage's name in the job's lines: stage 1 of a job on your own table reads it."""
+    return "read" if stage == "simulate" and settings.data is not None else stage
+
+
 def _newer(output: Path, *inputs: Path) -> bool:
     return output.exists() and all(_mtime(output) >= _mtime(i) for i in inputs if i.exists())
 
@@ -244,7 +294,7 @@ class _Job:
 
     def stage(self, index: int, name: str, what: str, done: bool, work: Callable[[], dict[str, Any]],
               reason: str = "") -> None:
-        prefix = f"[{index}/{len(STAGES)}] {name}"
+        prefix = f"[{index}/{len(STAGES)}] {stage_label(name, self.settings)}"
         if done:
             self.skipped.append(name)
             self.timings[name] = None
@@ -254,18 +304,32 @@ class _Job:
         start = time.perf_counter()
         info = work()
         seconds = time.perf_counter() - start
-        record = self.state["stages"].get(name, {}) if name == "simulate" else {}
+        resumed = name == "simulate" and self.settings.data is None  # a simulation adds up its parts
+        record = self.state["stages"].get(name, {}) if resumed else {}
         record.update(info)
-        record["seconds"] = record.get("seconds", 0.0) + seconds if name == "simulate" else seconds
+        record["seconds"] = record.get("seconds", 0.0) + seconds if resumed else seconds
         record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.state["stages"][name] = record
         self.timings[name] = seconds
         self.run.save()
         self.log(f"{prefix}: done in {seconds:.1f} s")
 
-    # --- 1. simulate
+    # --- 1. simulate (or read your own table)
+    @property
+    def reference_path(self) -> Path:
+        """The reference the job splits: the simulated folder, or your own table."""
+        return Path(self.settings.data) if self.settings.data is not None else self.out / REFERENCE
+
+    def read_reference(self) -> Any:
+        from .data import read_table
+
+        return read_table(self.reference_path, collections=self.settings.collections)
+
     def simulate(self) -> None:
         s = self.settings
+        if s.data is not None:
+            self.read()
+            return
         ref = s.reference
         folder = self.out / REFERENCE
         complete = "simulate" in self.state["stages"] and ref.complete(folder, s.events)
@@ -284,6 +348,27 @@ class _Job:
         self.stage(1, "simulate", f"{ref.describe(s.events, s.options())} on "
                    f"{s.workers} worker(s) -> {folder}", complete, work, f"{folder} is complete")
 
+    def read(self) -> None:
+        """Stage 1 of a job on your own table: read it (flattening its collections), check the
+        columns it is asked to learn, and record its rows."""
+        s = self.settings
+        path = Path(s.data)
+        stamp = _stamp(path)
+        done = self.state["stages"].get("simulate", {}).get("data_stamp") == stamp
+
+        def work() -> dict[str, Any]:
+            from .training.fit import Columns, resolve_columns
+
+            table = self.read_reference()
+            cols = resolve_columns(table, None, Columns(s.features, s.conditions))
+            n = len(table)
+            return {"events_generated": n, "events_selected": n, "selection_efficiency": 1.0, "shards": 1,
+                    "timed_events": 0, "library_seconds": 0.0, "workers": s.workers, "data_stamp": stamp,
+                    "features": list(cols.features), "conditions": list(cols.conditions)}
+
+        self.stage(1, "simulate", f"{path}" + (f" (collections {s.collections})" if s.collections else ""),
+                   done, work, f"{path} is unchanged")
+
     # --- 2. split
     def split(self) -> None:
         s = self.settings
@@ -291,17 +376,18 @@ class _Job:
         n = sim["events_selected"]
         n_held = int(round(s.holdout * n))
         train_path, held_path = self.out / TRAIN_SPLIT, self.out / HELDOUT_SPLIT
-        reference = self.out / REFERENCE
+        reference = self.reference_path
         done = (_rows(train_path) == n - n_held and _rows(held_path) == n_held
                 and _newer(train_path, reference) and _newer(held_path, reference))
 
         def work() -> dict[str, Any]:
-            from .data import read_table, split_rows, write_table
+            from .data import split_rows, write_table
 
             if n_held < 2 or n - n_held < 2:
-                raise FlashgenError(f"only {n} selected reference events: too few to split into "
-                                    "training and held-out parts; ask for more --events")
-            table = read_table(reference)
+                raise FlashgenError(f"only {n} {'rows' if s.data else 'selected reference events'}: too few "
+                                    "to split into training and held-out parts; "
+                                    + ("give a larger table" if s.data else "ask for more --events"))
+            table = self.read_reference()
             if len(table) != n:
                 raise FlashgenError(f"{reference} holds {len(table)} events, {RUN_FILE} says {n}; "
                                     f"remove {self.out} and start again")
@@ -313,7 +399,7 @@ class _Job:
                 write_table(t, path)
             return {"train_events": int(len(train)), "heldout_events": int(len(held))}
 
-        self.stage(2, "split", f"{n:,} selected events -> {n - n_held:,} for training, {n_held:,} "
+        self.stage(2, "split", f"{n:,} {'rows' if s.data else 'selected events'} -> {n - n_held:,} for training, {n_held:,} "
                    f"held out (seeded permutation)", done, work, "both parts exist")
 
     # --- 3. train
@@ -331,7 +417,7 @@ class _Job:
                 return self._train_ensemble(table, model_path)
             from .training import Checkpoint, TrainSettings, train
 
-            model = train(table, s.model, preset=s.reference.preset, settings=TrainSettings(
+            model = train(table, s.model, columns=self.columns(), preset=s.preset, settings=TrainSettings(
                 steps=s.steps, seed=stage_seed(s.seed, "train"), quiet=self.quiet),
                 checkpoint=Checkpoint(ckpt, resume=True))
             model.save(model_path)
@@ -343,10 +429,10 @@ class _Job:
                     "train_events": model.info["train_events"], "val_events": model.info["val_events"],
                     "parameters": model.n_parameters(), "file_mb": model_path.stat().st_size / 1e6}
 
-        preset = s.reference.preset
-        what = f"{s.model} ({preset} preset) on {self.out / TRAIN_SPLIT}"
+        preset = f"{s.preset} preset" if s.preset else "automatic preprocessing"
+        what = f"{s.model} ({preset}) on {self.out / TRAIN_SPLIT}"
         if s.ensemble > 1:
-            what = (f"ensemble of {s.ensemble} {s.model} models ({preset} preset, {s.ensemble // 2} bootstrap "
+            what = (f"ensemble of {s.ensemble} {s.model} models ({preset}, {s.ensemble // 2} bootstrap "
                     f"resamples x 2 seeds, {s.workers} at once) on {self.out / TRAIN_SPLIT}")
         self.stage(3, "train", what + (f", resuming from {ckpt}" if resume else ""), done, work,
                    f"{model_path} exists")
@@ -358,7 +444,7 @@ class _Job:
         s = self.settings
         steps = s.steps or DEFAULT_MEMBER_STEPS
         start = time.perf_counter()
-        ens = train_ensemble(table, s.ensemble, s.model, out=model_path, preset=s.reference.preset,
+        ens = train_ensemble(table, s.ensemble, s.model, out=model_path, columns=self.columns(), preset=s.preset,
                              settings=TrainSettings(steps=steps, seed=stage_seed(s.seed, "train"), quiet=self.quiet),
                              workers=Workers(s.workers))
         results = [m.info["result"] for m in ens.members]
@@ -370,6 +456,16 @@ class _Job:
                 "trainer_seconds": time.perf_counter() - start,
                 "train_events": len(table), "val_events": int(np.mean([m.info["val_events"] for m in ens.members])),
                 "parameters": ens.n_parameters(), "file_mb": model_path.stat().st_size / 1e6}
+
+    def columns(self) -> Any:
+        """What the model learns: the preset's (``None``), or the columns the read stage
+        resolved on your own table."""
+        from .training.fit import Columns
+
+        if self.settings.data is None:
+            return None
+        read = self.state["stages"]["simulate"]
+        return Columns(read["features"], read["conditions"])
 
     def _loads(self, path: Path) -> bool:
         from .models import load_model
@@ -391,17 +487,23 @@ class _Job:
         done = _rows(path) == n and _newer(path, model_path)
 
         def work() -> dict[str, Any]:
+            from .data import read_table
             from .generation import DEFAULT_CHUNK, Sampling, generate
             from .models import load_model
 
             model = load_model(model_path)
-            r = generate(model, path, n, sampling=Sampling(stage_seed(s.seed, "generate"), DEFAULT_CHUNK),
-                         quiet=self.quiet)
+            conditions = None
+            if model.condition_names:  # the held-out rows' conditions, cycled: their distribution
+                held = read_table(self.out / HELDOUT_SPLIT, model.condition_names)
+                conditions = held.take(np.arange(n) % len(held))
+            r = generate(model, path, 0 if conditions is not None else n, conditions=conditions,
+                         sampling=Sampling(stage_seed(s.seed, "generate"), DEFAULT_CHUNK), quiet=self.quiet)
             return {"events": r.events, "chunk_size": DEFAULT_CHUNK, "generation_seconds": r.seconds,
                     "events_per_second": r.events_per_second,
                     "file_mb": path.stat().st_size / 1e6}
 
-        self.stage(4, "generate", f"{n:,} events ({s.factor:g} x the selected reference) -> {path}",
+        self.stage(4, "generate", f"{n:,} events ({s.factor:g} x the {'table' if s.data else 'selected reference'})"
+                   f" -> {path}",
                    done, work, f"{path} holds {n:,} events")
 
     # --- 5. validate
@@ -423,10 +525,17 @@ class _Job:
                                                  seed=stage_seed(s.seed, "validate")),
                               quiet=self.quiet)
             record: dict[str, Any] = {"verdict": result["summary"]["verdict"]}
-            observable = s.reference.worth_observable
-            edges = result["quantities"].get(observable, {}).get("edges")
-            if "member" in generated.names and edges:
-                record["worth"] = _worth_of_run(generated, observable, np.asarray(edges, dtype=np.float64))
+            if "member" not in generated.names:
+                return record
+            observables = (self.state["stages"]["simulate"]["features"] if s.data is not None
+                           else [s.reference.worth_observable])
+            worth = [_worth_of_run(generated, name, np.asarray(edges, dtype=np.float64))
+                     for name in observables
+                     if (edges := result["quantities"].get(name, {}).get("edges"))
+                     and not _constant(generated, name)]
+            if worth:  # of the source's observable, or of each feature of your own table
+                record["worth"] = worth[0]
+                record["worth_by_feature"] = worth if s.data is not None else None
             return record
 
         self.stage(5, "validate", f"held-out reference vs generated (at most "
@@ -461,14 +570,17 @@ def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = Non
     """
     settings = settings or RunSettings()
     log = log or (lambda message: None)
+    from .files import undo_new_folder
+
     out_path = Path(out)
-    run = _open_run(out_path, settings, force, log)
-    job = _Job(out_path, settings, run, quiet, log)
-    job.simulate()
-    job.split()
-    job.train()
-    job.generate()
-    job.validate()
+    with undo_new_folder(out_path, RUN_FILE):  # a job that fails before any output leaves no folder
+        run = _open_run(out_path, settings, force, log)
+        job = _Job(out_path, settings, run, quiet, log)
+        job.simulate()
+        job.split()
+        job.train()
+        job.generate()
+        job.validate()
     summary = _summarise(job)
     run.state["summary"] = summary
     run.save()
@@ -489,6 +601,12 @@ def _worth_of_run(generated: Any, observable: str, edges: np.ndarray) -> dict[st
     return {"observable": observable, "unit": unit, "n_eff": w.n_eff, "amplification": w.amplification,
             "generated_events": w.generated_events, "train_events": w.train_events, "members": w.members,
             "bins": len(edges) - 1, "line": describe(w, unit)}
+
+
+def _constant(table: Any, name: str) -> bool:
+    """A column with one value (restored exactly by the preprocessing): no worth to state."""
+    values = np.asarray(table[name], dtype=np.float64) if name in table.names else None
+    return values is not None and len(values) > 0 and bool(np.all(values == values[0]))
 
 
 def _summarise(job: _Job) -> dict[str, Any]:
@@ -512,6 +630,8 @@ def _summarise(job: _Job) -> dict[str, Any]:
             "generated_events_per_second": per_generated,
             "definition": "selected (analysis-level) reference events per second of simulation "
                           "wall time, PYTHIA/Dask start-up and the pileup library included",
+            "data": job.settings.data, "collections": job.settings.collections,
+            "features": sim.get("features"), "conditions": sim.get("conditions"),
         },
         "generation": {"events": gen["events"], "seconds": gen["generation_seconds"],
                        "events_per_second": gen["events_per_second"], "file_mb": gen["file_mb"],
@@ -537,6 +657,7 @@ def _summarise(job: _Job) -> dict[str, Any]:
             "distances": distances(metrics) if metrics else {},
         },
         "worth": stages.get("validate", {}).get("worth"),
+        "worth_by_feature": stages.get("validate", {}).get("worth_by_feature"),
         "stages": {name: stages.get(name, {}).get("seconds") for name in STAGES},
         "this_run": dict(job.timings),
         "skipped": list(job.skipped),

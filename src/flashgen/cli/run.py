@@ -6,7 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from ..arguments import add_common, non_negative_float, positive_float, positive_int, say, seed_int
+from ..arguments import add_common, csv_list, non_negative_float, positive_float, positive_int, say, seed_int
+from .train import COLLECTIONS_HELP, collections_spec
 
 __all__ = ["register", "summary_lines"]
 
@@ -37,12 +38,17 @@ def register(sub: Any) -> None:
         "(pileup library and start-up included); the ratio per generated reference event is "
         "printed too. The model is an ensemble (--ensemble) so that the summary states what the "
         "generated events are worth in m(μμ): n_eff simulated events and the amplification over "
-        "the training events. The default job takes about 10-15 minutes on 2 CPU cores.")
+        "the training events. The default job takes about 10-15 minutes on 2 CPU cores. "
+        "With --data FILE the job runs on your own table instead (Parquet, a folder of Parquet "
+        "shards, or ROOT; NanoAOD-like with --collections): read it, split, train with the "
+        "automatic preprocessing of each column (flashgen train --plan shows it), generate, "
+        "validate against the held-out part and state the worth of the sample in each feature; "
+        "no simulation, so no speed-up is measured.")
     p.add_argument("--out", "-o", default="flashgen-run",
                    help="run folder (created; its parent must exist; default ./flashgen-run)")
-    p.add_argument("--events", "-n", type=positive_int, default=DEFAULT_EVENTS,
+    p.add_argument("--events", "-n", type=positive_int,
                    help=f"generated Z→μμ reference events, about 37 %% are selected "
-                   f"(default {DEFAULT_EVENTS:,})")
+                   f"(default {DEFAULT_EVENTS:,}; not with --data)")
     p.add_argument("--workers", "-j", type=positive_int, default=min(2, os.cpu_count() or 1),
                    help="simulation worker processes; does not change any output "
                    "(default: 2, or 1 on a single core)")
@@ -52,7 +58,8 @@ def register(sub: Any) -> None:
     p.add_argument("--model", "-m", choices=sorted(MODELS), default=DEFAULT_MODEL,
                    help=f"model family, zmumu preset (default {DEFAULT_MODEL})")
     p.add_argument("--factor", type=positive_float, default=DEFAULT_FACTOR,
-                   help=f"generated events per selected reference event (default {DEFAULT_FACTOR:g})")
+                   help=f"generated events per selected reference event, or per row of --data "
+                   f"(default {DEFAULT_FACTOR:g})")
     p.add_argument("--steps", type=positive_int,
                    help="training steps (default: 3,000 per ensemble member; the zmumu preset's "
                    "for a single model)")
@@ -63,11 +70,24 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true",
                    help="accept settings that differ from those stored in DIR/run.json: redo the "
                    "stages they affect and the later ones (default: refuse)")
+    own = p.add_argument_group("your own sample (instead of the Z→μμ simulation)")
+    own.add_argument("--data", metavar="FILE",
+                     help="your table: Parquet file, folder of Parquet shards or ROOT file (TTree "
+                     "'Events'); the job splits it, trains on one part and validates on the other "
+                     "(default: none, simulate Z→μμ)")
+    own.add_argument("--features", type=csv_list, metavar="A,B,...",
+                     help="columns to generate (default: every numeric column of --data that is not "
+                     "a condition)")
+    own.add_argument("--conditions", type=csv_list, metavar="C,D,...",
+                     help="columns to condition on; generation takes them from the held-out rows "
+                     "(default: none)")
+    own.add_argument("--collections", type=collections_spec, metavar="NAME:N[,NAME:N...]",
+                     help=COLLECTIONS_HELP + " (default: none; a file with jagged collections needs it)")
     adv = p.add_argument_group("advanced options")
-    adv.add_argument("--pileup", type=non_negative_float, default=20.0,
-                     help="mean number of pileup interactions per event (default 20)")
-    adv.add_argument("--library-events", type=positive_int, default=5000,
-                     help="minimum-bias events in the pileup library (default 5,000)")
+    adv.add_argument("--pileup", type=non_negative_float,
+                     help="mean number of pileup interactions per event (default 20; not with --data)")
+    adv.add_argument("--library-events", type=positive_int,
+                     help="minimum-bias events in the pileup library (default 5,000; not with --data)")
     adv.add_argument("--holdout", type=_fraction, default=DEFAULT_HOLDOUT,
                      help=f"fraction of the selected reference events held out for validation "
                      f"(default {DEFAULT_HOLDOUT:g})")
@@ -78,15 +98,48 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_run)
 
 
-def _run(args: argparse.Namespace) -> None:
-    from ..job import RunSettings, run_pipeline
+_SIMULATION_OPTIONS = {"events": "--events", "pileup": "--pileup", "library_events": "--library-events"}
+_TABLE_OPTIONS = {"features": "--features", "conditions": "--conditions", "collections": "--collections"}
 
-    settings = RunSettings(events=args.events, seed=args.seed, model=args.model, factor=args.factor,
-                           steps=args.steps, pileup=args.pileup, library_events=args.library_events,
-                           holdout=args.holdout, validation_events=args.validation_events,
-                           ensemble=args.ensemble, workers=args.workers)
-    say(args, f"flashgen run: {args.out} ({args.events:,} Z→μμ events, pileup {args.pileup:g}, "
-              f"{args.model}, factor {args.factor:g}, seed {args.seed})")
+
+def _settings(args: argparse.Namespace) -> Any:
+    """The job's settings from the options: the Z→μμ job, or the job on ``--data``."""
+    from ..errors import FlashgenError
+    from ..job import RunSettings
+
+    common = dict(seed=args.seed, model=args.model, factor=args.factor, steps=args.steps, holdout=args.holdout,
+                  validation_events=args.validation_events, ensemble=args.ensemble, workers=args.workers)
+    if args.data is None:
+        given = [flag for name, flag in _TABLE_OPTIONS.items() if getattr(args, name) is not None]
+        if given:
+            raise FlashgenError(f"{', '.join(given)} choose the columns of your own table: add --data FILE")
+        defaults = RunSettings()
+        return RunSettings(**common, **{name: getattr(args, name) if getattr(args, name) is not None
+                                        else getattr(defaults, name) for name in _SIMULATION_OPTIONS})
+    given = [flag for name, flag in _SIMULATION_OPTIONS.items() if getattr(args, name) is not None]
+    if given:
+        raise FlashgenError(f"{', '.join(given)} set(s) the Z→μμ simulation; with --data your table is the "
+                            "reference: drop it")
+    from pathlib import Path
+
+    if not Path(args.data).exists():
+        raise FlashgenError(f"{args.data} does not exist")
+    data = str(Path(args.data).resolve())
+    return RunSettings(**common, data=data, collections=str(args.collections) if args.collections else None,
+                       features=tuple(args.features) if args.features else None,
+                       conditions=tuple(args.conditions) if args.conditions else None)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from ..job import run_pipeline
+
+    settings = _settings(args)
+    if settings.data is None:
+        say(args, f"flashgen run: {args.out} ({settings.events:,} Z→μμ events, pileup {settings.pileup:g}, "
+                  f"{args.model}, factor {args.factor:g}, seed {args.seed})")
+    else:
+        say(args, f"flashgen run: {args.out} (your table {settings.data}, {args.model}, "
+                  f"factor {args.factor:g}, seed {args.seed})")
     summary = run_pipeline(args.out, settings, force=args.force, quiet=args.quiet,
                            log=lambda line: say(args, line))
     for line in summary_lines(summary):
@@ -101,21 +154,36 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The summary as the lines ``flashgen run`` prints."""
     ref, gen, speed = summary["reference"], summary["generation"], summary["speedup"]
     model, val = summary["model"], summary["validation"]
-    timing = ", ".join(f"{name} {_f(sec, '.1f')} s" + (" (skipped now)" if name in summary["skipped"] else "")
+    data = ref.get("data")
+    named = {"simulate": "read"} if data else {}
+    timing = ", ".join(f"{named.get(name, name)} {_f(sec, '.1f')} s"
+                       + (" (skipped now)" if name in summary["skipped"] else "")
                        for name, sec in summary["stages"].items())
-    lines = [
-        f"stages: {timing}",
-        f"skipped: {', '.join(summary['skipped']) or 'none'}",
-        f"reference: {ref['events_selected']:,} selected of {ref['events_generated']:,} generated "
-        f"Z→μμ events ({ref['selection_efficiency']:.1%}) in {ref['seconds']:.1f} s of simulation "
-        f"wall time on {ref['workers']} worker(s), pileup library included: "
-        f"{_f(ref['selected_events_per_second'], ',.2f')} selected events/s "
-        f"({_f(ref['generated_events_per_second'], ',.1f')} generated events/s)",
-        f"generation: {gen['events']:,} events ({gen['factor']:.0f}x the selected reference) in "
-        f"{gen['seconds']:.1f} s: {gen['events_per_second']:,.0f} events/s to Parquet",
-        f"speed-up: {_f(speed['per_selected_event'], ',.0f')}x per analysis-level (selected) "
-        f"event, {_f(speed['per_generated_event'], ',.0f')}x per generated reference event "
-        f"(generation events/s / reference events/s, both measured in this run)",
+    lines = [f"stages: {timing}", f"skipped: {', '.join(named.get(n, n) for n in summary['skipped']) or 'none'}"]
+    if data:
+        conditions = ref.get("conditions") or []
+        lines += [
+            f"reference: your table {data}" + (f" (collections {ref['collections']})" if ref.get("collections") else "")
+            + f", {ref['events_selected']:,} rows; features {', '.join(ref['features'])}"
+            + (f"; conditions {', '.join(conditions)} (generated events take those of the held-out rows)"
+               if conditions else ""),
+            f"generation: {gen['events']:,} events ({gen['factor']:.0f}x the table) in "
+            f"{gen['seconds']:.1f} s: {gen['events_per_second']:,.0f} events/s to Parquet",
+        ]
+    else:
+        lines += [
+            f"reference: {ref['events_selected']:,} selected of {ref['events_generated']:,} generated "
+            f"Z→μμ events ({ref['selection_efficiency']:.1%}) in {ref['seconds']:.1f} s of simulation "
+            f"wall time on {ref['workers']} worker(s), pileup library included: "
+            f"{_f(ref['selected_events_per_second'], ',.2f')} selected events/s "
+            f"({_f(ref['generated_events_per_second'], ',.1f')} generated events/s)",
+            f"generation: {gen['events']:,} events ({gen['factor']:.0f}x the selected reference) in "
+            f"{gen['seconds']:.1f} s: {gen['events_per_second']:,.0f} events/s to Parquet",
+            f"speed-up: {_f(speed['per_selected_event'], ',.0f')}x per analysis-level (selected) "
+            f"event, {_f(speed['per_generated_event'], ',.0f')}x per generated reference event "
+            f"(generation events/s / reference events/s, both measured in this run)",
+        ]
+    lines.append(
         (f"model: {model['model']}, {model['file_mb']:.2f} MB, {model['parameters']:,} parameters; "
          f"trained on {model['train_events']:,} events ({model['val_events']:,} for snapshot "
          f"selection) for {model['steps']:,} steps in {model['train_seconds']:.0f} s, kept step "
@@ -124,11 +192,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
          f"resamples of {model['train_events']:,} events x 2 seeds), {model['file_mb']:.2f} MB, "
          f"{model['parameters']:,} parameters; {model['steps']:,} steps each (~{model['val_events']:,} "
          f"left-out events for snapshot selection) in {model['train_seconds']:.0f} s, median kept "
-         f"step {model['best_step']:,}"),
-    ]
+         f"step {model['best_step']:,}"))
+    by_feature = summary.get("worth_by_feature")
     worth = summary.get("worth")
-    lines.append(f"worth: {worth['line']}" if worth else
-                 "worth: not stated (a single model; train an ensemble, --ensemble 8, for it)")
+    if by_feature:
+        lines += [f"worth: {w['line']}" for w in by_feature]
+    else:
+        lines.append(f"worth: {worth['line']}" if worth else
+                     "worth: not stated (a single model; train an ensemble, --ensemble 8, for it)")
     worst = val["worst_feature"]
     auc = ("classifier AUC n/a (too few events)" if val["classifier_auc"] is None else
            f"classifier AUC {val['classifier_auc']:.3f} ± {val['classifier_auc_err']:.3f}")

@@ -246,7 +246,6 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
         except UnhealthyModel:
             ckpt.unlink(missing_ok=True)  # a rerun with other settings starts afresh
             raise
-        _record_collections(model, table)
         model.save(out)
     ckpt.unlink(missing_ok=True)
     result = model.info["result"]
@@ -260,19 +259,6 @@ def _train_one(args: argparse.Namespace, table: Any, options: dict[str, Any]) ->
               + (f"; conditions {', '.join(model.condition_names)}" if model.condition_names else "") + ")")
 
 
-def _record_collections(model: Any, table: Any) -> bool:
-    """Record in ``model`` (and in each member of an ensemble) the collections its table was
-    flattened with (``info["collections"]``), for ``flashgen generate --format nanoaod``;
-    whether there were any."""
-    spec = table.meta.get("collections")
-    if spec is None:
-        return False
-    for member in getattr(model, "members", [model]):
-        member.info["collections"] = spec
-    model.info["collections"] = spec
-    return True
-
-
 def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any]) -> None:
     from ..training.bootstrap import Workers, train_ensemble
 
@@ -284,8 +270,6 @@ def _run_ensemble(args: argparse.Namespace, table: Any, options: dict[str, Any])
     with Timer() as t:
         ensemble = train_ensemble(table, args.ensemble, args.model, out=out,
                                   workers=Workers(args.workers, args.scheduler), **options)
-        if _record_collections(ensemble, table):
-            ensemble.save(out)
     info = ensemble.info["ensemble"]
     say(args, f"trained an ensemble of {len(ensemble)} {args.model} models ({info['resamples']} bootstrap "
               f"resamples of {info['train_events']:,} events x 2 seeds) in {t.seconds:.1f} s; wrote {out} "

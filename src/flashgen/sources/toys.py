@@ -394,6 +394,18 @@ def _ring_cli(srcs: Any) -> None:
                    help="Gaussian width of the radius, in units of the mean radius 1 (default 0.1)")
 
 
+def _mixed_cli(srcs: Any) -> None:
+    from .command import add_table_source
+
+    add_table_source(srcs, "mixed", lambda args: simulate_toy("mixed", args.events, args.seed),
+                     help="a table of every column kind (a stand-in for your own analysis table)",
+                     description="Sample a table whose columns are of every kind an analysis table "
+                     "holds, with exact truth: heavy-tailed (GeV), bounded, periodic (rad), integer, "
+                     "zero-inflated, 0/1, peaked (GeV) and constant. A stand-in for your own sample: "
+                     "flashgen run --data TABLE learns it without a preset.",
+                     default_events=20_000)
+
+
 PROFILES = (
     register_profile(Profile(
         name="camelback", description="1D camel back: 0.5 N(-4,1) + 0.5 N(4,1)",
@@ -408,5 +420,5 @@ PROFILES = (
         name="mixed", description="a table of every column kind: heavy-tailed, bounded, periodic, "
         "integer, zero-inflated, 0/1, peaked, constant",
         columns=tuple(Column(c, MixedTable.units.get(c, ""), MixedTable.descriptions[c])
-                      for c in MixedTable.columns))),
+                      for c in MixedTable.columns), cli=_mixed_cli)),
 )

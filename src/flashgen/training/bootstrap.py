@@ -180,7 +180,9 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
     features = list(columns.features) if columns.features is not None else None
     conditions = list(columns.conditions) if columns.conditions is not None else None
     recorded = {k: v for k, v in asdict(settings).items() if k not in ("device", "quiet")}
+    preprocessing = dict(columns.preprocessing)
     manifest = {"model": model, "features": features, "conditions": conditions, "preset": preset,
+                **({"preprocessing": preprocessing} if preprocessing else {}),
                 **recorded, **{f"{model}.{k}": v for k, v in chosen.plain().items()}, "members": m,
                 "events": len(data), "data_checksum": _checksum(data)}
     Manifest.open(folder, MANIFEST, manifest, what="training of an ensemble",
@@ -189,7 +191,7 @@ def train_ensemble(table: EventTable, m: int, model: str = DEFAULT_MODEL, *, out
     digest = _digest(manifest)
     todo = [i for i in range(m) if not _finished(_member_file(folder, i), i, seed, digest)]
     member_settings = replace(settings, quiet=settings.quiet or workers.parallel)
-    member_columns = Columns(features, conditions)
+    member_columns = Columns(features, conditions, preprocessing=preprocessing)
     tasks = [_MemberTask(data, i, _member_file(folder, i), model, member_columns, preset, member_settings, chosen,
                          digest, m) for i in todo]
     for _ in run_tasks(_train_member, tasks, workers=workers.count, scheduler=workers.scheduler,

@@ -358,6 +358,8 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
     plans = [s.plan for s in fpipe.steps if isinstance(s, AutoPlan)]
     if plans:  # the automatic per-column preprocessing, for `inspect`: Plan.from_dict(...).describe()
         info["plan"] = plans[0]
+    if table.meta.get("collections"):  # flattened NanoAOD collections: `generate --format nanoaod` writes them back
+        info["collections"] = str(table.meta["collections"])
     if conds:  # where the conditions were seen: generation warns about rows outside it
         finite = np.all([np.isfinite(np.asarray(table[c], dtype=np.float64)) for c in conds], axis=0)
         info["domain"] = Domain.fit({c: np.asarray(table[c], dtype=np.float64)[finite] for c in conds}).state()
