@@ -61,3 +61,12 @@ def test_bad_preprocessing_choices_are_one_line(capsys, mixed: Path, tmp_path: P
 def test_inspect_of_a_missing_or_foreign_file_is_one_line(capsys, mixed: Path, tmp_path: Path) -> None:
     assert_user_error(capsys, "inspect", tmp_path / "none.pt", match="does not exist")
     assert_user_error(capsys, "inspect", mixed, match="")
+
+
+def test_every_ensemble_member_keeps_the_override(capsys, mixed: Path, tmp_path: Path) -> None:
+    out = tmp_path / "e.pt"
+    code, _, err = run(capsys, "train", "-d", mixed, "-m", "flow", "-o", out, "--steps", 10, "-q",
+                       "--ensemble", 4, "--preprocess", "pt=standard")
+    assert code == 0, err
+    kinds = [{c["name"]: c["kind"] for c in m.info["plan"]["columns"]} for m in load_model(out).members]
+    assert len(kinds) == 4 and all(k["pt"] == "standard" and k["phi"] == "angle" for k in kinds)
