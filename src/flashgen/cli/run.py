@@ -6,8 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from ..arguments import add_common, csv_list, non_negative_float, positive_float, positive_int, say, seed_int
-from .train import COLLECTIONS_HELP, collections_spec
+from ..arguments import add_common, non_negative_float, positive_float, positive_int, say, seed_int
+from .train import add_column_options
 
 __all__ = ["register", "summary_lines"]
 
@@ -75,14 +75,9 @@ def register(sub: Any) -> None:
                      help="your table: Parquet file, folder of Parquet shards or ROOT file (TTree "
                      "'Events'); the job splits it, trains on one part and validates on the other "
                      "(default: none, simulate Z→μμ)")
-    own.add_argument("--features", type=csv_list, metavar="A,B,...",
-                     help="columns to generate (default: every numeric column of --data that is not "
-                     "a condition)")
-    own.add_argument("--conditions", type=csv_list, metavar="C,D,...",
-                     help="columns to condition on; generation takes them from the held-out rows "
-                     "(default: none)")
-    own.add_argument("--collections", type=collections_spec, metavar="NAME:N[,NAME:N...]",
-                     help=COLLECTIONS_HELP + " (default: none; a file with jagged collections needs it)")
+    add_column_options(own, features="every numeric column of --data that is not a condition",
+                       conditions="; generation takes them from the held-out rows (default: none)",
+                       collections=" (default: none; a file with jagged collections needs it)")
     adv = p.add_argument_group("advanced options")
     adv.add_argument("--pileup", type=non_negative_float,
                      help="mean number of pileup interactions per event (default 20; not with --data)")

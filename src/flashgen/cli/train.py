@@ -9,7 +9,7 @@ from typing import Any
 
 from ..arguments import Timer, add_common, csv_list, positive_int, say, seed_int
 
-__all__ = ["COLLECTIONS_HELP", "checkpoint_path", "collections_spec", "register"]
+__all__ = ["COLLECTIONS_HELP", "add_column_options", "checkpoint_path", "collections_spec", "register"]
 
 
 def _setting(text: str) -> tuple[str, str]:
@@ -48,6 +48,16 @@ def collections_spec(text: str) -> Any:
         return Collections.parse(text)
     except FlashgenError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_column_options(p: Any, *, features: str, conditions: str, collections: str) -> None:
+    """``--features``, ``--conditions`` and ``--collections`` (of ``train`` and ``run --data``),
+    with the command's defaults in their help."""
+    p.add_argument("--features", type=csv_list, metavar="A,B,...",
+                   help=f"columns to generate (default: {features})")
+    p.add_argument("--conditions", type=csv_list, metavar="C,D,...", help=f"columns to condition on{conditions}")
+    p.add_argument("--collections", type=collections_spec, metavar="NAME:N[,NAME:N...]",
+                   help=COLLECTIONS_HELP + collections)
 
 
 COLLECTIONS_HELP = ("for a NanoAOD-like file (.root with a TTree 'Events', or its Parquet "
@@ -92,15 +102,11 @@ def register(sub: Any) -> None:
                    help="defaults for a reference dataset: features, conditions, preprocessing, "
                    "selection quantities, model size, training length (default: none). The "
                    f"papers' own models: {papers}")
-    p.add_argument("--features", type=csv_list, metavar="A,B,...",
-                   help="columns to generate (default: the preset's, else every numeric column "
-                   "that is not a condition)")
-    p.add_argument("--conditions", type=csv_list, metavar="C,D,...",
-                   help="columns to condition on (default: the preset's, else none)")
-    p.add_argument("--collections", type=collections_spec, metavar="NAME:N[,NAME:N...]",
-                   help=COLLECTIONS_HELP + "; the model records them, and 'flashgen generate "
-                   "--format nanoaod' writes its events back as jagged collections (default: none; "
-                   "a file with jagged collections needs it)")
+    add_column_options(p, features="the preset's, else every numeric column that is not a condition",
+                       conditions=" (default: the preset's, else none)",
+                       collections="; the model records them, and 'flashgen generate --format nanoaod' "
+                       "writes its events back as jagged collections (default: none; a file with jagged "
+                       "collections needs it)")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=positive_int,
                         help="optimisation steps, also of a detection-efficiency classifier "
