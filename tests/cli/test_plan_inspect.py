@@ -29,8 +29,9 @@ def test_plan_prints_every_column_and_trains_nothing(capsys, mixed: Path, tmp_pa
     assert lines["weight"].startswith("constant") and lines["phi"].startswith("angle")
     assert lines["iso"].startswith("point_mass+log") and lines["tight"].startswith("integer")
     assert lines["btag"].startswith("logit") and lines["pt"].startswith("log")
-    code, text, _ = run(capsys, "train", "-d", mixed, "-m", "flow", "-o", out, "--plan", "--preprocess", "pt=standard")
-    assert code == 0 and "pt: standard (override)" in text
+    code, text, _ = run(capsys, "train", "-d", mixed, "-m", "flow", "--plan", "--preprocess", "pt=standard")
+    assert code == 0 and "pt: standard (override)" in text  # --plan needs no --out
+    assert_user_error(capsys, "train", "-d", mixed, "-m", "flow", "--steps", 5, match="give --out FILE")
 
 
 def test_the_chosen_plan_is_stored_and_inspect_prints_it(capsys, mixed: Path, tmp_path: Path) -> None:

@@ -93,9 +93,9 @@ def register(sub: Any) -> None:
     p.add_argument("--data", "-d", required=True,
                    help="training table (.parquet, .root or a folder of Parquet shards)")
     p.add_argument("--model", "-m", required=True, choices=sorted(MODELS), help="model family")
-    p.add_argument("--out", "-o", required=True,
+    p.add_argument("--out", "-o",
                    help="model file to write (e.g. model.pt); with --ensemble one file holding "
-                   "every member")
+                   "every member (required, except with --plan)")
     papers = "; ".join(f"--model {model} --preset {name}: {paper}" for name in sorted(PRESETS)
                        for model, paper in PRESETS[name].papers.items())
     p.add_argument("--preset", choices=sorted(PRESETS),
@@ -178,6 +178,10 @@ def _run(args: argparse.Namespace) -> None:
     if args.plan:
         _print_plan(args, chosen)
         return
+    if args.out is None:
+        from ..errors import FlashgenError
+
+        raise FlashgenError("give --out FILE, the model file to write (only --plan writes nothing)")
     out = check_output_path(args.out, suffixes=None, inputs=[args.data], kind="model",
                             overwrite=args.force or args.resume)
     if out.suffix.lower() in (*TABLE_FORMATS, ".json"):
