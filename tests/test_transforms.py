@@ -297,3 +297,24 @@ def test_a_constant_column_is_restored_exactly_and_survives_the_state(rng):
         back = p.inverse(noise)
         assert bool((back["one"] == 1.0).all()) and bool((back["nvtx"] == 1.0).all())
         assert not bool((back["x"] == 1.0).all())
+
+
+def test_a_peak_fitted_on_the_values_is_their_median_and_iqr_sigma_and_round_trips() -> None:
+    from flashgen.transforms import Peak
+
+    rng = np.random.default_rng(5)
+    x = torch.as_tensor(np.concatenate([rng.normal(3.0, 0.5, 20_000), rng.exponential(20.0, 2_000) + 3.0]))
+    step = Peak("m")
+    step.fit({"m": x})
+    q1, med, q3 = np.quantile(x.numpy(), [0.25, 0.5, 0.75])
+    assert step.center == pytest.approx(med) and step.scale == pytest.approx((q3 - q1) / 1.349)
+    y = step.forward({"m": x})["m"]
+    assert float(y.abs().median()) == pytest.approx(0.6, abs=0.1)  # the core is about a unit wide
+    torch.testing.assert_close(step.inverse({"m": y})["m"], x, rtol=1e-12, atol=1e-9)
+    rebuilt = Transform.from_state(step.state())  # the fitted numbers travel in the model file
+    assert (rebuilt.center, rebuilt.scale) == (step.center, step.scale)
+    fixed = Peak("m", 1.0, 2.0)
+    fixed.fit({"m": x})
+    assert (fixed.center, fixed.scale) == (1.0, 2.0)
+    with pytest.raises(FlashgenError, match="no width"):
+        Peak("m").fit({"m": torch.zeros(10, dtype=torch.float64)})

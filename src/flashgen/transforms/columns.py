@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -681,19 +682,35 @@ class Peak(Transform):
 
     Arguments:
         column: column name.
-        center: where the peak is (the column's unit at this step, e.g. the median).
-        scale: the core's width (e.g. the interquartile range / 1.349), > 0.
+        center: where the peak is (the column's unit at this step); ``None``: the median of
+            the training values at this step.
+        scale: the core's width, > 0; ``None``: their interquartile range / 1.349 (a
+            Gaussian's σ).
     """
 
     kind = "peak"
 
-    def __init__(self, column: str, center: float, scale: float) -> None:
-        if not scale > 0:
+    def __init__(self, column: str, center: float | None = None, scale: float | None = None) -> None:
+        if scale is not None and not scale > 0:
             raise FlashgenError(f"peak scale must be positive, got {scale}")
-        self.column, self.center, self.scale = column, float(center), float(scale)
+        self.column = column
+        self.center = None if center is None else float(center)
+        self.scale = None if scale is None else float(scale)
 
     def fit(self, cols: Columns) -> None:
         need(cols, [self.column], "peak transform")
+        if self.center is not None and self.scale is not None:
+            return
+        x = cols[self.column].detach().double().cpu().numpy()
+        x = x[np.isfinite(x)]
+        if len(x) < 2:
+            raise FlashgenError(f"peak transform of '{self.column}' needs at least 2 finite values to fit")
+        q1, median, q3 = (float(v) for v in np.quantile(x, [0.25, 0.5, 0.75]))
+        if self.scale is None and not q3 > q1:
+            raise FlashgenError(f"peak transform of '{self.column}': half of its values are one number, "
+                                "so the core has no width; give the scale")
+        self.center = median if self.center is None else self.center
+        self.scale = (q3 - q1) / 1.349 if self.scale is None else self.scale
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         return {**cols, self.column: torch.asinh((cols[self.column] - self.center) / self.scale)}
