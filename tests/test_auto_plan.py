@@ -237,7 +237,8 @@ def test_plan_refuses_non_finite_and_empty_columns() -> None:
 def test_override_changes_the_kind_and_its_steps(mixed) -> None:
     plan = plan_columns(mixed)
     new = plan.override({"iso": "standard", "pt": "logit", "njet": "standard"})
-    assert new["iso"].kind == "standard" and new["iso"].why == "override" and new["iso"].steps() == []
+    assert new["iso"].kind == "standard" and new["iso"].why == "override"
+    assert [(step.kind, step.low, step.high) for step in new["iso"].steps()] == [("clip", 0.0, None)]  # its edge
     assert new["pt"].kind == "logit" and new["pt"].params["low"] < mixed["pt"].min()
     assert plan["iso"].kind == "point_mass+log"  # the plan itself is unchanged (frozen)
     assert new.override({"iso": "point_mass+standard"})["iso"].params["spikes"] == [0.0]
@@ -361,3 +362,18 @@ def test_train_without_preset_uses_the_plan_and_stores_it(mixed, tmp_path) -> No
     assert np.all(out["weight"] == 1.0) and np.isin(out["tight"], [0.0, 1.0]).all()
     assert out["njet"].dtype == np.int64 and out["iso"].min() >= 0
     assert 0 <= out["btag"].min() and out["btag"].max() <= 1
+
+
+def test_a_lone_upper_edge_is_never_crossed(rng) -> None:
+    """A column cut from above only (``5 - exponential``): no log starts from an upper edge, so it
+    is standardised and clipped at its training maximum; any network output stays below it."""
+    x = 5.0 - rng.exponential(1.0, 20_000)
+    plan = plan_columns({"x": x})
+    assert plan["x"].kind.startswith("standard") and plan["x"].params["clip"] == [None, x.max()]
+    pipe = Pipeline(["x"], [AutoPlan(["x"])])
+    pipe.fit({"x": torch.as_tensor(x)}, torch.Generator().manual_seed(0))
+    z = torch.linspace(-6, 6, 1001, dtype=torch.float64)[:, None]
+    out = pipe.inverse(z, generator=torch.Generator().manual_seed(1))["x"].numpy()
+    assert out.max() == x.max() and out.min() < x.min()  # clipped above only
+    gauss = plan_columns({"g": rng.normal(5, 2, 20_000)})["g"]
+    assert "clip" not in gauss.params  # no edge: nothing to clip

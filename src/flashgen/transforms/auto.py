@@ -39,7 +39,8 @@ the expected distance from the sample's extreme to a true edge is one mean spaci
 values reach that number itself the logit's edge moves out by one mean spacing, so every
 training value is strictly inside. Bounded columns (``logit``, ``integer``, ``discrete``) are
 clipped to their training range, so no generated value lies beyond it; a ``log`` is clipped at
-its training minimum.
+its training minimum, a ``standard`` column at the training extreme of a hard edge it has (a
+lone upper edge, which no log starts from).
 """
 
 from __future__ import annotations
@@ -366,6 +367,9 @@ def _map_params(kind: str, s: Shape) -> dict[str, Any]:
         else:
             edge = 0.0 if s.minimum > 0 else s.minimum - s.low_gap
         return {"offset": -edge + 0.0, "lower": edge, "clip": s.minimum}
+    if s.low_edge is not None or s.high_edge is not None:  # standard: clipped at a hard edge, as a logit is
+        return {"clip": [s.minimum if s.low_edge is not None else None,
+                         s.maximum if s.high_edge is not None else None]}
     return {}
 
 
@@ -429,6 +433,8 @@ def _shape_steps(name: str, kind: str, p: Mapping[str, Any]) -> list[Transform]:
         steps = [Clip(name, *p["clip"]), Logit(name, p["low"], p["high"])]
     elif kind == "log":
         steps = [Clip(name, p["clip"], None), Log(name, p["offset"], p["lower"])]
+    elif "clip" in p:  # standard with a hard edge
+        steps = [Clip(name, *p["clip"])]
     if "peak" in p:
         steps.append(Peak(name, *p["peak"]))
     return steps
