@@ -44,7 +44,7 @@ from .errors import FlashgenError
 from .manifest import Manifest
 from .seeds import check_seed, derive_seed
 
-__all__ = ["DEFAULT_EVENTS", "DEFAULT_FACTOR", "RUN_FILE", "STAGES", "RunSettings", "run_pipeline",
+__all__ = ["DEFAULT_EVENTS", "DEFAULT_FACTOR", "RUN_FILE", "STAGES", "RunSettings", "run_pipeline", "stage_label",
            "stage_seed"]
 
 RUN_FILE = "run.json"
@@ -270,9 +270,9 @@ def _stamp(path: Path) -> list[float]:
     return [path.stat().st_size if path.is_file() else len(list(path.glob("*.parquet"))), _mtime(path)]
 
 
-def stage_label(stage: str, settings: RunSettings) -> str:
-    """A stage's name in the job's lines: stage 1 of a job on your own table reads it."""
-    return "read" if stage == "simulate" and settings.data is not None else stage
+def stage_label(stage: str, own_table: bool) -> str:
+    """A stage's name in the job's lines and summary: stage 1 of a job on your own table reads it."""
+    return "read" if stage == "simulate" and own_table else stage
 
 
 def _newer(output: Path, *inputs: Path) -> bool:
@@ -294,7 +294,7 @@ class _Job:
 
     def stage(self, index: int, name: str, what: str, done: bool, work: Callable[[], dict[str, Any]],
               reason: str = "") -> None:
-        prefix = f"[{index}/{len(STAGES)}] {stage_label(name, self.settings)}"
+        prefix = f"[{index}/{len(STAGES)}] {stage_label(name, self.settings.data is not None)}"
         if done:
             self.skipped.append(name)
             self.timings[name] = None
@@ -568,10 +568,10 @@ def run_pipeline(out: str | os.PathLike[str], settings: RunSettings | None = Non
         and ``this_run`` (seconds of each stage in this call, ``None`` where skipped),
         ``skipped`` (stages skipped in this call).
     """
-    settings = settings or RunSettings()
-    log = log or (lambda message: None)
     from .files import undo_new_folder
 
+    settings = settings or RunSettings()
+    log = log or (lambda message: None)
     out_path = Path(out)
     with undo_new_folder(out_path, RUN_FILE):  # a job that fails before any output leaves no folder
         run = _open_run(out_path, settings, force, log)
@@ -604,9 +604,12 @@ def _worth_of_run(generated: Any, observable: str, edges: np.ndarray) -> dict[st
 
 
 def _constant(table: Any, name: str) -> bool:
-    """A column with one value (restored exactly by the preprocessing): no worth to state."""
-    values = np.asarray(table[name], dtype=np.float64) if name in table.names else None
-    return values is not None and len(values) > 0 and bool(np.all(values == values[0]))
+    """A column with one value (restored exactly by the preprocessing): no worth to state (a
+    derived observable such as ``mll`` is not a column and is not checked)."""
+    if name not in table.names:
+        return False
+    values = np.asarray(table[name])
+    return len(values) > 0 and bool(np.all(values == values[0]))
 
 
 def _summarise(job: _Job) -> dict[str, Any]:

@@ -99,6 +99,8 @@ _TABLE_OPTIONS = {"features": "--features", "conditions": "--conditions", "colle
 
 def _settings(args: argparse.Namespace) -> Any:
     """The job's settings from the options: the Z→μμ job, or the job on ``--data``."""
+    from dataclasses import fields
+
     from ..errors import FlashgenError
     from ..job import RunSettings
 
@@ -108,9 +110,9 @@ def _settings(args: argparse.Namespace) -> Any:
         given = [flag for name, flag in _TABLE_OPTIONS.items() if getattr(args, name) is not None]
         if given:
             raise FlashgenError(f"{', '.join(given)} choose the columns of your own table: add --data FILE")
-        defaults = RunSettings()
+        defaults = {f.name: f.default for f in fields(RunSettings)}
         return RunSettings(**common, **{name: getattr(args, name) if getattr(args, name) is not None
-                                        else getattr(defaults, name) for name in _SIMULATION_OPTIONS})
+                                        else defaults[name] for name in _SIMULATION_OPTIONS})
     given = [flag for name, flag in _SIMULATION_OPTIONS.items() if getattr(args, name) is not None]
     if given:
         raise FlashgenError(f"{', '.join(given)} set(s) the Z→μμ simulation; with --data your table is the "
@@ -149,12 +151,14 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     """The summary as the lines ``flashgen run`` prints."""
     ref, gen, speed = summary["reference"], summary["generation"], summary["speedup"]
     model, val = summary["model"], summary["validation"]
+    from ..job import stage_label
+
     data = ref.get("data")
-    named = {"simulate": "read"} if data else {}
-    timing = ", ".join(f"{named.get(name, name)} {_f(sec, '.1f')} s"
+    timing = ", ".join(f"{stage_label(name, bool(data))} {_f(sec, '.1f')} s"
                        + (" (skipped now)" if name in summary["skipped"] else "")
                        for name, sec in summary["stages"].items())
-    lines = [f"stages: {timing}", f"skipped: {', '.join(named.get(n, n) for n in summary['skipped']) or 'none'}"]
+    skipped = ", ".join(stage_label(name, bool(data)) for name in summary["skipped"])
+    lines = [f"stages: {timing}", f"skipped: {skipped or 'none'}"]
     if data:
         conditions = ref.get("conditions") or []
         lines += [

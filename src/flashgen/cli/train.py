@@ -169,12 +169,7 @@ def _run(args: argparse.Namespace) -> None:
     from ..training.fit import Columns, Split, TrainSettings, loop_config, model_config
 
     config = model_config(args.model, args.preset, dict(args.set))  # bad settings fail before reading
-    chosen = dict(args.preprocess)
-    if chosen and args.preset:
-        from ..errors import FlashgenError
-
-        raise FlashgenError(f"--preprocess chooses the automatic preprocessing of a table without a "
-                            f"preset; preset {args.preset} brings its own: drop one of them")
+    chosen = dict(args.preprocess)  # with --preset refused by resolve_columns, the one rule
     if args.plan:
         _print_plan(args, chosen)
         return
@@ -223,7 +218,7 @@ def _print_plan(args: argparse.Namespace, chosen: dict[str, str]) -> None:
 
     table = read_table(args.data, collections=args.collections)
     preset = get_preset(args.preset) if args.preset else None
-    cols = resolve_columns(table, preset, Columns(args.features, args.conditions))
+    cols = resolve_columns(table, preset, Columns(args.features, args.conditions, preprocessing=chosen))
     if preset is not None and set(cols.features) == set(preset.features):
         print(f"preset {preset.name}: {args.model} preprocessing of {len(cols.features)} features, in order:")
         for step in preset.steps_for(args.model):

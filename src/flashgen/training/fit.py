@@ -204,14 +204,12 @@ def model_config(model: str, preset: str | Preset | None = None,
     return get_model(model).config_class.build(pre.hparams.get(model) if pre else None, config)
 
 
-def default_steps(features: list[str], dtypes: dict[str, np.dtype],
-                  overrides: Mapping[str, str] | None = None) -> list[Transform]:
+def default_steps(features: list[str], overrides: Mapping[str, str] | None = None) -> list[Transform]:
     """Preprocessing without a preset: one :class:`~flashgen.transforms.AutoPlan` step that
     chooses each feature's treatment from its training values when it is fitted (integers,
     point masses, bounds, angles, logs, constants: :mod:`flashgen.transforms.auto`), with
-    ``overrides`` (column -> kind) replacing its choices; the values decide, so ``dtypes``
-    (kept for callers) are not needed. The fitted plan is stored in the model's
-    ``info["plan"]``."""
+    ``overrides`` (column -> kind) replacing its choices. The fitted plan is stored in the
+    model's ``info["plan"]``."""
     return [AutoPlan(features, overrides)]
 
 
@@ -292,7 +290,7 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
     gen = torch.Generator().manual_seed(seed)
     feats, conds = cols.features, cols.conditions
     fpipe = Pipeline(feats, pre.steps_for(model) if own else
-                     default_steps(feats, {f: table[f].dtype for f in feats}, cols.preprocessing), conds)
+                     default_steps(feats, cols.preprocessing), conds)
     x_train = fpipe.fit(_tensors(table, feats + conds, train_rows), gen)
     x_val = fpipe.forward(_tensors(table, feats + conds, val_rows), gen)
     cpipe = None
