@@ -377,3 +377,47 @@ def test_a_lone_upper_edge_is_never_crossed(rng) -> None:
     assert out.max() == x.max() and out.min() < x.min()  # clipped above only
     gauss = plan_columns({"g": rng.normal(5, 2, 20_000)})["g"]
     assert "clip" not in gauss.params  # no edge: nothing to clip
+
+
+def test_integers_are_calibrated_to_the_training_fractions() -> None:
+    """Whatever a model makes of an integer's coordinate, the calibrated cells give each
+    integer its training fraction (to the sampling precision), and the map stays monotonic."""
+    rng = np.random.default_rng(4)
+    x = torch.as_tensor(rng.choice([2.0, 3.0, 5.0], 20_000, p=[0.5, 0.3, 0.2]))  # 4 never occurs
+    step = BoundedIntegers("k", 2, 5)
+    step.fit({"k": x})
+    assert step.fractions == pytest.approx([0.5, 0.3, 0.0, 0.2], abs=0.01)
+    assert step.edges is None
+    uncalibrated = step.inverse({"k": torch.randn(100_000, dtype=torch.float64)})["k"]
+    assert abs(float((uncalibrated == 2).double().mean()) - 0.5) > 0.1  # a wrong model, as is
+    step.calibrate(torch.randn(200_000, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))
+    again = Transform.from_state(step.state())
+    y = torch.randn(200_000, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    out = again.inverse({"k": y})["k"]
+    for v, f in ((2, 0.5), (3, 0.3), (4, 0.0), (5, 0.2)):
+        assert abs(float((out == v).double().mean()) - step.fractions[v - 2]) < 0.005, v
+    order = torch.argsort(y)
+    assert bool((torch.diff(out[order]) >= 0).all())  # monotonic: neighbours only
+    old = BoundedIntegers("k", 2, 5)  # a step stored before calibration existed maps as before
+    state = {k: v for k, v in old.state().items() if k not in ("fractions", "edges", "margin")}
+    loaded = Transform.from_state(state)
+    assert exact(loaded.inverse({"k": y})["k"], torch.floor(2 + 4 * torch.sigmoid(y)).clamp(2, 5))
+
+
+def test_training_calibrates_the_point_mass_of_the_plan(mixed) -> None:
+    """A briefly trained flow, far from converged, generates each point mass and 0/1 flag with
+    its training fraction (flashgen.training.fit.calibrate_integers)."""
+    from flashgen.data import EventTable
+    from flashgen.generation import generate_columns
+    from flashgen.training import TrainSettings, train
+
+    table = EventTable({c: v[:4000] for c, v in mixed.items()})
+    model = train(table, "flow", settings=TrainSettings(steps=60, batch_size=256, snapshot_every=60, seed=3),
+                  config={"transforms": 2, "hidden": (16,)})
+    steps = {s.column: s for s in model.features.steps[0]._built() if isinstance(s, BoundedIntegers)}
+    out = generate_columns(model, 100_000, torch.Generator().manual_seed(5))
+    iso_zero = steps[PointMass("iso", 0.0).name].fractions[1]  # the indicator's 1: iso exactly 0
+    assert 0.3 < iso_zero < 0.4 and steps["tight"].edges is not None
+    # the training split's fractions, to the sampling of the 100,000 calibration and generated events
+    assert abs(float(np.mean(out["iso"] == 0)) - iso_zero) < 0.006
+    assert abs(float(np.mean(out["tight"] == 1)) - steps["tight"].fractions[1]) < 0.006

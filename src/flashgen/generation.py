@@ -197,13 +197,29 @@ def _draw_within_support(model: FlashModel, n: int, c: torch.Tensor,
 
 
 def acceptance(model: FlashModel) -> Acceptance | None:
-    """The acceptance of the model's preset (:class:`~flashgen.sources.registry.Acceptance`)
-    when the model generates every column it reads; ``None`` otherwise."""
+    """The acceptance of the model's preset (:class:`~flashgen.sources.registry.Acceptance`),
+    else the one its automatic plan recognised (a pair of objects within a rapidity edge,
+    :class:`~flashgen.transforms.auto_vectors.VectorPlan`), when the model generates every
+    column it reads; ``None`` otherwise."""
     preset = PRESETS.get(model.info.get("preset") or "")
-    accept = preset.acceptance if preset is not None else None
+    accept = preset.acceptance if preset is not None else _plan_acceptance(model.info.get("plan"))
     if accept is None or not set(accept.columns) <= set(model.feature_names):
         return None
     return accept
+
+
+def _plan_acceptance(plan: dict[str, Any] | None) -> Acceptance | None:
+    from .transforms.auto_vectors import VectorPlan
+
+    cuts = [v for v in (VectorPlan.from_dict(d) for d in (plan or {}).get("vectors", ())) if v.acceptance]
+    if not cuts:
+        return None
+    words = "; ".join(f"{', '.join(v.columns)}: |y| < {v.params['y_max']:.4g}" for v in cuts)
+
+    def inside(cols: Any) -> np.ndarray:
+        return np.logical_and.reduce([v.inside(cols) for v in cuts])
+
+    return Acceptance(words, tuple(c for v in cuts for c in v.acceptance), inside)
 
 
 def redrawn_range(model: FlashModel) -> dict[str, tuple[float, float]]:

@@ -127,7 +127,9 @@ def register(sub: Any) -> None:
                    help="without --preset: replace the automatic preprocessing of a column, "
                    "repeatable, e.g. --preprocess pt=log --preprocess njet=integer; kinds: "
                    f"{', '.join(sorted(KINDS))}, a kind+peak, or point_mass+KIND "
-                   "(default: chosen from the values; see --plan)")
+                   "(default: chosen from the values; see --plan); a column named here is also "
+                   "left out of the four-vectors the plan recognises (on-shell energies, a pair "
+                   "mass, the azimuth, ordered objects)")
     p.add_argument("--plan", action="store_true",
                    help="print each feature's preprocessing (without --preset: the automatic plan "
                    "chosen from the values, with --preprocess applied; with it: the preset's steps) "
@@ -214,7 +216,7 @@ def _print_plan(args: argparse.Namespace, chosen: dict[str, str]) -> None:
     from ..data import read_table
     from ..sources.registry import get_preset
     from ..training.fit import Columns, resolve_columns
-    from ..transforms.auto import check_overrides, plan_columns
+    from ..transforms.auto import plan_table
 
     table = read_table(args.data, collections=args.collections)
     preset = get_preset(args.preset) if args.preset else None
@@ -224,8 +226,7 @@ def _print_plan(args: argparse.Namespace, chosen: dict[str, str]) -> None:
         for step in preset.steps_for(args.model):
             print(f"  {step.describe()}")
         return
-    check_overrides(chosen, list(cols.features))
-    plan = plan_columns({c: np.asarray(table[c], dtype=np.float64) for c in cols.features}).override(chosen)
+    plan = plan_table({c: np.asarray(table[c], dtype=np.float64) for c in cols.features}, chosen)
     print(f"automatic preprocessing of {len(cols.features)} features ({len(table):,} rows of {args.data}):")
     print(plan.describe())
     print("change a choice with --preprocess COLUMN=KIND")

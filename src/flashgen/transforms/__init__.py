@@ -15,10 +15,11 @@ Every step's constructor arguments and fitted numbers round-trip through :meth:`
 from .pipeline import Columns, Pipeline, Transform
 from .columns import (AbsoluteValue, Asinh, Dequantize, GaussianSmear, Log, Logit, Multiplicity,
                       Residual, SortDescending, ZeroPadding)
-from .kinematics import AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, MatchedObjects, OnShellEnergy
+from .kinematics import (AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, MatchedObjects, OnShellEnergy,
+                         PairMomentum, SortObjects)
 from .symmetry import Reflection
 from .columns import Angle, BoundedIntegers, Clip, Constant, DiscreteValues, Peak, PointMass
-from .auto import AutoPlan, ColumnPlan, Plan, plan_columns
+from .auto import AutoPlan, ColumnPlan, Plan, plan_columns, plan_table
 
 __all__ = [
     "AbsoluteValue",
@@ -41,6 +42,7 @@ __all__ = [
     "MatchedObjects",
     "Multiplicity",
     "OnShellEnergy",
+    "PairMomentum",
     "Peak",
     "Pipeline",
     "Plan",
@@ -48,7 +50,9 @@ __all__ = [
     "Reflection",
     "Residual",
     "SortDescending",
+    "SortObjects",
     "Transform",
     "ZeroPadding",
     "plan_columns",
+    "plan_table",
 ]

@@ -414,8 +414,15 @@ def wrap_angle(angle: Tensor) -> Tensor:
 __all__ += ["Angle", "BoundedIntegers", "Clip", "Constant", "DiscreteValues", "Peak", "PointMass"]
 
 DEQUANTIZE_EDGE = 1e-6
-""":class:`BoundedIntegers` draws its noise in ``[DEQUANTIZE_EDGE, 1 - DEQUANTIZE_EDGE)``: no
-value lands on an integer, so the floor of the round trip never rounds down by an ulp."""
+""":class:`BoundedIntegers` of a model file written before ``margin`` existed drew its noise in
+``[DEQUANTIZE_EDGE, 1 - DEQUANTIZE_EDGE)``: no value lands on an integer, so the floor of the
+round trip never rounds down by an ulp."""
+MAX_CALIBRATED_CELLS = 1000
+""":class:`BoundedIntegers` records the training fractions (and can be calibrated) for at most
+this many integers."""
+CELL_MARGIN = 0.25
+""":class:`BoundedIntegers` draws its noise in ``[CELL_MARGIN, 1 - CELL_MARGIN)``: each integer
+fills the middle half of its unit cell, with gaps between the cells (see the class)."""
 
 
 class Constant(Transform):
@@ -489,23 +496,43 @@ class BoundedIntegers(Transform):
     """Integers in ``[low, high]`` -> an unbounded continuous coordinate, and back exactly.
 
     ``y = logit((x - low + u) / (high - low + 1))`` with ``u ~ U[δ, 1 - δ)``
-    (δ = :data:`DEQUANTIZE_EDGE`): dequantisation as in :class:`Dequantize`, then a logit on the
-    interval the dequantised values fill, so a smooth model has no hard edge to learn and every
-    generated value is an integer in ``[low, high]`` (``floor`` of the inverse, clamped). For a
-    0/1 flag, a charge, a multiplicity. Values beyond ``[low, high]`` (held-out events) are
-    clamped to it.
+    (δ = ``margin``): dequantisation as in :class:`Dequantize`, then a logit on the interval the
+    dequantised values fill, so a smooth model has no hard edge to learn and every generated
+    value is an integer in ``[low, high]`` (``floor`` of the inverse, clamped). For a 0/1 flag,
+    a charge, a multiplicity. Values beyond ``[low, high]`` (held-out events) are clamped to it.
+
+    With ``δ`` = :data:`CELL_MARGIN` each integer fills the middle half of its cell and the
+    density is zero between cells: a flow then places the boundary between two integers in an
+    empty gap, where touching cells (``δ → 0``) ask it for a step in density at the boundary,
+    which it smooths, moving probability from the larger cell to the smaller one. Measured on
+    the mixed toy (20,000 rows, flow with no preset, three seeds): the fraction of a point mass
+    (an indicator learnt as 0/1) off by 0.016 / 0.014 / 0.008 with touching cells, 0.003 /
+    0.006 / 0.002 with gaps; Z→μμ without a preset (seed 1): classifier AUC 0.597 -> 0.567.
+    Between snapshots of one training the fraction still wanders (0.002 to 0.034 off on the mixed
+    toy), so after training the cells' boundaries are placed on the model's own samples
+    (:meth:`calibrate`): every integer then has its training fraction.
 
     Arguments:
         column: an integer-valued column.
         low, high: the smallest and largest integer (e.g. the training range).
+        margin: ``δ``, in ``[0, 0.5)``.
     """
 
     kind = "bounded_integers"
+    margin = DEQUANTIZE_EDGE  # a state stored before the margin existed
+    fractions: list[float] | None = None
+    """Fraction of the training events at each integer ``low .. high`` (:meth:`fit`)."""
+    edges: list[float] | None = None
+    """Boundaries between the integers' cells in ``sigmoid(y)`` (:meth:`calibrate`); ``None``:
+    the equal cells ``k / (high - low + 1)``."""
 
-    def __init__(self, column: str, low: float, high: float) -> None:
+    def __init__(self, column: str, low: float, high: float, margin: float = CELL_MARGIN) -> None:
         if low != math.floor(low) or high != math.floor(high) or not low <= high:
             raise FlashgenError(f"bounded integers need integers low <= high, got {low}, {high}")
+        if not 0 <= margin < 0.5:
+            raise FlashgenError(f"bounded integers need a margin in [0, 0.5), got {margin}")
         self.column, self.low, self.high = column, float(low), float(high)
+        self.margin = max(float(margin), DEQUANTIZE_EDGE)
 
     @property
     def width(self) -> float:
@@ -518,16 +545,45 @@ class BoundedIntegers(Transform):
             raise FlashgenError(f"column '{self.column}' is not integer-valued; do not dequantise it")
         if bool(((x < self.low) | (x > self.high)).any()):
             raise FlashgenError(f"column '{self.column}' has values outside [{self.low:g}, {self.high:g}]")
+        self.count(x)
+
+    def count(self, x: Tensor) -> None:
+        """Record the fraction of the events ``x`` (integers in ``[low, high]``) at each integer,
+        which :meth:`calibrate` matches (at most :data:`MAX_CALIBRATED_CELLS` integers)."""
+        if self.width <= MAX_CALIBRATED_CELLS and len(x):
+            counts = torch.bincount((x.clamp(self.low, self.high) - self.low).long(), minlength=int(self.width))
+            self.fractions = (counts.double() / len(x)).tolist()
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         x = cols[self.column].clamp(self.low, self.high)
         u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        t = (x - self.low + DEQUANTIZE_EDGE + (1 - 2 * DEQUANTIZE_EDGE) * u) / self.width
+        t = (x - self.low + self.margin + (1 - 2 * self.margin) * u) / self.width
         return {**cols, self.column: torch.log(t) - torch.log1p(-t)}
+
+    def calibrate(self, y: Tensor) -> None:
+        """Place the boundaries between the integers' cells so that a model's values ``y`` (of
+        this column, model side, before :meth:`inverse`; e.g. 100,000 generated events) fall
+        into each cell with the fraction of the training events (:meth:`fit`).
+
+        The map stays monotonic, so an event moves at most to a neighbouring integer, and only
+        near a boundary; the generated fraction of every integer then equals the training one
+        to the sampling precision of ``y`` (a smooth model otherwise misses it by up to 0.02:
+        measured on a point mass's 0/1 indicator, the class docstring)."""
+        if self.fractions is None or len(y) == 0:
+            return
+        u = torch.sigmoid(y.double()).sort().values
+        cum = torch.tensor(self.fractions, dtype=torch.float64).cumsum(0)[:-1]
+        idx = (cum * len(u)).round().long().clamp(0, len(u) - 1)
+        below = u[(idx - 1).clamp_min(0)]
+        self.edges = ((below + u[idx]) / 2).tolist()
 
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,
                 exact: bool = True) -> Columns:
-        x = self.low + self.width * torch.sigmoid(cols[self.column])
+        u = torch.sigmoid(cols[self.column])
+        if exact and self.edges is not None:
+            edges = torch.tensor(self.edges, dtype=u.dtype, device=u.device)
+            return {**cols, self.column: self.low + torch.searchsorted(edges, u.contiguous(), right=True).to(u.dtype)}
+        x = self.low + self.width * u
         if exact:
             x = torch.floor(x).clamp(self.low, self.high)
         return {**cols, self.column: x}

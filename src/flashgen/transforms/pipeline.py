@@ -136,6 +136,12 @@ class Pipeline:
         z = torch.stack([out[c] for c in self.model_columns], dim=1)
         return ((z - self.mean.to(z)) / self.std.to(z)).float()
 
+    def unstandardise(self, z: Tensor) -> Columns:
+        """Model matrix ``(n_events, len(model_columns))`` -> the model-side columns before the
+        standardisation (what the last step's inverse reads)."""
+        x = z * self.std.to(z) + self.mean.to(z)
+        return {c: x[:, j] for j, c in enumerate(self.model_columns)}
+
     def inverse(self, z: Tensor, conditions: Columns | None = None,
                 generator: torch.Generator | None = None, exact: bool = True,
                 keep: Sequence[str] = ()) -> Columns:
@@ -150,13 +156,12 @@ class Pipeline:
             keep: intermediate columns to return too, as they were last seen on the way back
                 (e.g. ``"mll"``, a model coordinate that the physical columns only imply).
         """
-        x = z * self.std.to(z) + self.mean.to(z)
-        cols: Columns = {c: x[:, j] for j, c in enumerate(self.model_columns)}
+        cols = self.unstandardise(z)
         if self.conditions:
             if conditions is None:
                 raise FlashgenError("this model needs condition columns to generate: "
                                     + ", ".join(self.conditions))
-            cols.update({c: conditions[c].to(x) for c in self.conditions})
+            cols.update({c: conditions[c].to(z) for c in self.conditions})
         kept = {k: cols[k] for k in keep if k in cols}
         for step in reversed(self.steps):
             cols = step.inverse(cols, generator, exact=exact)
