@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..errors import FlashgenError
 from .pipeline import Columns, Transform, need
-from .columns import wrap_angle
+from .columns import SortDescending, wrap_angle
 
 __all__ = ["AzimuthalRotation", "DimuonMass", "DimuonMassInAcceptance", "MatchedObjects", "OnShellEnergy",
            "PairMomentum", "SortObjects"]
@@ -292,7 +292,7 @@ class MatchedObjects(Transform):
         return out
 
 
-class SortObjects(Transform):
+class SortObjects(SortDescending):
     """Keep objects in the order of the data: the exact inverse sorts whole objects (every
     column of each) by their first column, in descending order.
 
@@ -308,7 +308,6 @@ class SortObjects(Transform):
     """
 
     kind = "sort_objects"
-    orders = True
     transverse = False
 
     def __init__(self, slots: list[list[str]], transverse: bool = False) -> None:
@@ -316,16 +315,7 @@ class SortObjects(Transform):
             raise FlashgenError("sorted objects need the same columns in every slot (px and py to sort by pT)")
         self.slots = [list(s) for s in slots]
         self.transverse = bool(transverse)
-
-    @property
-    def columns(self) -> list[str]:
-        return [c for s in self.slots for c in s]
-
-    def fit(self, cols: Columns) -> None:
-        need(cols, self.columns, "sorted objects")
-
-    def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
-        return cols
+        super().__init__([c for s in self.slots for c in s])
 
     def inverse(self, cols: Columns, generator: torch.Generator | None = None,
                 exact: bool = True) -> Columns:
