@@ -214,7 +214,9 @@ def _plan_acceptance(plan: dict[str, Any] | None) -> Acceptance | None:
     cuts = [v for v in (VectorPlan.from_dict(d) for d in (plan or {}).get("vectors", ())) if v.acceptance]
     if not cuts:
         return None
-    words = "; ".join(f"{', '.join(v.columns)}: |y| < {v.params['y_max']:.4g}" for v in cuts)
+    words = "; ".join(f"{', '.join(v.columns)}: " + ", ".join(
+        ([f"|y| < {v.params['y_max']:.4g}"] if "y_max" in v.params else [])
+        + ([f"pT > {v.pt_min:.4g} GeV"] if v.pt_min is not None else [])) for v in cuts)
 
     def inside(cols: Any) -> np.ndarray:
         return np.logical_and.reduce([v.inside(cols) for v in cuts])

@@ -90,6 +90,9 @@ class VectorPlan:
     columns: tuple[str, ...]
     why: str
     params: Mapping[str, Any] = field(hash=False)
+    pt_min: float | None = None
+    """A ``pair_mass``'s lower edge of both objects' transverse momenta (GeV), part of its
+    acceptance (:meth:`inside`)."""
 
     def step(self) -> Transform:
         """The preprocessing step of this group."""
@@ -109,24 +112,31 @@ class VectorPlan:
         """The columns of the acceptance this group keeps its objects in (a ``pair_mass`` with
         ``y_max``: both objects' momenta), else empty."""
         p = self.params
-        return (*p["mu0"], *p["mu1"]) if self.kind == "pair_mass" and "y_max" in p else ()
+        cut = "y_max" in p or self.pt_min is not None
+        return (*p["mu0"], *p["mu1"]) if self.kind == "pair_mass" and cut else ()
 
     def inside(self, cols: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``(n_events,)`` bool: both objects within the acceptance ``|y| < y_max`` (every event
-        where this group has no acceptance)."""
+        """``(n_events,)`` bool: both objects within the acceptance, ``|y| < y_max`` and
+        ``pT > pt_min`` (every event where this group has no acceptance)."""
+        ok = np.ones(len(next(iter(cols.values()))), dtype=bool)
         if not self.acceptance:
-            return np.ones(len(next(iter(cols.values()))), dtype=bool)
+            return ok
         p = self.params
-        ok = [np.abs(_rapidity(cols, _Object("", *p[k][:2], p[k][2], None), p["mass"])) < p["y_max"]
-              for k in ("mu0", "mu1")]
-        return ok[0] & ok[1]
+        for k in ("mu0", "mu1"):
+            o = _Object("", p[k][0], p[k][1], p[k][2], None)
+            if "y_max" in p:
+                ok &= np.abs(_rapidity(cols, o, p["mass"])) < p["y_max"]
+            if self.pt_min is not None:
+                ok &= np.hypot(cols[o.px], cols[o.py]) > self.pt_min
+        return ok
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "columns": list(self.columns), "why": self.why, "params": dict(self.params)}
+        return {"kind": self.kind, "columns": list(self.columns), "why": self.why, "params": dict(self.params),
+                "pt_min": self.pt_min}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VectorPlan:
-        return cls(d["kind"], tuple(d["columns"]), d["why"], dict(d["params"]))
+        return cls(d["kind"], tuple(d["columns"]), d["why"], dict(d["params"]), d.get("pt_min"))
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,14 @@ def _acceptance(ys: np.ndarray) -> float | None:
     if s.high_edge is None or s.high_ratio is None or s.high_ratio > EDGE_RATIO:
         return None
     return s.high_edge if s.high_edge > s.maximum else s.maximum + s.high_gap
+
+
+def _lower_edge(values: np.ndarray) -> float | None:
+    """The hard lower edge at which ``values`` stop (a selection cut), placed below every value."""
+    s = Shape.of(values)
+    if s.low_edge is None or s.low_ratio is None or s.low_ratio > EDGE_RATIO:
+        return None
+    return s.low_edge if s.low_edge < s.minimum else s.minimum - s.low_gap
 
 
 def _uniform_p(cols: Mapping[str, np.ndarray], o: _Object) -> float:
@@ -282,7 +300,10 @@ def _find_pair(cols: Mapping[str, np.ndarray], objects: list[_Object], masses: M
             if y_max is not None:
                 params.update(y_max=y_max, mid=names["y_mid"])
                 why += f"; both |y| < {y_max:.4g}"
-            best = (kurtosis, VectorPlan("pair_mass", (a.pz, b.pz), why, params))
+            pt_min = _lower_edge(np.concatenate([np.hypot(cols[o.px], cols[o.py]) for o in (a, b)]))
+            if pt_min is not None:
+                why += f", pT > {pt_min:.4g}"
+            best = (kurtosis, VectorPlan("pair_mass", (a.pz, b.pz), why, params, pt_min))
     return best[1] if best is not None else None
 
 
