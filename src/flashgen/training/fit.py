@@ -335,9 +335,10 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
             efficiency = _train_efficiency(table, cols, cpipe, pre, settings)
 
     learnt = np.concatenate([train_rows, val_rows])
-    if not conds:  # every row learnt from: the fractions of a point mass or a flag to the table's precision
-        calibrate_integers(net, fpipe, seed, loop.torch_device, _tensors(table, feats, learnt))
-    support = training_support({f: np.asarray(table[f][learnt], dtype=np.float64) for f in feats})
+    learnt_cols = {f: np.asarray(table[f][learnt], dtype=np.float64) for f in feats}
+    # to every row learnt from: the fractions of a point mass or a flag to the table's precision
+    calibrate_integers(net, fpipe, seed, loop.torch_device, {f: torch.as_tensor(v) for f, v in learnt_cols.items()})
+    support = training_support(learnt_cols)
     held = len(val_rows) > 0
     with torch.random.fork_rng(devices=[]):  # health draws its own seeded samples; weights unchanged
         health = _measure_health(net, untrained, result.history, fpipe, table, val_rows if held else train_rows,
@@ -357,9 +358,9 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
         "versions": _versions(), "seconds": time.perf_counter() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    plans = [s.plan for s in fpipe.steps if isinstance(s, AutoPlan)]
-    if plans:  # the automatic per-column preprocessing, for `inspect`: Plan.from_dict(...).describe()
-        info["plan"] = plans[0]
+    plan = _auto_plan(fpipe)
+    if plan is not None:  # the automatic per-column preprocessing, for `inspect`: Plan.from_dict(...).describe()
+        info["plan"] = plan.plan
     if table.meta.get("collections"):  # flattened NanoAOD collections: `generate --format nanoaod` writes them back
         info["collections"] = str(table.meta["collections"])
     if conds:  # where the conditions were seen: generation warns about rows outside it
@@ -375,15 +376,20 @@ def calibrate_integers(net: Any, fpipe: Pipeline, seed: int, device: torch.devic
     """Match the generated fraction of every integer of the automatic plan to that of the
     ``reference`` rows (physical feature columns; default: the training rows)
     (:meth:`~flashgen.transforms.AutoPlan.calibrate`) on ``events`` samples of the trained
-    network ``net`` (unconditional; seeded by ``seed``). A no-op without an automatic plan."""
-    plans = [s for s in fpipe.steps if isinstance(s, AutoPlan)]
-    if not plans or fpipe.steps != plans[:1]:
+    network ``net`` (seeded by ``seed``). A no-op for a conditional model or without an automatic plan."""
+    plan = _auto_plan(fpipe)
+    if plan is None or fpipe.conditions:
         return
     gen = torch.Generator(device=device).manual_seed(seed + 7919)
     net.eval()
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         z = net.to(device).sample(events, None, gen).cpu().double()
-    plans[0].calibrate(fpipe.unstandardise(z), torch.Generator().manual_seed(seed), reference)
+    plan.calibrate(fpipe.unstandardise(z), torch.Generator().manual_seed(seed), reference)
+
+
+def _auto_plan(fpipe: Pipeline) -> AutoPlan | None:
+    """The automatic plan of a pipeline without a preset (its only step), else ``None``."""
+    return fpipe.steps[0] if len(fpipe.steps) == 1 and isinstance(fpipe.steps[0], AutoPlan) else None
 
 
 def _require_finite(table: EventTable, cols: Columns, rows: np.ndarray) -> None:
@@ -464,17 +470,16 @@ def _selection_sample(fpipe: Pipeline, table: EventTable, rows: np.ndarray, cond
     rows = rows[:n]
     phys = {k: np.asarray(table[k][rows], dtype=np.float64) for k in fpipe.columns + conds}
     cond_cols = {k: torch.as_tensor(phys[k]) for k in conds} or None
-    plan = [s for s in fpipe.steps if isinstance(s, AutoPlan)] if not conds else []
+    calibrated = not conds and _auto_plan(fpipe) is not None
 
     def draw(net: Any) -> dict[str, np.ndarray]:
         gen = torch.Generator(device=device).manual_seed(seed + 1)
         with torch.no_grad():
             z = net.sample(n, c_rows[:n].to(device) if conds else None, gen)
             pipe = fpipe
-            if plan:  # scored as it will generate: its integers calibrated (calibrate_integers), on a copy
+            if calibrated:  # scored as it will generate: its integers calibrated (calibrate_integers), on a copy
                 pipe = copy.deepcopy(fpipe)
-                pipe.steps[fpipe.steps.index(plan[0])].calibrate(pipe.unstandardise(z.double().cpu()),
-                                                                 torch.Generator().manual_seed(seed + 3))
+                pipe.steps[0].calibrate(pipe.unstandardise(z.double().cpu()), torch.Generator().manual_seed(seed + 3))
             cols = pipe.inverse(z.double().cpu(), cond_cols, torch.Generator().manual_seed(seed + 2))
         return {k: v.numpy() for k, v in cols.items()} | {k: phys[k] for k in conds}
 

@@ -460,7 +460,7 @@ class AutoPlan(Transform):
             through = torch.Generator().manual_seed(0)
             for step in built:
                 if isinstance(step, BoundedIntegers):
-                    step.count(reference[step.column].clamp(step.low, step.high))
+                    step.count(reference[step.column])
                 reference = step.forward(reference, through)
         for step in reversed(built):
             if isinstance(step, BoundedIntegers):

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .evidence import EDGE_RATIO, PEAK_KURTOSIS, Shape
+from .evidence import PEAK_KURTOSIS, Shape
 from .kinematics import (AzimuthalRotation, DimuonMass, DimuonMassInAcceptance, OnShellEnergy, PairMomentum,
                          SortObjects)
 from .pipeline import Transform
@@ -207,19 +207,16 @@ def _peak_kurtosis(m: np.ndarray) -> tuple[float, str]:
 
 
 def _acceptance(ys: np.ndarray) -> float | None:
-    """The hard edge at which the rapidities' magnitudes ``ys`` stop, placed beyond every value."""
+    """The hard edge at which the rapidities' magnitudes ``ys`` stop, placed beyond every value
+    (as a logit's: :meth:`Shape.bounds`)."""
     s = Shape.of(ys)
-    if s.high_edge is None or s.high_ratio is None or s.high_ratio > EDGE_RATIO:
-        return None
-    return s.high_edge if s.high_edge > s.maximum else s.maximum + s.high_gap
+    return s.bounds()[1] if s.high_edge is not None else None
 
 
 def _lower_edge(values: np.ndarray) -> float | None:
     """The hard lower edge at which ``values`` stop (a selection cut), placed below every value."""
     s = Shape.of(values)
-    if s.low_edge is None or s.low_ratio is None or s.low_ratio > EDGE_RATIO:
-        return None
-    return s.low_edge if s.low_edge < s.minimum else s.minimum - s.low_gap
+    return s.bounds()[0] if s.low_edge is not None else None
 
 
 def _uniform_p(cols: Mapping[str, np.ndarray], o: _Object) -> float:
@@ -345,8 +342,8 @@ def _pair_momentum(pair: VectorPlan, rotation: VectorPlan | None) -> VectorPlan:
     """The pair's transverse momentum in place of its first object's (after the rotation, whose
     reference, the second object, has no py left)."""
     (ax, ay, _), (bx, by, _) = pair.params["mu0"], pair.params["mu1"]
-    second = [bx] if rotation is not None and rotation.params["reference"] == [bx, by] else [bx, by]
-    first = [ax, ay][:len(second)] if len(second) == 1 else [ax, ay]
+    rotated = rotation is not None and rotation.params["reference"] == [bx, by]
+    first, second = ([ax], [bx]) if rotated else ([ax, ay], [bx, by])
     base = pair.params["mll"].removesuffix("_mass")
     names = [f"{base}_px", f"{base}_py"][:len(first)]
     return VectorPlan("pair_momentum", (*first, *second), "the pair's transverse momentum in place of the first object's",

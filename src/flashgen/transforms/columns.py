@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ..errors import FlashgenError
+from .evidence import core
 from .pipeline import Columns, Transform, need
 
 __all__ = ["AbsoluteValue", "Asinh", "Dequantize", "Log", "Logit", "Multiplicity", "Residual", "SortDescending",
@@ -761,12 +762,12 @@ class Peak(Transform):
         x = x[np.isfinite(x)]
         if len(x) < 2:
             raise FlashgenError(f"peak transform of '{self.column}' needs at least 2 finite values to fit")
-        q1, median, q3 = (float(v) for v in np.quantile(x, [0.25, 0.5, 0.75]))
-        if self.scale is None and not q3 > q1:
+        median, width = core(x)
+        if self.scale is None and not width > 0:
             raise FlashgenError(f"peak transform of '{self.column}': half of its values are one number, "
                                 "so the core has no width; give the scale")
         self.center = median if self.center is None else self.center
-        self.scale = (q3 - q1) / 1.349 if self.scale is None else self.scale
+        self.scale = width if self.scale is None else self.scale
 
     def forward(self, cols: Columns, generator: torch.Generator | None = None) -> Columns:
         return {**cols, self.column: torch.asinh((cols[self.column] - self.center) / self.scale)}

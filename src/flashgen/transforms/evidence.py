@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DISCRETE_MAX", "EDGE_RATIO", "KNOWN_INTERVALS", "LOG_SKEW", "PEAK_KURTOSIS", "SPIKE_FRACTION",
-           "Evidence", "Shape", "map_params"]
+           "Evidence", "Shape", "core", "map_params"]
 
 SPIKE_FRACTION = 0.01
 """A value that holds more than this fraction of a column's events is a point mass."""
@@ -142,10 +142,16 @@ def _moments(x: np.ndarray) -> tuple[float, float]:
     return float(np.mean(z**3)), float(np.mean(z**4) - 3)
 
 
+def core(y: np.ndarray) -> tuple[float, float]:
+    """``(median, IQR / 1.349)`` of ``y``: a peak's centre and width (a Gaussian's σ), which the
+    tails do not move."""
+    q1, med, q3 = np.quantile(y, [0.25, 0.5, 0.75])
+    return float(med), float(q3 - q1) / 1.349
+
+
 def _peak(y: np.ndarray) -> list[float]:
     """``[median, IQR / 1.349, excess kurtosis]`` of ``y``."""
-    q1, med, q3 = np.quantile(y, [0.25, 0.5, 0.75])
-    return [float(med), float(q3 - q1) / 1.349, _moments(y)[1]]
+    return [*core(y), _moments(y)[1]]
 
 
 def _mapped(x: np.ndarray, kind: str, p: Mapping[str, Any]) -> np.ndarray:
