@@ -32,6 +32,7 @@ from zuko.transforms import MonotonicRQSTransform
 
 from .config import ModelConfig, setting
 from .interface import GenerativeModel, register
+from .flow_density import coupling_log_prob
 from .flow_sampling import CouplingSampler
 
 __all__ = ["Flow", "FlowConfig", "RationalQuadraticSpline"]
@@ -141,12 +142,28 @@ class Flow(GenerativeModel):
         return self.flow(c) if self.context else self.flow()
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        # foreach: one kernel per state tensor for all 48 parameter tensors, not a loop over them
+        # (the CPU default); the same update
         return [torch.optim.AdamW(self.parameters(), lr=self.config.lr,
-                                  weight_decay=self.config.weight_decay)]
+                                  weight_decay=self.config.weight_decay, foreach=True)]
 
     def loss(self, x: Tensor, c: Tensor) -> Tensor:
-        """Mean negative log-likelihood of ``x`` given ``c`` (nats per event)."""
-        return -self._dist(c).log_prob(x).mean()
+        """Mean negative log-likelihood of ``x`` given ``c`` (nats per event); a coupling flow's
+        through :func:`~flashgen.models.flow_density.coupling_log_prob` (the same values as
+        :meth:`log_prob_reference` within float rounding, ~2x faster with its gradient)."""
+        return -self.log_prob(x, c).mean()
+
+    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """Log-density of each event ``x`` ``(n, features)`` given ``c`` ``(n, context)``, shape ``(n,)``."""
+        if not (self.config.coupling and self.features > 1):
+            return self.log_prob_reference(x, c)
+        return coupling_log_prob(list(self.flow.transform.transforms), x, c if self.context else None,
+                                 self.config.bins, RationalQuadraticSpline.BOUND,
+                                 RationalQuadraticSpline.MIN_BIN, RationalQuadraticSpline.MIN_SLOPE)
+
+    def log_prob_reference(self, x: Tensor, c: Tensor | None = None) -> Tensor:
+        """:meth:`log_prob` through zuko's own forward pass (the definition the fast path is tested against)."""
+        return self._dist(c).log_prob(x)
 
     def train_step(self, x: Tensor, c: Tensor, optimizers: Sequence[torch.optim.Optimizer],
                    generator: torch.Generator) -> dict[str, float]:

@@ -123,7 +123,7 @@ class Trainable(nn.Module, ABC):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip is not None:
-            torch.nn.utils.clip_grad_norm_(clip[0].parameters(), clip[1])
+            torch.nn.utils.clip_grad_norm_(clip[0].parameters(), clip[1], foreach=True)
         optimizer.step()
 
 
