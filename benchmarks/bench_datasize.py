@@ -15,6 +15,7 @@ Usage::
     python benchmarks/bench_datasize.py --reference DIR [--held-out 8000]
         [--sizes 2000,5000,20000,50000] [--models flow,gan,wgan-gp] [--generate 20000]
         [--steps flow=5000,gan=10000,wgan-gp=10000] [--workers 2] [--cache DIR]
+        [--baseline OLD/datasize.json]
 
 Without ``--reference`` the reference (``--events`` generated events, seed ``--ref-seed``) is
 simulated once into ``--cache`` with the Dask production (``flashgen simulate zmumu``). The
@@ -195,6 +196,37 @@ def _events(r: dict[str, Any]) -> str:
     return f"{size:,}" if used == size else f"{size:,} ({used:,} + {r.get('val_events', 0):,})"
 
 
+def _table(runs: list[dict[str, Any]]) -> list[str]:
+    """The Markdown table of ``runs``, by size then model."""
+    lines = [
+        "| model | training events (trained + snapshot selection) | steps | train [s] | AUC | FPD | FPD floor | "
+        "FPD/floor | KPD | "
+        "KPD floor | failing checks | worst features (KS) | njet15 max pull | m(μμ) peak [GeV] "
+        "| σ_eff [GeV] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: (r["task"]["size"], r["task"]["model"])):
+        t = r["task"]
+        if "auc" not in r:  # a diverged training
+            why = r.get("diverged") or r.get("failed")
+            lines.append(f"| {t['model']} | {t['size']:,} | {t['steps']:,} | "
+                         f"{r['train_seconds']:.0f} | {why} |" + " |" * 10)
+            continue
+        ratio = (r["fpd"] / r["fpd_floor"]) if r.get("fpd") and r.get("fpd_floor") else None
+        worst = ", ".join(f"{w['name']} {w['ks']:.3f}" for w in r["worst"])
+        pull = max(abs(b["pull"]) for b in r["njet15"])
+        n_checks = sum(r["counts"].values())
+        steps = "—" if t["model"] == "truth" else f"{t['steps']:,}"
+        lines.append(
+            f"| {t['model']} | {_events(r)} | {steps} | {r['train_seconds']:.0f} | "
+            f"{_f(r['auc'], '.3f')} ± {_f(r['auc_spread'], '.3f')} | {_f(r['fpd'], '.2e')} | "
+            f"{_f(r['fpd_floor'], '.2e')} ± {_f(r['fpd_floor_std'], '.1e')} | {_f(ratio, '.1f')} | "
+            f"{_f(r['kpd'], '.1e')} | {_f(r['kpd_floor'], '.1e')} ± {_f(r['kpd_floor_std'], '.1e')} | "
+            f"{r['counts']['fail']} of {n_checks} | {worst} | {pull:.1f} | "
+            f"{r['mll']['generated']['peak']:.2f} | {r['mll']['generated']['width']:.2f} |")
+    return lines
+
+
 def markdown(result: dict[str, Any]) -> str:
     ref = result["reference"]
     lines = [
@@ -210,37 +242,23 @@ def markdown(result: dict[str, Any]) -> str:
         "nested after them. Every model generates "
         f"{result['settings']['generate']:,} events; `truth` validates the training events "
         "themselves (the floor of a generator that reproduced its sample exactly). FPD: "
-        "Fréchet distance of the features mapped to normal scores, N → ∞ as jetnet; KPD: "
+        "Fréchet distance, N → ∞, of the features scaled as jetnet does (each centred on the "
+        "held-out mean and divided by its largest deviation); KPD: "
         f"kernel distance (median ± half the 16–84 % range of 10 batches of {KPD_BATCH:,}); each with its "
         "truth-vs-truth floor at the same sample sizes (6 bootstrap pairs of the held-out "
         "sample). AUC: mean of 5 classifier trainings (± their spread). njet15: largest "
         "|pull| over the 0/1/2/3/≥4-jet fractions. Checks: failing of those judged.",
         "",
-        "| model | training events (trained + snapshot selection) | steps | train [s] | AUC | FPD | FPD floor | "
-        "FPD/floor | KPD | "
-        "KPD floor | failing checks | worst features (KS) | njet15 max pull | m(μμ) peak [GeV] "
-        "| σ_eff [GeV] |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *_table(result["runs"]),
     ]
-    for r in sorted(result["runs"], key=lambda r: (r["task"]["size"], r["task"]["model"])):
-        t = r["task"]
-        if "auc" not in r:  # a diverged training
-            why = r.get("diverged") or r.get("failed")
-            lines.append(f"| {t['model']} | {t['size']:,} | {t['steps']:,} | "
-                         f"{r['train_seconds']:.0f} | {why} |" + " |" * 10)
-            continue
-        ratio = (r["fpd"] / r["fpd_floor"]) if r.get("fpd") and r.get("fpd_floor") else None
-        worst = ", ".join(f"{w['name']} {w['ks']:.3f}" for w in r["worst"])
-        pull = max(abs(b["pull"]) for b in r["njet15"])
-        n_checks = sum(r["counts"].values())
-        steps = "—" if t["model"] == "truth" else f"{t['steps']:,}"
-        lines.append(
-            f"| {t['model']} | {_events(r)} | {steps} | {r['train_seconds']:.0f} | "
-            f"{_f(r['auc'], '.3f')} ± {_f(r['auc_spread'], '.3f')} | {_f(r['fpd'], '.4f')} | "
-            f"{_f(r['fpd_floor'], '.4f')} ± {_f(r['fpd_floor_std'], '.4f')} | {_f(ratio, '.1f')} | "
-            f"{_f(r['kpd'], '.1e')} | {_f(r['kpd_floor'], '.1e')} ± {_f(r['kpd_floor_std'], '.1e')} | "
-            f"{r['counts']['fail']} of {n_checks} | {worst} | {pull:.1f} | "
-            f"{r['mll']['generated']['peak']:.2f} | {r['mll']['generated']['width']:.2f} |")
+    base = result.get("baseline")
+    if base:
+        lines += ["", f"## Before: {base['date']}", "",
+                  f"The same study as first measured (`{base['command']}`; reference of "
+                  f"{base['selected']:,} selected events, the same seed), with the defaults of then. Its "
+                  "FPD columns used the earlier input map (normal scores of the held-out CDF), so "
+                  "compare their ratios to the floor, not the values.", "",
+                  *_table(base["runs"])]
     lines += ["", *result.get("notes", [])]
     return "\n".join(lines) + "\n"
 
@@ -274,6 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generate", type=int, default=20_000, help="generated events per model")
     parser.add_argument("--seed", type=int, default=1, help="training seed")
     parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each")
+    parser.add_argument("--baseline", default="",
+                        help="an earlier datasize.json whose runs are listed below the new ones ('Before')")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     from flashgen.speed import machine_info
@@ -309,6 +329,10 @@ def main(argv: list[str] | None = None) -> None:
                       "mll": mll_peak_width(held, bootstrap=50, seed=0)},
         "runs": runs,
     }
+    if args.baseline:
+        old = json.loads(Path(args.baseline).read_text())
+        result["baseline"] = {"date": old["machine"]["date"], "command": old["command"],
+                              "selected": old["reference"]["selected"], "runs": old["runs"]}
     write_results(result, markdown(result), args.out, "datasize")
 
 
