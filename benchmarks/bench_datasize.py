@@ -124,6 +124,16 @@ def _preset(model: str) -> str:
     return name
 
 
+def _refused(record: dict[str, Any], why: str, start: float, task: Task, path: Path) -> dict[str, Any]:
+    """Record a training that diverged or that the health check refused (cached like a result)."""
+    from flashgen.files import write_json
+
+    record.update(diverged=why, train_seconds=time.perf_counter() - start, train_events=task.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(record, path)
+    return record
+
+
 def run_task(task: Task) -> dict[str, Any]:
     """Train (unless ``truth``), generate and validate one (model, size); cached on disk."""
     from flashgen.errors import FlashgenError
@@ -154,9 +164,12 @@ def run_task(task: Task) -> dict[str, Any]:
         start = time.perf_counter()
         out = Path(task.cache) / "models" / f"{task.name}.pt"
         out.parent.mkdir(parents=True, exist_ok=True)
-        model = train_ensemble(part, DEFAULT_ENSEMBLE, "flow", out=out, preset="zmumu",
-                               settings=TrainSettings(steps=task.steps, seed=task.seed, quiet=True),
-                               workers=Workers(2))
+        try:
+            model = train_ensemble(part, DEFAULT_ENSEMBLE, "flow", out=out, preset="zmumu",
+                                   settings=TrainSettings(steps=task.steps, seed=task.seed, quiet=True),
+                                   workers=Workers(2))
+        except FlashgenError as err:  # a refused member is a result, as for one model
+            return _refused(record, str(err), start, task, path)
         results = [m.info["result"] for m in model.members]
         record.update(train_seconds=time.perf_counter() - start, train_events=task.size,
                       val_events=int(np.mean([m.info["val_events"] for m in model.members])),
@@ -169,11 +182,7 @@ def run_task(task: Task) -> dict[str, Any]:
             model = train(part, VARIANTS.get(task.model, task.model), preset=_preset(task.model),
                           settings=TrainSettings(steps=task.steps, seed=task.seed, device="cpu"))
         except FlashgenError as err:  # a diverged training is a result, not a crash of the study
-            record.update(diverged=str(err), train_seconds=time.perf_counter() - start,
-                          train_events=task.size)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(record, path)
-            return record
+            return _refused(record, str(err), start, task, path)
         record.update(train_seconds=time.perf_counter() - start,
                       train_events=model.info["train_events"], val_events=model.info["val_events"],
                       best_step=model.info["result"]["best_step"], parameters=model.n_parameters())
