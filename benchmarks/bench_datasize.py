@@ -278,15 +278,17 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         *_table(result["runs"]),
     ]
+    for note in result.get("notes", []):
+        lines += ["", note]
     base = result.get("baseline")
     if base:
         lines += ["", f"## Before: {base['date']}", "",
-                  f"The same study as first measured (`{base['command']}`; reference of "
-                  f"{base['selected']:,} selected events, the same seed), with the defaults of then. Its "
+                  f"The same study as first measured (`{base['command']}`; a reference simulated with the "
+                  f"same seed by the code of then, {base['selected']:,} selected events), with the defaults "
+                  "of then. Its "
                   "FPD columns used the earlier input map (normal scores of the held-out CDF), so "
                   "compare their ratios to the floor, not the values.", "",
                   *_table(base["runs"])]
-    lines += ["", *result.get("notes", [])]
     return "\n".join(lines) + "\n"
 
 
@@ -321,6 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generate", type=int, default=20_000, help="generated events per model")
     parser.add_argument("--seed", type=int, default=1, help="training seed")
     parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each")
+    parser.add_argument("--note", action="append", default=[], help="a paragraph printed below the table")
     parser.add_argument("--baseline", default="",
                         help="an earlier datasize.json whose runs are listed below the new ones ('Before')")
     parser.add_argument("--out", default=str(RESULTS))
@@ -359,6 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         "reference": {"path": reference, "selected": len(table), "held_out": args.held_out,
                       "mll": mll_peak_width(held, bootstrap=50, seed=0)},
         "runs": runs,
+        "notes": args.note,
     }
     if args.baseline:
         old = json.loads(Path(args.baseline).read_text())
