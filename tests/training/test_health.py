@@ -60,6 +60,7 @@ def test_a_healthy_model_trains_records_its_support_and_generates_silently(capsy
     health = model.info["health"]
     assert health["mean_ks"] < 0.5 and health["outside"] < 0.01
     assert health["loss_selected"] < health["loss_untrained"]
+    assert health["held_out_loss_selected"] < health["held_out_loss_untrained"]
     gen = tmp_path / "g.parquet"
     code, err = _cli(capsys, "generate", "-m", out, "-n", 5000, "-o", gen, "-q")
     assert code == 0 and err == ""
@@ -113,6 +114,17 @@ def test_thresholds() -> None:
         with pytest.raises(UnhealthyModel, match=what):
             check_health(bad)
 
+
+
+def test_overfitting_is_recorded_and_divergence_refused() -> None:
+    """A loss that rose on held-out events but fell on the training events (the main job's
+    bootstrap member 0 at seed 1: out-of-bag NLL 28.3 against 26.9 untrained) is overfitting, not
+    divergence; a loss that rose on the training events too is refused."""
+    overfit = {"loss_untrained": 26.8, "loss_selected": 19.5, "held_out_loss_untrained": 26.9,
+               "held_out_loss_selected": 28.3, "scores": [0.4, 0.1], "mean_ks": 0.01, "steps": 3000}
+    check_health(overfit)
+    with pytest.raises(UnhealthyModel, match=r"loss diverged \(31 on its training events, untrained 26.8\)"):
+        check_health({**overfit, "loss_selected": 31.0})
 
 
 def test_an_ensemble_with_a_collapsing_member_writes_no_file(monkeypatch, tmp_path: Path) -> None:

@@ -52,7 +52,9 @@ def describe(path: str) -> list[str]:
     health = info.get("health") or {}
     if "mean_ks" in health or "outside" in health:
         lines.append("health: " + ", ".join(f"{k} {health[k]:.3g}" for k in ("mean_ks", "outside",
-                                                                                "loss_untrained", "loss_selected")
+                                                                                "loss_untrained", "loss_selected",
+                                                                                "held_out_loss_untrained",
+                                                                                "held_out_loss_selected")
                                             if isinstance(health.get(k), (int, float))))
     support = info.get("support") or {}
     if support:

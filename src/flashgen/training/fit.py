@@ -48,6 +48,8 @@ SELECT_LOSS = "loss"
 DEFAULT_VAL_FRACTION = 0.2
 """Held-out fraction for snapshot selection when neither the user nor a preset gives one."""
 EFFICIENCY_TRAINING = {"steps": 2000, "batch_size": 1024}
+LOSS_ROWS = 10_000
+"""Training events on which the health check compares the trained and the untrained loss."""
 """Training of the efficiency classifier when no preset gives one."""
 
 
@@ -343,7 +345,8 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
     with torch.random.fork_rng(devices=[]):  # health draws its own seeded samples; weights unchanged
         health = _measure_health(net, untrained, result.history, fpipe, table, val_rows if held else train_rows,
                                  conds, c_val if held else c_train, seed, loop.torch_device, support,
-                                 len(quantities) if score is not None else 0, (x_val, c_val) if held else None)
+                                 len(quantities) if score is not None else 0, (x_val, c_val) if held else None,
+                                 (x_train[:LOSS_ROWS], c_train[:LOSS_ROWS]))
 
     schema = {n: table.columns[n] for n in cols.all}
     if cols.efficiency:
@@ -489,12 +492,14 @@ def _selection_sample(fpipe: Pipeline, table: EventTable, rows: np.ndarray, cond
 def _measure_health(net: Any, untrained: Any, history: list[dict[str, Any]], fpipe: Pipeline,
                     table: EventTable, rows: np.ndarray, conds: list[str], c_rows: torch.Tensor, seed: int,
                     device: torch.device, support: dict[str, list[float]], ks_quantities: int,
-                    held_out: tuple[torch.Tensor, torch.Tensor] | None) -> dict[str, Any]:
+                    held_out: tuple[torch.Tensor, torch.Tensor] | None,
+                    trained: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
     """What :func:`~flashgen.training.health.check_health` judges, for the selected snapshot
     ``net``: the snapshot scores, the mean KS per quantity (``ks_quantities`` > 0: KS selection),
     the fraction of generated values beyond the training range (on the selection sample of
-    ``rows``, the held-out rows, else the training rows) and, for a model with a held-out loss,
-    that loss before (``untrained``) and after training."""
+    ``rows``, the held-out rows, else the training rows) and, for a model with a loss, that loss
+    before (``untrained``) and after training on ``trained`` events (``loss_*``, judged) and on
+    the ``held_out`` ones (``held_out_loss_*``, recorded)."""
     scores = [h.get("score") for h in history]
     health: dict[str, Any] = {"scores": scores, "steps": history[-1]["step"] if history else 0}
     if ks_quantities and history:
@@ -503,12 +508,15 @@ def _measure_health(net: Any, untrained: Any, history: list[dict[str, Any]], fpi
     if len(rows):
         generated = _selection_sample(fpipe, table, rows, conds, c_rows, seed, device)[1](net)
         health["outside"] = outside_fraction({f: generated[f] for f in fpipe.columns}, support)
-    if untrained is not None and held_out is not None:
-        x, c = (t.to(device) for t in held_out)
+    if untrained is not None:
         untrained.to(device).eval()
-        with torch.no_grad():
-            health["loss_untrained"] = untrained.validation_loss(x, c)
-            health["loss_selected"] = net.validation_loss(x, c)
+        for prefix, pair in (("", trained), ("held_out_", held_out)):
+            if pair is None:
+                continue
+            x, c = (t.to(device) for t in pair)
+            with torch.no_grad():
+                health[f"{prefix}loss_untrained"] = untrained.validation_loss(x, c)
+                health[f"{prefix}loss_selected"] = net.validation_loss(x, c)
     return health
 
 

@@ -14,9 +14,15 @@ seeded samples and never change a weight. A model is refused when
   No progress alone is no failure: a model that converges before its first snapshot keeps it
   (measured: a member of the main job's Z→μμ ensemble kept its first of 12 snapshots, KS sum
   0.079 over its selection quantities — a healthy model);
-- its loss diverged to finite values: for a model with a held-out loss (a likelihood, e.g. a
-  flow's negative log-likelihood per event), the selected snapshot's held-out loss exceeds the
-  untrained network's by more than :data:`DIVERGED_LOSS`;
+- its loss diverged to finite values: for a model with a loss (a likelihood, e.g. a flow's
+  negative log-likelihood per event), the selected snapshot's loss on (up to 10,000 of) its
+  training events exceeds the untrained network's by more than :data:`DIVERGED_LOSS`. A loss that
+  rose on held-out events while it fell on the training events is overfitting, not divergence:
+  it is recorded (``held_out_loss_*``), not refused. Measured on the main job's ensemble: its
+  bootstrap members, trained on resamples with repeated events, end with an out-of-bag NLL
+  within about ±1.5 nats of the untrained network's (seed 1, member 0: 28.3 against 26.9, kept
+  step 3,000; through zuko's density 27.0, kept step 2,500), while their samples pass every
+  check of the validation; judged on the held-out loss, such a member was refused at random;
 - more than :data:`SUPPORT_LIMIT` of the values it generates on the held-out selection sample
   lie beyond the training range of their feature widened by
   :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN` of the range on each side, in a run of at
@@ -24,8 +30,9 @@ seeded samples and never change a weight. A model is refused when
   the fraction is recorded either way).
 
 The thresholds sit far from healthy models: measured on the repository's presets at their
-test sizes, healthy models score a mean KS of at most ~0.3, have a held-out loss well below
-the untrained one and generate well under 1 % of values beyond the widened range.
+test sizes, healthy models score a mean KS of at most ~0.3, have a loss well below the
+untrained one on their training events and generate well under 1 % of values beyond the
+widened range.
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ STUCK_MEAN_KS = 0.5
 """A model that never improved on its first snapshot is refused only when its mean KS per
 quantity is at least this (samples that differ grossly)."""
 DIVERGED_LOSS = 1.0
-"""Refuse a model whose selected held-out loss exceeds the untrained network's by more than
+"""Refuse a model whose selected loss on its training events exceeds the untrained network's by more than
 this (in the loss's units: nats per event for a flow's negative log-likelihood)."""
 SUPPORT_LIMIT = 0.05
 """Refuse a model that generates more than this fraction of feature values beyond the training
@@ -109,7 +116,7 @@ def check_health(health: Mapping[str, Any]) -> None:
                         f"(mean KS {mean_ks:.3f} per quantity, limit {STUCK_MEAN_KS})")
     start, end = health.get("loss_untrained"), health.get("loss_selected")
     if start is not None and end is not None and not end <= start + DIVERGED_LOSS:
-        problems.append(f"its held-out loss diverged ({end:.4g}, untrained {start:.4g})")
+        problems.append(f"its loss diverged ({end:.4g} on its training events, untrained {start:.4g})")
     outside = health.get("outside")
     if outside is not None and outside > SUPPORT_LIMIT and judged:
         problems.append(f"{outside:.1%} of its generated values lie beyond the training range "
