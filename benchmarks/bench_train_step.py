@@ -193,7 +193,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"## A whole training (`flashgen.training.train`, preset zmumu, {result['settings']['steps']:,} "
         f"steps, {result['settings']['events']:,} events, seed 0)",
         "",
-        "| path | trainer samples/s | seconds | kept step | its held-out score |",
+        "| path | trainer samples/s | seconds | kept step | its selection score (KS sum on held-out events) |",
         "|---|---|---|---|---|",
     ]
     for name, label in (("zuko", "zuko (before)"), ("fast", "fast density")):
