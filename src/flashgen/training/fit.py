@@ -48,9 +48,9 @@ SELECT_LOSS = "loss"
 DEFAULT_VAL_FRACTION = 0.2
 """Held-out fraction for snapshot selection when neither the user nor a preset gives one."""
 EFFICIENCY_TRAINING = {"steps": 2000, "batch_size": 1024}
+"""Training of the efficiency classifier when no preset gives one."""
 LOSS_ROWS = 10_000
 """Training events on which the health check compares the trained and the untrained loss."""
-"""Training of the efficiency classifier when no preset gives one."""
 
 
 @dataclass(frozen=True)
@@ -326,7 +326,7 @@ def train(table: EventTable, model: str = DEFAULT_MODEL, *, columns: Columns | N
         fingerprint = {"model": model, "features": feats, "conditions": conds, "hparams": net.hparams,
                        "rows": len(table), "train_rows": len(train_rows), "preset": preset,
                        "checksum": float(np.nansum(x_train.numpy().astype(np.float64)))}
-        # the untrained network, for the divergence check of a model with a held-out loss
+        # the untrained network, for the divergence check of a model with a loss
         untrained = copy.deepcopy(net) if type(net).validation_loss is not Trainable.validation_loss else None
         result = Trainer(net, loop, score, checkpoint.path if checkpoint else None, fingerprint,
                          f"training {model}", settings.quiet).fit(

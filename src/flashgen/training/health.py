@@ -58,8 +58,8 @@ STUCK_MEAN_KS = 0.5
 """A model that never improved on its first snapshot is refused only when its mean KS per
 quantity is at least this (samples that differ grossly)."""
 DIVERGED_LOSS = 1.0
-"""Refuse a model whose selected loss on its training events exceeds the untrained network's by more than
-this (in the loss's units: nats per event for a flow's negative log-likelihood)."""
+"""Refuse a model whose selected loss on its training events exceeds the untrained network's by
+more than this (in the loss's units: nats per event for a flow's negative log-likelihood)."""
 SUPPORT_LIMIT = 0.05
 """Refuse a model that generates more than this fraction of feature values beyond the training
 range widened by :data:`~flashgen.models.flashmodel.SUPPORT_MARGIN`."""

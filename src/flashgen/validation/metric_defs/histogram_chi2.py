@@ -8,15 +8,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import metrics as m
-from ..binning import counts_with_flow, pooled_edges
+from ..binning import MIN_EXPECTED, counts_with_flow, pooled_edges
 from ..metric_registry import Metric, QuantityInput, Value, register
 from ..thresholds import noise_level
 
 
 def chi2(q: QuantityInput) -> dict[str, float]:
     """χ², ndf and χ²/ndf of the two histograms (under- and overflow included), neighbouring
-    bins pooled until each expects at least 5 reference events
-    (:func:`~flashgen.validation.binning.pooled_edges`).
+    bins pooled until each expects at least :data:`~flashgen.validation.binning.MIN_EXPECTED`
+    reference events (:func:`~flashgen.validation.binning.pooled_edges`).
 
     With an ensemble's ``member`` or an oversampled sample's ``event``, the generated fractions'
     extra variance enters each bin, and the purely statistical value is kept as
@@ -58,7 +58,7 @@ def chi2_noise(null: np.ndarray, values: Mapping[str, float]) -> tuple[float, fl
 def _why(values: Mapping[str, float]) -> str:
     if values.get("ndf") == 0:
         return ("chi2_ndf not computed: the events of both samples fall in a single bin (ndf = 0), "
-                "or too few for two bins of 5 expected reference events")
+                f"or too few for two bins of {MIN_EXPECTED:g} expected reference events")
     return "chi2_ndf not computed"
 
 
@@ -66,7 +66,7 @@ CHI2 = register(Metric(
     "chi2", "quantity", compute=chi2, order=30, values=(
         Value("chi2_ndf", "χ²/ndf", limit=2.0, noise=chi2_noise, why_nan=_why,
               description="histogram χ²/ndf with both samples' statistical errors, bins with "
-                          "fewer than 5 expected reference events pooled with their neighbours "
+                          f"fewer than {MIN_EXPECTED:g} expected reference events pooled with their neighbours "
                           "(about 1 for a perfect generator; a significance, grows with sample "
                           "size for a fixed difference)"),
         Value("ndf", "ndf", fmt=".0f"),
