@@ -18,12 +18,16 @@ Usage::
         [--sizes 2000,5000,20000,50000] [--models flow,gan,wgan-gp] [--generate 20000]
         [--steps flow=5000,gan=10000,wgan-gp=10000] [--workers 2] [--cache DIR]
         [--sizes-of ensemble=2000,5000] [--baseline OLD/datasize.json]
+        [--variant 'flow-all=val_fraction=0;hidden=32x32' --steps flow-all=3000] [--name datasize]
 
 Without ``--reference`` the reference (``--events`` generated events, seed ``--ref-seed``) is
 simulated once into ``--cache`` with the Dask production (``flashgen simulate zmumu``). The
 held-out sample is the first ``--held-out`` selected events; the training samples follow it,
 nested (a larger one contains the smaller). Every finished training is kept in
-``--cache/runs`` and reused, so an interrupted study resumes.
+``--cache/runs`` and reused, so an interrupted study resumes. ``--variant NAME=SPEC`` adds a
+one-flow model ``NAME`` with other settings, ``;``-separated: the flow's own
+(``hidden=32x32``, ``transforms=12``, ``weight_decay=0.1``, ``coupling=false``, ...; see
+``flashgen train --help``) and ``val_fraction`` (0: every event trained on, the last snapshot kept).
 """
 
 from __future__ import annotations
@@ -71,10 +75,23 @@ class Task:
     held_out: int
     generate: int
     cache: str
+    spec: str = ""  # a --variant's settings
 
     @property
     def name(self) -> str:
-        return f"{self.model}-{self.size}-s{self.seed}-st{self.steps}-h{self.held_out}-g{self.generate}"
+        name = f"{self.model}-{self.size}-s{self.seed}-st{self.steps}-h{self.held_out}-g{self.generate}"
+        if self.spec:
+            import hashlib
+
+            name += "-" + hashlib.sha256(self.spec.encode()).hexdigest()[:8]
+        return name
+
+
+def parse_spec(spec: str) -> tuple[dict[str, str], float | None]:
+    """A ``--variant`` SPEC -> (the flow's settings as text, ``val_fraction`` or ``None``)."""
+    settings = dict(item.split("=", 1) for item in spec.split(";") if item.strip())
+    val = settings.pop("val_fraction", None)
+    return {k.strip(): v.strip() for k, v in settings.items()}, (float(val) if val is not None else None)
 
 
 def steps_for(model: str, size: int, base: dict[str, int]) -> int:
@@ -178,9 +195,12 @@ def run_task(task: Task) -> dict[str, Any]:
         generated = sample(model, task.generate, seed=task.seed + 1, chunk_size=200_000)
     else:
         start = time.perf_counter()
+        config, val_fraction = parse_spec(task.spec)
+        family = "flow" if task.spec else VARIANTS.get(task.model, task.model)
         try:
-            model = train(part, VARIANTS.get(task.model, task.model), preset=_preset(task.model),
-                          settings=TrainSettings(steps=task.steps, seed=task.seed, device="cpu"))
+            model = train(part, family, preset=_preset(task.model), config=config or None,
+                          settings=TrainSettings(steps=task.steps, seed=task.seed, device="cpu",
+                                                 val_fraction=val_fraction))
         except FlashgenError as err:  # a diverged training is a result, not a crash of the study
             return _refused(record, str(err), start, task, path)
         record.update(train_seconds=time.perf_counter() - start,
@@ -326,7 +346,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--note", action="append", default=[], help="a paragraph printed below the table")
     parser.add_argument("--baseline", default="",
                         help="an earlier datasize.json whose runs are listed below the new ones ('Before')")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
+                        help="a one-flow model NAME with other settings, e.g. "
+                             "'flow-all=val_fraction=0;hidden=32x32' (then list NAME in --models)")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--name", default="datasize", help="file name of the results (.json, .md)")
     args = parser.parse_args(argv)
     from flashgen.speed import machine_info
     import torch
@@ -336,7 +360,20 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)  # one torch thread here too, as on every worker
     sizes = [int(s) for s in args.sizes.split(",") if s]
     models = [m for m in args.models.split(",") if m]
-    base = dict(STEPS)
+    from flashgen.errors import FlashgenError
+
+    if any("=" not in v for v in args.variant):
+        sys.exit("bench_datasize: error: --variant takes NAME=SPEC, e.g. 'flow-32=hidden=32x32'")
+    variants = dict(v.split("=", 1) for v in args.variant)
+    base = dict(STEPS) | {name: STEPS["flow"] for name in variants}
+    for name, spec in variants.items():
+        try:
+            from flashgen.models.flow import FlowConfig
+
+            config, _ = parse_spec(spec)
+            FlowConfig.build(config)
+        except (ValueError, FlashgenError) as err:  # one line, not a traceback
+            sys.exit(f"bench_datasize: error: --variant {name}: {err}")
     for item in filter(None, args.steps.split(",")):
         name, _, value = item.partition("=")
         base[name] = int(value)
@@ -347,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     only = {name: {int(v) for v in values.split(",") if v}
             for name, _, values in (item.partition("=") for item in args.sizes_of)}
     tasks = [Task(m, s, steps_for(m, s, base) if m != "truth" else 0, args.seed, reference,
-                  args.held_out, args.generate, args.cache)
+                  args.held_out, args.generate, args.cache, variants.get(m, ""))
              for s in sizes for m in ["truth", *models] if s in only.get(m, {s})]
     # the longest first, so that two workers finish together
     tasks.sort(key=lambda t: -t.steps * (3 if t.model == "gan" else 1))
@@ -357,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {
         "command": command_line("bench_datasize.py", argv),
         "machine": machine_info(),
-        "settings": {"sizes": sizes, "models": models, "base_steps": base,
+        "settings": {"sizes": sizes, "models": models, "base_steps": base, "variants": variants,
                      "steps_growth": STEPS_GROWTH, "generate": args.generate, "seed": args.seed},
         "reference": {"path": reference, "selected": len(table), "held_out": args.held_out,
                       "mll": mll_peak_width(held, bootstrap=50, seed=0)},
@@ -368,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         old = json.loads(Path(args.baseline).read_text())
         result["baseline"] = {"date": old["machine"]["date"], "command": old["command"],
                               "selected": old["reference"]["selected"], "runs": old["runs"]}
-    write_results(result, markdown(result), args.out, "datasize")
+    write_results(result, markdown(result), args.out, args.name)
 
 
 if __name__ == "__main__":
