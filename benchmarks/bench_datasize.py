@@ -33,6 +33,7 @@ one-flow model ``NAME`` with other settings, ``;``-separated: the flow's own
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -81,8 +82,6 @@ class Task:
     def name(self) -> str:
         name = f"{self.model}-{self.size}-s{self.seed}-st{self.steps}-h{self.held_out}-g{self.generate}"
         if self.spec:
-            import hashlib
-
             name += "-" + hashlib.sha256(self.spec.encode()).hexdigest()[:8]
         return name
 
@@ -361,17 +360,18 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     models = [m for m in args.models.split(",") if m]
     from flashgen.errors import FlashgenError
+    from flashgen.models.flow import FlowConfig
+    from flashgen.training import TrainSettings
 
     if any("=" not in v for v in args.variant):
         sys.exit("bench_datasize: error: --variant takes NAME=SPEC, e.g. 'flow-32=hidden=32x32'")
     variants = dict(v.split("=", 1) for v in args.variant)
     base = dict(STEPS) | {name: STEPS["flow"] for name in variants}
     for name, spec in variants.items():
-        try:
-            from flashgen.models.flow import FlowConfig
-
-            config, _ = parse_spec(spec)
+        try:  # refused here, before any training, as run_task would
+            config, val_fraction = parse_spec(spec)
             FlowConfig.build(config)
+            TrainSettings(val_fraction=val_fraction)
         except (ValueError, FlashgenError) as err:  # one line, not a traceback
             sys.exit(f"bench_datasize: error: --variant {name}: {err}")
     for item in filter(None, args.steps.split(",")):
