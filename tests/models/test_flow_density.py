@@ -1,6 +1,7 @@
 """The fast density pass of the coupling spline flow equals zuko's: the log-likelihood, its
 gradient with respect to every parameter, and (against finite differences) the hand-written
-backward of the spline."""
+backward of the spline; its compiled form (``torch.compile``) equals the eager one, and a
+machine where compiling fails trains eagerly."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from flashgen.models.flow import Flow, RationalQuadraticSpline as RQS
+import flashgen.models.flow_density as density
 from flashgen.models.flow_density import _Spline
 
 
@@ -68,7 +70,7 @@ def test_spline_backward_matches_finite_differences(bins: int) -> None:
     out = (0.8 * torch.randn(2 * bins * fb + (bins - 1) * fb, n, dtype=torch.float64)).requires_grad_()
     xb = torch.cat([4.0 * torch.rand(fb, n - 4, dtype=torch.float64) - 2.0,  # inside the domain
                     torch.tensor([[-6.0, 7.0, 5.5, -5.2]] * fb, dtype=torch.float64)], 1).requires_grad_()
-    assert torch.autograd.gradcheck(lambda o, x: _Spline.apply(o, x, bins, RQS.BOUND, RQS.MIN_BIN, RQS.MIN_SLOPE),
+    assert torch.autograd.gradcheck(lambda o, x: _Spline.apply(o, x, bins, RQS.BOUND, RQS.MIN_BIN, RQS.MIN_SLOPE, False),
                                     (out, xb), eps=1e-6, atol=1e-6)
 
 
@@ -85,3 +87,50 @@ def test_training_steps_follow_zuko() -> None:
         reference.minimise(-reference.log_prob_reference(x, c).mean(), opt_r)
     for a, b in zip(fast.parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
+
+
+def test_the_compiled_spline_equals_zuko_in_float64() -> None:
+    """The compiled pass (TorchInductor, this machine's C++ compiler): log-likelihoods and
+    gradients to 1e-6 against zuko, and float64 training steps that follow the eager ones."""
+    flow = _flow(4, 0, 6).double()
+    gen = torch.Generator().manual_seed(1)
+    x = 4.0 * torch.randn(1000, 4, generator=gen, dtype=torch.float64)
+    compiled, reference = flow.log_prob(x, compiled=True), flow.log_prob_reference(x)
+    assert not density.compiled_kernels_failed()
+    torch.testing.assert_close(compiled, reference, rtol=0, atol=1e-6)
+    params = list(flow.parameters())
+    for a, b in zip(torch.autograd.grad(compiled.mean(), params), torch.autograd.grad(reference.mean(), params),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
+    steps = {}
+    for on in (False, True):
+        model = copy.deepcopy(flow)
+        (opt,) = model.configure_optimizers()
+        assert model.compile_steps(on) is on
+        batches = torch.Generator().manual_seed(2)
+        losses = [model.train_step(x[torch.randint(1000, (1000,), generator=batches)], torch.empty(1000, 0),
+                                   [opt], batches)["nll"] for _ in range(5)]
+        steps[on] = losses, list(model.parameters())
+    assert steps[True][0] == pytest.approx(steps[False][0], abs=1e-9)
+    for a, b in zip(steps[True][1], steps[False][1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
+
+
+def test_a_failed_compile_falls_back_to_the_eager_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a working compiler (here: compiling raises) the same values, one warning, and
+    no further attempt in this process."""
+    calls = []
+
+    def broken(name, eager):
+        calls.append(name)
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(density, "_compiled", broken)
+    monkeypatch.setattr(density, "_COMPILED", {})
+    flow = _flow(5, 1, 4)
+    x, c = torch.randn(200, 5), torch.randn(200, 1)
+    with pytest.warns(UserWarning, match="compiling the flow's training step failed"):
+        value = flow.log_prob(x, c, compiled=True)
+    torch.testing.assert_close(value, flow.log_prob(x, c))
+    value.mean().backward()
+    assert calls == ["forward"] and density.compiled_kernels_failed()

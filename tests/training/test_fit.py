@@ -59,3 +59,12 @@ def test_split_is_validated_resolved_once_and_seeded() -> None:
     again = Split(0.25).rows(rows, np.random.default_rng(3))
     assert len(held) == 5 and len(kept) == 15 and set(kept) | set(held) == set(rows)
     np.testing.assert_array_equal(kept, again[0])
+
+
+def test_the_compile_setting_reaches_the_loop_and_is_checked_upfront() -> None:
+    from flashgen.sources.registry import get_preset
+
+    assert TrainSettings().loop(get_preset("zmumu"), "flow").compile == "off"
+    assert TrainSettings(compile="auto").loop(get_preset("zmumu"), "flow").compile == "auto"
+    with pytest.raises(FlashgenError, match="compile='fast': must be auto, on or off"):
+        TrainSettings(compile="fast")

@@ -100,6 +100,42 @@ def test_config_is_validated() -> None:
         TrainConfig(steps=0)
     with pytest.raises(FlashgenError, match="lr_decay"):
         TrainConfig(lr_decay=0)
+    with pytest.raises(FlashgenError, match="compile='yes': must be auto, on or off"):
+        TrainConfig(compile="yes")
+
+
+def test_compiled_steps_when_asked_or_long_enough_on_a_cpu() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not TrainConfig(steps=10**6).compiles(cpu)  # off by default
+    assert TrainConfig(steps=3000, batch_size=512, compile="auto").compiles(cpu)
+    assert not TrainConfig(steps=2000, batch_size=512, compile="auto").compiles(cpu)
+    assert not TrainConfig(steps=3000, batch_size=512, compile="auto").compiles(cuda)
+    assert TrainConfig(steps=10, compile="on").compiles(cpu)
+    assert not TrainConfig(steps=10**6, compile="off").compiles(cpu)
+
+
+def test_the_loop_runs_the_flow_through_its_compiled_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With compile on, every step's spline goes through the compiled kernels (here stand-ins
+    that count their calls), and only the training steps; the result records it."""
+    import flashgen.models.flow_density as density
+
+    calls = {"forward": 0, "backward": 0}
+
+    def counting(name, eager):
+        def run(*args):
+            calls[name] += 1
+            return eager(*args)
+        return run
+
+    monkeypatch.setattr(density, "_compiled", counting)
+    x, c = _data()
+    result = Trainer(_flow(), TrainConfig(steps=20, batch_size=16, snapshot_every=10, device="cpu", compile="on"),
+                     quiet=True).fit(x, c, x[:50], c[:50])
+    layers = 2
+    assert result.compiled and calls == {"forward": 20 * layers, "backward": 20 * layers}
+    off = Trainer(_flow(), TrainConfig(steps=20, batch_size=16, snapshot_every=10, device="cpu", compile="off"),
+                  quiet=True).fit(x, c, x[:50], c[:50])
+    assert not off.compiled and calls["forward"] == 20 * layers
 
 
 def test_gan_regression_terms_pull_a_derived_quantity() -> None:

@@ -79,6 +79,7 @@ def register(sub: Any) -> None:
     from ..models import MODELS
     from ..sources.registry import PRESETS
     from ..training.fit import DEFAULT_VAL_FRACTION
+    from ..training.trainer import COMPILE_CHOICES, COMPILE_SAMPLES
     from ..transforms.auto import KINDS
 
     families = "; ".join(f"{name}: {MODELS[name].summary()}" for name in sorted(MODELS))
@@ -117,6 +118,12 @@ def register(sub: Any) -> None:
                    help="events per step (default: the preset's, else 512)")
     p.add_argument("--snapshot-every", type=positive_int,
                    help="steps between scored snapshots and checkpoints (default: the preset's, else 250)")
+    p.add_argument("--compile", choices=COMPILE_CHOICES,
+                   help="training steps through compiled kernels (torch.compile, needs a C++ compiler; "
+                   "the flow's splines: ~1.5x its step on a CPU for ~20 s of compiling, ~5 s from the "
+                   f"cache of an earlier run); auto: on a CPU from {COMPILE_SAMPLES:,} events drawn, "
+                   "e.g. 3,000 steps of 512; a seed's result changes with it (other float rounding) "
+                   "(default: off)")
     p.add_argument("--val-fraction", type=_fraction,
                    help="held-out fraction for snapshot selection; 0 keeps the last snapshot "
                    f"(default: the preset's, else {DEFAULT_VAL_FRACTION})")
@@ -195,7 +202,7 @@ def _run(args: argparse.Namespace) -> None:
         steps = max(1, math.ceil(args.epochs * len(table) * (1 - fraction) / batch))
     settings = TrainSettings(steps=steps, batch_size=args.batch_size, snapshot_every=args.snapshot_every,
                              val_fraction=args.val_fraction, seed=args.seed, device=args.device,
-                             quiet=args.quiet)
+                             quiet=args.quiet, compile=args.compile)
     options = {"columns": Columns(args.features, args.conditions, preprocessing=chosen), "preset": args.preset,
                "settings": settings, "config": config}
     if args.ensemble:

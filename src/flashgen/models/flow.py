@@ -142,24 +142,31 @@ class Flow(GenerativeModel):
         return self.flow(c) if self.context else self.flow()
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        # foreach: one kernel per state tensor for all 48 parameter tensors, not a loop over them
-        # (the CPU default); the same update
+        # fused: the whole update of all 48 parameter tensors in one kernel (on a CPU ~3x
+        # faster than foreach and ~8x than the default loop over them); the same update
         return [torch.optim.AdamW(self.parameters(), lr=self.config.lr,
-                                  weight_decay=self.config.weight_decay, foreach=True)]
+                                  weight_decay=self.config.weight_decay, fused=True)]
 
-    def loss(self, x: Tensor, c: Tensor) -> Tensor:
+    def loss(self, x: Tensor, c: Tensor, compiled: bool = False) -> Tensor:
         """Mean negative log-likelihood of ``x`` given ``c`` (nats per event); a coupling flow's
         through :func:`~flashgen.models.flow_density.coupling_log_prob` (the same values as
-        :meth:`log_prob_reference` within float rounding; ~1.8x the training step, train-step.md)."""
-        return -self.log_prob(x, c).mean()
+        :meth:`log_prob_reference` within float rounding; the training step ~1.9x as fast,
+        ~2.8x ``compiled``, train-step.md)."""
+        return -self.log_prob(x, c, compiled).mean()
 
-    def log_prob(self, x: Tensor, c: Tensor | None = None) -> Tensor:
-        """Log-density of each event ``x`` ``(n, features)`` given ``c`` ``(n, context)``, shape ``(n,)``."""
+    def log_prob(self, x: Tensor, c: Tensor | None = None, compiled: bool = False) -> Tensor:
+        """Log-density of each event ``x`` ``(n, features)`` given ``c`` ``(n, context)``, shape
+        ``(n,)``; ``compiled`` runs a coupling flow's splines through ``torch.compile``."""
         if not (self.config.coupling and self.features > 1):
             return self.log_prob_reference(x, c)
         return coupling_log_prob(list(self.flow.transform.transforms), x, c if self.context else None,
                                  self.config.bins, RationalQuadraticSpline.BOUND,
-                                 RationalQuadraticSpline.MIN_BIN, RationalQuadraticSpline.MIN_SLOPE)
+                                 RationalQuadraticSpline.MIN_BIN, RationalQuadraticSpline.MIN_SLOPE,
+                                 compiled=compiled)
+
+    def compile_steps(self, enable: bool) -> bool:
+        self._compiled_steps = enable and self.config.coupling and self.features > 1
+        return self._compiled_steps
 
     def log_prob_reference(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         """:meth:`log_prob` through zuko's own forward pass (the definition the fast path is tested against)."""
@@ -168,8 +175,9 @@ class Flow(GenerativeModel):
     def train_step(self, x: Tensor, c: Tensor, optimizers: Sequence[torch.optim.Optimizer],
                    generator: torch.Generator) -> dict[str, float]:
         (opt,) = optimizers
-        loss = self.loss(x, c)
+        loss = self.loss(x, c, compiled=getattr(self, "_compiled_steps", False))
         self.minimise(loss, opt, clip=(self, 5.0))
+        self._sampler_key = None  # the fused update leaves the weights' version counters as they were
         return {"nll": loss.item()}
 
     @torch.no_grad()

@@ -116,6 +116,12 @@ class Trainable(nn.Module, ABC):
         """A loss on held-out data, or ``None`` when the model has none that is meaningful."""
         return None
 
+    def compile_steps(self, enable: bool) -> bool:
+        """Run the following :meth:`train_step` calls through compiled kernels (``torch.compile``)
+        where the model has them; returns whether it does. The loop asks for it when a training
+        is long enough to pay back the compile time (:class:`~flashgen.training.TrainConfig`)."""
+        return False
+
     @staticmethod
     def minimise(loss: Tensor, optimizer: torch.optim.Optimizer,
                  clip: tuple[nn.Module, float] | None = None) -> None:

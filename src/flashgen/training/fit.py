@@ -150,6 +150,8 @@ class TrainSettings:
         seed: seeds the split, the preprocessing noise, the initialisation and the training.
         device: ``"cpu"``, ``"cuda"`` or ``"auto"``.
         quiet: no progress bars.
+        compile: compiled training steps, ``"auto"``, ``"on"`` or ``"off"`` (default: the
+            preset's, else ``"off"``), see :class:`TrainConfig`.
     """
 
     steps: int | None = None
@@ -160,6 +162,7 @@ class TrainSettings:
     seed: int = 0
     device: str = "auto"
     quiet: bool = True
+    compile: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "snapshot_every"):
@@ -174,10 +177,12 @@ class TrainSettings:
             object.__setattr__(self, "selection", tuple(self.selection))
         if self.device not in ("cpu", "cuda", "auto"):
             raise FlashgenError(f"bad training setting device={self.device!r}: must be cpu, cuda or auto")
+        if self.compile is not None:
+            TrainConfig(compile=self.compile)
 
     def loop(self, preset: Preset | None, model: str) -> TrainConfig:
         """The loop's :class:`TrainConfig`: the preset's values for ``model``, then these."""
-        given = {k: getattr(self, k) for k in ("steps", "batch_size", "snapshot_every")
+        given = {k: getattr(self, k) for k in ("steps", "batch_size", "snapshot_every", "compile")
                  if getattr(self, k) is not None}
         return loop_config(preset, model, given, seed=self.seed, device=self.device)
 
