@@ -168,26 +168,20 @@ def trainings(table: Any, steps: int) -> dict[str, dict[str, Any]]:
     empty compile cache (its compile time counted)."""
     import os
     import tempfile
+    from unittest import mock
 
     from flashgen.training import TrainSettings, train
 
     out = {}
-    with tempfile.TemporaryDirectory(prefix="inductor-") as cache:
-        saved = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
-        try:
-            for name in ("compiled", "fast", "zuko"):
-                with _path(name):
-                    model = train(table, "flow", preset="zmumu", settings=TrainSettings(
-                        steps=steps, seed=0, device="cpu", quiet=True, compile="on" if name == "compiled" else "off"))
-                r = model.info["result"]
-                out[name] = {"samples_per_second": r["samples_per_second"], "seconds": r["seconds"],
-                             "best_step": r["best_step"], "best_score": r["best_score"], "compiled": r["compiled"]}
-        finally:
-            if saved is None:
-                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
-            else:
-                os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved
+    with tempfile.TemporaryDirectory(prefix="inductor-") as cache, \
+            mock.patch.dict(os.environ, {"TORCHINDUCTOR_CACHE_DIR": cache}):
+        for name in ("compiled", "fast", "zuko"):
+            with _path(name):
+                model = train(table, "flow", preset="zmumu", settings=TrainSettings(
+                    steps=steps, seed=0, device="cpu", quiet=True, compile="on" if name == "compiled" else "off"))
+            r = model.info["result"]
+            out[name] = {"samples_per_second": r["samples_per_second"], "seconds": r["seconds"],
+                         "best_step": r["best_step"], "best_score": r["best_score"], "compiled": r["compiled"]}
     return out
 
 

@@ -125,8 +125,9 @@ class Flow(GenerativeModel):
         cfg = self.config
         transforms, hidden, bins = cfg.transforms, cfg.hidden, cfg.bins
         self.features, self.context = features, context
+        self._compiled_steps = False
         shapes = [(bins,), (bins,), (bins - 1,)]
-        if cfg.coupling and features > 1:
+        if self._coupled:
             layers = [GeneralCouplingTransform(features, context, mask=_mask(features, i),
                                                univariate=RationalQuadraticSpline, shapes=shapes,
                                                hidden_features=tuple(hidden))
@@ -137,6 +138,12 @@ class Flow(GenerativeModel):
         else:
             self.flow = zuko.flows.NSF(features, context, transforms=transforms,
                                        hidden_features=tuple(hidden), bins=bins)
+
+    @property
+    def _coupled(self) -> bool:
+        """Whether the flow is made of coupling layers: the fast density, the fast sampler and the
+        compiled training step apply."""
+        return self.config.coupling and self.features > 1
 
     def _dist(self, c: Tensor | None) -> torch.distributions.Distribution:
         return self.flow(c) if self.context else self.flow()
@@ -157,7 +164,7 @@ class Flow(GenerativeModel):
     def log_prob(self, x: Tensor, c: Tensor | None = None, compiled: bool = False) -> Tensor:
         """Log-density of each event ``x`` ``(n, features)`` given ``c`` ``(n, context)``, shape
         ``(n,)``; ``compiled`` runs a coupling flow's splines through ``torch.compile``."""
-        if not (self.config.coupling and self.features > 1):
+        if not self._coupled:
             return self.log_prob_reference(x, c)
         return coupling_log_prob(list(self.flow.transform.transforms), x, c if self.context else None,
                                  self.config.bins, RationalQuadraticSpline.BOUND,
@@ -165,7 +172,7 @@ class Flow(GenerativeModel):
                                  compiled=compiled)
 
     def compile_steps(self, enable: bool) -> bool:
-        self._compiled_steps = enable and self.config.coupling and self.features > 1
+        self._compiled_steps = enable and self._coupled
         return self._compiled_steps
 
     def log_prob_reference(self, x: Tensor, c: Tensor | None = None) -> Tensor:
@@ -175,7 +182,7 @@ class Flow(GenerativeModel):
     def train_step(self, x: Tensor, c: Tensor, optimizers: Sequence[torch.optim.Optimizer],
                    generator: torch.Generator) -> dict[str, float]:
         (opt,) = optimizers
-        loss = self.loss(x, c, compiled=getattr(self, "_compiled_steps", False))
+        loss = self.loss(x, c, compiled=self._compiled_steps)
         self.minimise(loss, opt, clip=(self, 5.0))
         self._sampler_key = None  # the fused update leaves the weights' version counters as they were
         return {"nll": loss.item()}
@@ -208,7 +215,7 @@ class Flow(GenerativeModel):
 
     def _fast_sampler(self) -> CouplingSampler | None:
         """The fast inverse, rebuilt whenever a weight changed (training) or the device did."""
-        if not (self.config.coupling and self.features > 1):
+        if not self._coupled:
             return None
         params = list(self.parameters())
         key = (params[0].device, params[0].dtype, tuple(p._version for p in params))
